@@ -1,0 +1,193 @@
+//! Every setting of clientd, from flags or environment variables (`clientd --help` lists them).
+//! A bad value stops the start with a message that names the setting.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::domain::secret::SecretString;
+use crate::domain::time::Timestamp;
+use crate::store::{Backend, PoolSettings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clientd",
+    version,
+    about = "Self-hosted OAuth client-management service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST API (what a bare `clientd` does).
+    Serve,
+    /// Manage admin API tokens directly in the database.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an admin API token and print it once.
+    Create {
+        /// What the token is for, shown when tokens are listed.
+        #[arg(long)]
+        name: String,
+        /// A permission: client.read, client.write, client.read.all, client.write.all or admin.
+        /// Repeat the flag for several.
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+        /// A tenant that client.read and client.write reach. Repeat the flag for several.
+        #[arg(long = "tenant")]
+        tenants: Vec<String>,
+        /// When the token stops working, as RFC 3339 (2027-01-31T00:00:00Z).
+        #[arg(long, value_parser = parse_timestamp)]
+        expires_at: Option<Timestamp>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Database: sqlite://PATH (created when missing), sqlite::memory: or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://clientd.db", value_parser = parse_database_url, global = true)]
+    pub database_url: String,
+
+    /// Address to serve on, as host:port.
+    #[arg(long, env = "CLIENTD_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen, global = true)]
+    pub listen: SocketAddr,
+
+    /// A token (at least 32 characters) that holds every permission, for CI and compose.
+    /// It lives only in configuration: it is neither stored nor listed.
+    #[arg(long, env = "CLIENTD_BOOTSTRAP_TOKEN", hide_env_values = true, value_parser = parse_bootstrap_token, global = true)]
+    pub bootstrap_token: Option<SecretString>,
+
+    /// Log format: text for people, json for log collectors.
+    #[arg(long, env = "CLIENTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Most database connections this replica holds.
+    #[arg(long, env = "CLIENTD_DB_POOL_SIZE", default_value_t = 10, value_parser = parse_pool_size, global = true)]
+    pub db_pool_size: u32,
+
+    /// How long to wait at start for the database to answer, in seconds.
+    #[arg(long, env = "CLIENTD_DB_WAIT_SECS", default_value_t = 60, value_parser = parse_db_wait, global = true)]
+    pub db_wait_secs: u64,
+
+    /// Longest a request may take before it is answered 503, in seconds.
+    #[arg(long, env = "CLIENTD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_request_timeout, global = true)]
+    pub request_timeout_secs: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = parse_body_limit, global = true)]
+    pub body_limit_bytes: usize,
+}
+
+impl Settings {
+    /// The settings of a server with defaults but for the database, as tests and tools want them.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bootstrap_token: None,
+            log_format: LogFormat::Text,
+            db_pool_size: 10,
+            db_wait_secs: 60,
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+
+    pub fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.db_pool_size,
+            // A request should fail fast rather than hang while the database is away.
+            acquire_timeout: Duration::from_secs(5).min(self.request_timeout()),
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn db_wait(&self) -> Duration {
+        Duration::from_secs(self.db_wait_secs)
+    }
+}
+
+fn parse_database_url(text: &str) -> Result<String, String> {
+    Backend::of(text)
+        .map(|_| text.to_owned())
+        .map_err(|why| format!("DATABASE_URL {why}"))
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| {
+        "CLIENTD_LISTEN must be an IP address and port, like 127.0.0.1:8080 or 0.0.0.0:8080"
+            .to_owned()
+    })
+}
+
+fn parse_bootstrap_token(text: &str) -> Result<SecretString, String> {
+    if text.chars().count() >= 32 && !text.chars().any(char::is_whitespace) {
+        Ok(SecretString::new(text.to_owned()))
+    } else {
+        Err("CLIENTD_BOOTSTRAP_TOKEN must be at least 32 characters without white space (try: openssl rand -hex 32)".to_owned())
+    }
+}
+
+fn parse_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    text: &str,
+    env: &str,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<T, String> {
+    text.parse::<T>()
+        .ok()
+        .filter(|value| range.contains(value))
+        .ok_or_else(|| {
+            format!(
+                "{env} must be a whole number of {unit} from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+fn parse_pool_size(text: &str) -> Result<u32, String> {
+    parse_number(text, "CLIENTD_DB_POOL_SIZE", 1..=1000, "connections")
+}
+
+fn parse_db_wait(text: &str) -> Result<u64, String> {
+    parse_number(text, "CLIENTD_DB_WAIT_SECS", 0..=3600, "seconds")
+}
+
+fn parse_request_timeout(text: &str) -> Result<u64, String> {
+    parse_number(text, "CLIENTD_REQUEST_TIMEOUT_SECS", 1..=3600, "seconds")
+}
+
+fn parse_body_limit(text: &str) -> Result<usize, String> {
+    parse_number(
+        text,
+        "CLIENTD_BODY_LIMIT_BYTES",
+        1024..=64 * 1024 * 1024,
+        "bytes",
+    )
+}
+
+fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| crate::domain::time::truncate(at.to_utc()))
+        .map_err(|_| "must be an RFC 3339 date-time, like 2027-01-31T00:00:00Z".to_owned())
+}

@@ -1,0 +1,59 @@
+//! Rules and types of clientd: no HTTP and no SQL here.
+
+pub mod page;
+pub mod secret;
+pub mod tenant;
+pub mod time;
+pub mod token;
+
+use serde::Serialize;
+
+/// One broken rule, addressed by a JSON Pointer into the request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every rule a request broke, so a caller can fix them all in one go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} rule(s) broken", .0.len())]
+pub struct Invalid(pub Vec<FieldError>);
+
+impl Invalid {
+    pub fn one(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(pointer, message)])
+    }
+}
+
+/// Collects rule violations while a request is parsed field by field.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldError>);
+
+impl Violations {
+    pub fn add(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(pointer, message));
+    }
+
+    /// Keeps a field's value when it parsed, records why not otherwise.
+    pub fn field<T>(&mut self, pointer: &str, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|message| self.add(pointer, message)).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_invalid(self) -> Invalid {
+        Invalid(self.0)
+    }
+}

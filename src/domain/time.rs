@@ -1,0 +1,40 @@
+//! Timestamps as clientd stores and shows them: UTC, millisecond precision.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+pub type Timestamp = DateTime<Utc>;
+
+/// The current time, truncated to what the API shows, so a stored value reads back identically.
+pub fn now() -> Timestamp {
+    truncate(Utc::now())
+}
+
+pub fn truncate(at: Timestamp) -> Timestamp {
+    at.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(at)
+}
+
+/// Serde format for `Timestamp` fields: RFC 3339 in UTC with milliseconds (`2026-11-24T10:00:00.000Z`).
+pub mod rfc3339_millis {
+    use super::Timestamp;
+    use chrono::SecondsFormat;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub mod option {
+        use super::Timestamp;
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(
+            at: &Option<Timestamp>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+    }
+}

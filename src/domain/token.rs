@@ -1,0 +1,311 @@
+//! Admin API tokens: what a caller may do, in which tenants, and the token text they present.
+
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use super::secret::{SecretHash, SecretString};
+use super::tenant::TenantId;
+use super::time::{Timestamp, rfc3339_millis};
+use super::{Invalid, Violations};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    ClientRead,
+    ClientWrite,
+    ClientReadAll,
+    ClientWriteAll,
+    Admin,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 5] = [
+        Self::ClientRead,
+        Self::ClientWrite,
+        Self::ClientReadAll,
+        Self::ClientWriteAll,
+        Self::Admin,
+    ];
+
+    /// SailPoint's `sp:oauth-client:manage` is accepted as `client.write.all`, its equivalent.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "sp:oauth-client:manage" => Ok(Self::ClientWriteAll),
+            _ => Self::ALL
+                .into_iter()
+                .find(|permission| permission.as_str() == text)
+                .ok_or_else(|| {
+                    let known: Vec<_> = Self::ALL.iter().map(|p| p.as_str()).collect();
+                    format!(
+                        "unknown permission {text:?}; use one of {} (or sp:oauth-client:manage)",
+                        known.join(", ")
+                    )
+                }),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientRead => "client.read",
+            Self::ClientWrite => "client.write",
+            Self::ClientReadAll => "client.read.all",
+            Self::ClientWriteAll => "client.write.all",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// `client.read` and `client.write` reach only the token's tenants; the others reach all.
+    pub fn is_tenant_bound(self) -> bool {
+        matches!(self, Self::ClientRead | Self::ClientWrite)
+    }
+}
+
+impl Serialize for Permission {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Which tenants a caller can see.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TenantScope<'a> {
+    All,
+    Only(&'a [TenantId]),
+}
+
+/// What a token allows. Write implies read; `admin` implies everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grants {
+    permissions: Vec<Permission>,
+    tenants: Vec<TenantId>,
+}
+
+impl Grants {
+    pub fn new(mut permissions: Vec<Permission>, mut tenants: Vec<TenantId>) -> Self {
+        permissions.sort();
+        permissions.dedup();
+        tenants.sort();
+        tenants.dedup();
+        Self {
+            permissions,
+            tenants,
+        }
+    }
+
+    pub fn everything() -> Self {
+        Self::new(vec![Permission::Admin], Vec::new())
+    }
+
+    pub fn permissions(&self) -> &[Permission] {
+        &self.permissions
+    }
+
+    pub fn tenants(&self) -> &[TenantId] {
+        &self.tenants
+    }
+
+    fn has(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has(Permission::Admin)
+    }
+
+    pub fn can_write(&self, tenant: &TenantId) -> bool {
+        self.is_admin()
+            || self.has(Permission::ClientWriteAll)
+            || (self.has(Permission::ClientWrite) && self.tenants.contains(tenant))
+    }
+
+    pub fn can_read(&self, tenant: &TenantId) -> bool {
+        self.can_write(tenant)
+            || self.has(Permission::ClientReadAll)
+            || (self.has(Permission::ClientRead) && self.tenants.contains(tenant))
+    }
+
+    pub fn visible_tenants(&self) -> TenantScope<'_> {
+        let global = [
+            Permission::Admin,
+            Permission::ClientReadAll,
+            Permission::ClientWriteAll,
+        ];
+        if global.iter().any(|&permission| self.has(permission)) {
+            TenantScope::All
+        } else if self.permissions.iter().any(|p| p.is_tenant_bound()) {
+            TenantScope::Only(&self.tenants)
+        } else {
+            TenantScope::Only(&[])
+        }
+    }
+}
+
+/// A stored admin token, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(flatten)]
+    pub grants: Grants,
+    #[serde(with = "rfc3339_millis::option")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(with = "rfc3339_millis")]
+    pub created: Timestamp,
+}
+
+impl ApiToken {
+    pub const MAX_NAME_LEN: usize = 100;
+
+    /// Checks a create request, reporting every broken field at once.
+    pub fn new(
+        name: &str,
+        permissions: &[String],
+        tenants: &[String],
+        expires_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Self, Invalid> {
+        let mut violations = Violations::default();
+        if name.trim().is_empty() || name.chars().count() > Self::MAX_NAME_LEN {
+            violations.add(
+                "/name",
+                format!("must be 1 to {} characters long", Self::MAX_NAME_LEN),
+            );
+        }
+        if permissions.is_empty() {
+            violations.add("/permissions", "name at least one permission");
+        }
+        let permissions: Vec<_> = (permissions.iter().enumerate())
+            .filter_map(|(i, p)| {
+                violations.field(&format!("/permissions/{i}"), Permission::parse(p))
+            })
+            .collect();
+        let requested_tenants = !tenants.is_empty();
+        let tenants: Vec<_> = (tenants.iter().enumerate())
+            .filter_map(|(i, t)| violations.field(&format!("/tenants/{i}"), TenantId::parse(t)))
+            .collect();
+        let bound = permissions.iter().any(|p| p.is_tenant_bound());
+        if bound && !requested_tenants {
+            violations.add(
+                "/tenants",
+                "client.read and client.write reach only the tenants listed here: name at least one",
+            );
+        }
+        if !bound && requested_tenants {
+            violations.add(
+                "/tenants",
+                "only client.read and client.write are bound to tenants; leave tenants out for the other permissions",
+            );
+        }
+        if expires_at.is_some_and(|at| at <= now) {
+            violations.add("/expires_at", "must be in the future");
+        }
+        if !violations.is_empty() {
+            return Err(violations.into_invalid());
+        }
+        Ok(Self {
+            id: Uuid::now_v7(),
+            name: name.to_owned(),
+            grants: Grants::new(permissions, tenants),
+            expires_at,
+            created: now,
+        })
+    }
+
+    /// The grants of a token that is still valid at `now`.
+    pub fn grants_at(&self, now: Timestamp) -> Option<&Grants> {
+        match self.expires_at {
+            Some(expires_at) if expires_at <= now => None,
+            _ => Some(&self.grants),
+        }
+    }
+}
+
+/// The text a caller presents: `cdt_<token id as 32 hex>_<43 random URL-safe characters>`.
+/// The id lets the token be found by primary key; only a hash of the whole text is stored.
+pub struct TokenText;
+
+impl TokenText {
+    const PREFIX: &'static str = "cdt_";
+
+    pub fn issue(id: Uuid) -> Result<(SecretString, SecretHash), getrandom::Error> {
+        let random = SecretString::generate()?;
+        let text = SecretString::new(format!(
+            "{}{}_{}",
+            Self::PREFIX,
+            id.simple(),
+            random.expose()
+        ));
+        let hash = text.hash();
+        Ok((text, hash))
+    }
+
+    /// The token id inside presented text, if it has the form of a clientd token.
+    pub fn token_id(presented: &SecretString) -> Option<Uuid> {
+        let rest = presented.expose().strip_prefix(Self::PREFIX)?;
+        let (id, _) = rest.split_once('_')?;
+        (id.len() == 32).then(|| Uuid::try_parse(id).ok()).flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::time::now;
+
+    fn tenant(id: &str) -> TenantId {
+        TenantId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn write_implies_read_and_binding_limits_both() {
+        let grants = Grants::new(vec![Permission::ClientWrite], vec![tenant("a")]);
+        assert!(grants.can_write(&tenant("a")) && grants.can_read(&tenant("a")));
+        assert!(!grants.can_read(&tenant("b")));
+        assert_eq!(grants.visible_tenants(), TenantScope::Only(&[tenant("a")]));
+    }
+
+    #[test]
+    fn global_permissions_reach_every_tenant() {
+        let reader = Grants::new(vec![Permission::ClientReadAll], vec![]);
+        assert!(reader.can_read(&tenant("x")) && !reader.can_write(&tenant("x")));
+        assert!(!reader.is_admin());
+        let admin = Grants::everything();
+        assert!(admin.can_write(&tenant("x")) && admin.is_admin());
+        assert_eq!(admin.visible_tenants(), TenantScope::All);
+    }
+
+    #[test]
+    fn sailpoint_scope_means_client_write_all() {
+        assert_eq!(
+            Permission::parse("sp:oauth-client:manage"),
+            Ok(Permission::ClientWriteAll)
+        );
+    }
+
+    #[test]
+    fn tenant_bound_permissions_need_tenants_and_others_refuse_them() {
+        let bound = ApiToken::new("ci", &["client.read".into()], &[], None, now());
+        assert_eq!(bound.unwrap_err().0[0].pointer, "/tenants");
+        let global = ApiToken::new("ci", &["admin".into()], &["a".into()], None, now());
+        assert_eq!(global.unwrap_err().0[0].pointer, "/tenants");
+    }
+
+    #[test]
+    fn issued_text_names_its_token() {
+        let id = Uuid::now_v7();
+        let (text, hash) = TokenText::issue(id).unwrap();
+        assert_eq!(TokenText::token_id(&text), Some(id));
+        assert!(hash.matches(&text));
+        assert_eq!(
+            TokenText::token_id(&SecretString::new("cdt_nothex_x".into())),
+            None
+        );
+    }
+
+    #[test]
+    fn an_expired_token_grants_nothing() {
+        let at = now();
+        let mut token = ApiToken::new("ci", &["admin".into()], &[], None, at).unwrap();
+        token.expires_at = Some(at);
+        assert!(token.grants_at(at).is_none());
+    }
+}

@@ -1,0 +1,256 @@
+//! The one place where errors become RFC 9457 problem details.
+//!
+//! Handlers return `ApiError`; its response carries a `Problem` that `render_problems` turns
+//! into the body, adding what only the request knows (`instance`, the request id). The same
+//! middleware gives a problem body to every other error response: unknown routes, wrong
+//! methods, timeouts and caught panics.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::{FieldError, Invalid};
+use crate::store::StoreError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request broke {} rule(s)", .0.len())]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Unavailable(String),
+    /// The cause goes to the log only; the caller learns nothing of it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<Invalid> for ApiError {
+    fn from(Invalid(errors): Invalid) -> Self {
+        Self::Invalid(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound("it does not exist".to_owned()),
+            StoreError::Conflict(why) => Self::Conflict(why.to_owned()),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
+            }
+            error => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<getrandom::Error> for ApiError {
+    fn from(error: getrandom::Error) -> Self {
+        Self::Internal(format!("the OS random number generator failed: {error}"))
+    }
+}
+
+/// A problem as handlers describe it, before the middleware knows where it happened.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    /// Logged, never shown.
+    cause: Option<String>,
+}
+
+impl ApiError {
+    fn problem(self) -> Problem {
+        use StatusCode as S;
+        let (status, kind, title) = match &self {
+            Self::BadRequest(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
+            Self::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Permission missing"),
+            Self::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
+            Self::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
+            Self::PayloadTooLarge(_) => {
+                (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Body too large")
+            }
+            Self::UnsupportedMediaType(_) => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported content type",
+            ),
+            Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "validation", "Validation failed"),
+            Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        };
+        let (detail, errors, cause) = match self {
+            Self::Invalid(errors) => (
+                "the request breaks the rules listed in errors; fix each and send it again"
+                    .to_owned(),
+                errors,
+                None,
+            ),
+            Self::Internal(cause) => (INTERNAL_DETAIL.to_owned(), Vec::new(), Some(cause)),
+            other => (other.to_string(), Vec::new(), None),
+        };
+        Problem {
+            status,
+            kind,
+            title,
+            detail,
+            errors,
+            cause,
+        }
+    }
+}
+
+const INTERNAL_DETAIL: &str =
+    "the server failed to answer; quote the x-request-id header to the operator";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let unauthorized = matches!(self, Self::Unauthorized(_));
+        let problem = self.problem();
+        let mut response = problem.status.into_response();
+        if unauthorized {
+            let headers = response.headers_mut();
+            for challenge in [r#"Bearer realm="clientd""#, r#"Basic realm="clientd""#] {
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+        }
+        response.extensions_mut().insert(problem);
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    instance: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+/// Middleware: writes every error response as problem+json and logs server faults once.
+pub async fn render_problems(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let instance = request.uri().path().to_owned();
+    let request_id = (request.headers().get("x-request-id"))
+        .and_then(|id| id.to_str().ok())
+        .map(str::to_owned);
+    let mut response = next.run(request).await;
+    let problem = match response.extensions_mut().remove::<Problem>() {
+        Some(problem) => problem,
+        None if is_bare_error(&response) => generic_problem(response.status(), &method, &instance),
+        None => return response,
+    };
+    if problem.status.is_server_error() {
+        tracing::error!(
+            status = problem.status.as_u16(),
+            cause = problem.cause.as_deref().unwrap_or(&problem.detail),
+            "request failed"
+        );
+    }
+    let body = ProblemBody {
+        kind: format!("urn:clientd:problem:{}", problem.kind),
+        title: problem.title,
+        status: problem.status.as_u16(),
+        detail: &problem.detail,
+        instance: &instance,
+        request_id: request_id.as_deref(),
+        errors: &problem.errors,
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let (mut parts, _) = response.into_parts();
+    parts.status = problem.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    Response::from_parts(parts, Body::from(json))
+}
+
+/// An error response that no handler described: axum's or tower-http's own.
+fn is_bare_error(response: &Response) -> bool {
+    let status = response.status();
+    let is_problem = (response.headers().get(header::CONTENT_TYPE))
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    (status.is_client_error() || status.is_server_error()) && !is_problem
+}
+
+fn generic_problem(status: StatusCode, method: &Method, path: &str) -> Problem {
+    use StatusCode as S;
+    let (kind, title, detail) = match status {
+        S::NOT_FOUND => (
+            "unknown-route",
+            "Unknown route",
+            format!("no resource at {path}; /openapi.yaml lists every route"),
+        ),
+        S::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not supported on {path}; the Allow header lists what is"),
+        ),
+        S::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "Body too large",
+            "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)"
+                .to_owned(),
+        ),
+        S::SERVICE_UNAVAILABLE | S::REQUEST_TIMEOUT => (
+            "timeout",
+            "Request timed out",
+            "the request did not complete in time (CLIENTD_REQUEST_TIMEOUT_SECS); retry later"
+                .to_owned(),
+        ),
+        status if status.is_server_error() => (
+            "internal",
+            "Internal server error",
+            INTERNAL_DETAIL.to_owned(),
+        ),
+        status => (
+            "bad-request",
+            status.canonical_reason().unwrap_or("Bad request"),
+            "the request was refused; /openapi.yaml describes what this route accepts".to_owned(),
+        ),
+    };
+    Problem {
+        status,
+        kind,
+        title,
+        detail,
+        errors: Vec::new(),
+        cause: None,
+    }
+}

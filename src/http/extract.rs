@@ -1,0 +1,158 @@
+//! Request extractors whose rejections are problems that say what to change.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Query, Request};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+use super::error::ApiError;
+use crate::domain::FieldError;
+use crate::domain::page::{Cursor, Limit};
+
+/// A JSON request body. Unknown fields and malformed JSON are 400; a value of the wrong type
+/// is 422 pointing at it.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".to_owned(),
+            ));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| {
+                    match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(
+                    "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)"
+                        .to_owned(),
+                ),
+                _ => ApiError::BadRequest(rejection.body_text()),
+            }
+                })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = (content_type.to_str().unwrap_or(""))
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::BadRequest(format!("the body is not valid JSON: {error}")))?;
+    Ok(value)
+}
+
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let pointer = json_pointer(error.path());
+    let inner = error.inner();
+    if !inner.is_data() {
+        return ApiError::BadRequest(format!("the body is not valid JSON: {inner}"));
+    }
+    let message = inner.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    if message.starts_with("unknown field") {
+        return ApiError::BadRequest(format!(
+            "{message} (at {})",
+            if pointer.is_empty() { "/" } else { &pointer }
+        ));
+    }
+    match message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        Some(field) => ApiError::Invalid(vec![FieldError::new(
+            format!("{pointer}/{field}"),
+            "is required",
+        )]),
+        None => ApiError::Invalid(vec![FieldError::new(pointer, message)]),
+    }
+}
+
+/// The RFC 6901 pointer to where deserialization stopped.
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.replace('~', "~0").replace('/', "~1")),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .map(|token| format!("/{token}"))
+        .collect()
+}
+
+/// `?limit=&cursor=` of a list endpoint.
+pub struct Paging {
+    pub limit: Limit,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Deserialize)]
+struct RawPaging {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(raw) = Query::<RawPaging>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ApiError::BadRequest(
+                    "limit must be a whole number from 1 to 200 and cursor the next_cursor of the previous page"
+                        .to_owned(),
+                )
+            })?;
+        let query_error = |invalid: crate::domain::Invalid| {
+            let messages: Vec<_> = (invalid.0.iter())
+                .map(|e| format!("{} {}", e.pointer.trim_start_matches('/'), e.message))
+                .collect();
+            ApiError::BadRequest(messages.join("; "))
+        };
+        Ok(Self {
+            limit: Limit::parse(raw.limit).map_err(query_error)?,
+            cursor: raw
+                .cursor
+                .as_deref()
+                .map(Cursor::parse)
+                .transpose()
+                .map_err(query_error)?,
+        })
+    }
+}
+
+/// The path prefix (`/v1` or nothing) the caller used, so links point where they came from.
+pub struct Prefix(pub &'static str);
+
+impl<S: Send + Sync> FromRequestParts<S> for Prefix {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let path = (parts.extensions.get::<OriginalUri>())
+            .map(|uri| uri.path())
+            .unwrap_or(parts.uri.path());
+        Ok(Self(if path.starts_with("/v1/") { "/v1" } else { "" }))
+    }
+}

@@ -1,0 +1,113 @@
+//! Operations endpoints, open to all: liveness, readiness, Prometheus metrics and the spec.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::store::PoolStats;
+
+const OPENAPI: &str = include_str!("../../openapi.yaml");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.yaml", get(openapi))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    match state.store.ping().await {
+        Ok(()) => Ok(Json(json!({"status": "ready"}))),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: database unreachable");
+            Err(ApiError::Unavailable(
+                "the database is unreachable; clientd keeps retrying".to_owned(),
+            ))
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = state.metrics.render(state.store.pool_stats());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
+
+/// Request counts and latencies by route template, and the database pool's gauges. Each app
+/// has its own recorder, so several apps in one process (as in tests) never mix their figures.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+impl Metrics {
+    pub fn new() -> Result<Self, metrics_exporter_prometheus::BuildError> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)?
+            .build_recorder();
+        let handle = recorder.handle();
+        Ok(Self { recorder, handle })
+    }
+
+    fn record(&self, method: String, route: String, status: u16, elapsed: Duration) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(
+                "clientd_http_requests_total",
+                "method" => method.clone(),
+                "route" => route.clone(),
+                "status" => status.to_string()
+            )
+            .increment(1);
+            metrics::histogram!(
+                "clientd_http_request_duration_seconds",
+                "method" => method,
+                "route" => route
+            )
+            .record(elapsed.as_secs_f64());
+        });
+    }
+
+    fn render(&self, pool: PoolStats) -> String {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::gauge!("clientd_db_pool_connections").set(pool.connections);
+            metrics::gauge!("clientd_db_pool_idle_connections").set(pool.idle);
+        });
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+/// Middleware: counts and times every request under its route template, never its raw path,
+/// so ids in paths cannot blow up the number of series.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = (request.extensions().get::<MatchedPath>())
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .record(method, route, response.status().as_u16(), started.elapsed());
+    response
+}

@@ -1,0 +1,155 @@
+//! clientd: a self-hosted OAuth client-management service.
+//!
+//! `run` is the whole program behind `main`; `serve` starts the API on a listener the caller
+//! provides and stops when `shutdown` completes, so tests run the real server on port 0.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use config::{Cli, Command, Settings};
+use domain::time;
+use domain::token::{ApiToken, TokenText};
+use http::{AppState, Limits};
+use store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address} (CLIENTD_LISTEN): {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot reach the database at {url} (DATABASE_URL) after {waited:?}: {source}")]
+    DatabaseUnreachable {
+        url: String,
+        waited: Duration,
+        source: StoreError,
+    },
+    #[error("cannot use the database at {url} (DATABASE_URL): {source}")]
+    Database { url: String, source: StoreError },
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
+    #[error("cannot issue the first admin token: {0}")]
+    FirstToken(String),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("{0}")]
+    Command(String),
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    match cli.command {
+        None | Some(Command::Serve) => {
+            let address = cli.settings.listen;
+            let listener = (TcpListener::bind(address).await)
+                .map_err(|source| StartError::Listen { address, source })?;
+            serve(cli.settings, listener, telemetry::shutdown_signal()).await
+        }
+        Some(Command::Token(command)) => cli::token(&cli.settings, command).await,
+    }
+}
+
+/// Connects, migrates, and serves the API on `listener` until `shutdown` completes; requests
+/// under way are finished first.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let store = connect(&settings).await?;
+    if settings.bootstrap_token.is_none() {
+        announce_first_token(store.as_ref()).await?;
+    }
+    let state = AppState {
+        store: store.clone(),
+        bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
+        metrics: Arc::new(http::ops::Metrics::new()?),
+    };
+    let limits = Limits {
+        request_timeout: settings.request_timeout(),
+        body_limit_bytes: settings.body_limit_bytes,
+    };
+    let app = http::router(state, limits);
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "serving");
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartError::Serve)?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens the store, waits for the database with backoff, and brings its schema up to date.
+pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    let url = telemetry::redact_url(&settings.database_url);
+    let database = |source| StartError::Database {
+        url: url.clone(),
+        source,
+    };
+    let store = store::open(&settings.database_url, &settings.pool()).map_err(database)?;
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    while let Err(source) = probe(store.as_ref(), settings.db_wait()).await {
+        if started.elapsed() + delay > settings.db_wait() {
+            return Err(StartError::DatabaseUnreachable {
+                url,
+                waited: started.elapsed(),
+                source,
+            });
+        }
+        tracing::warn!(%url, attempt, retry_in = ?delay, error = %source, "database not reachable yet");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        attempt += 1;
+    }
+    store.migrate().await.map_err(database)?;
+    Ok(store)
+}
+
+/// One connection attempt, bounded so that a host that drops packets cannot stall the start.
+async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
+    let limit = limit.clamp(Duration::from_secs(1), Duration::from_secs(10));
+    match tokio::time::timeout(limit, store.probe()).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+    }
+}
+
+/// With no bootstrap token configured, a new installation prints one admin token, once.
+/// It goes to standard output, apart from the logs on standard error.
+async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
+    let token = ApiToken::new(
+        "first admin token",
+        &["admin".to_owned()],
+        &[],
+        None,
+        time::now(),
+    )
+    .map_err(|invalid| StartError::FirstToken(invalid.to_string()))?;
+    let (text, hash) =
+        TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
+    let issued = (store.create_first_token(&token, &hash).await)
+        .map_err(|e| StartError::FirstToken(e.to_string()))?;
+    if issued {
+        println!(
+            "First admin token (shown once, keep it safe): {}",
+            text.expose()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Rows as both adapters read them, and their conversion into domain types. The column types
+//! differ (uuid/timestamptz on Postgres, blob/text on SQLite) but decode into the same Rust types.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{StoreError, StoredToken};
+use crate::domain::secret::SecretHash;
+use crate::domain::tenant::{Tenant, TenantId, TenantName};
+use crate::domain::token::{ApiToken, Grants, Permission};
+
+#[derive(sqlx::FromRow)]
+pub struct TenantRow {
+    pub id: String,
+    pub name: String,
+    pub created: DateTime<Utc>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+
+    fn try_from(row: TenantRow) -> Result<Self, StoreError> {
+        Ok(Tenant {
+            id: TenantId::parse(&row.id).map_err(StoreError::Corrupt)?,
+            name: TenantName::parse(&row.name).map_err(StoreError::Corrupt)?,
+            created: row.created,
+        })
+    }
+}
+
+/// A token row. `permissions` and `tenants` are space-separated lists: neither a permission
+/// nor a tenant id can hold a space.
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: Uuid,
+    pub name: String,
+    pub token_hash: Vec<u8>,
+    pub permissions: String,
+    pub tenants: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created: DateTime<Utc>,
+}
+
+impl TryFrom<TokenRow> for StoredToken {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        let permissions = (row.permissions.split_whitespace())
+            .map(Permission::parse)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Corrupt)?;
+        let tenants = (row.tenants.split_whitespace())
+            .map(TenantId::parse)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Corrupt)?;
+        let hash = SecretHash::from_bytes(&row.token_hash)
+            .ok_or_else(|| StoreError::Corrupt(format!("token {} has a malformed hash", row.id)))?;
+        Ok(StoredToken {
+            token: ApiToken {
+                id: row.id,
+                name: row.name,
+                grants: Grants::new(permissions, tenants),
+                expires_at: row.expires_at,
+                created: row.created,
+            },
+            hash,
+        })
+    }
+}
+
+pub fn permissions_text(token: &ApiToken) -> String {
+    let names: Vec<_> = token
+        .grants
+        .permissions()
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    names.join(" ")
+}

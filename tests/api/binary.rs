@@ -1,0 +1,266 @@
+//! The `clientd` binary itself: settings, start-up failures, the first token, the token
+//! command and graceful shutdown.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+
+use crate::helpers::{Backend, TestApp, TestDatabase};
+
+fn clientd() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clientd"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CLIENTD_LISTEN", "127.0.0.1:0")
+        .kill_on_drop(true);
+    command
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_naming_the_setting() {
+    let cases = [
+        ("CLIENTD_LISTEN", "nowhere", "CLIENTD_LISTEN"),
+        ("DATABASE_URL", "mysql://db/clientd", "DATABASE_URL"),
+        (
+            "CLIENTD_BOOTSTRAP_TOKEN",
+            "too-short",
+            "CLIENTD_BOOTSTRAP_TOKEN",
+        ),
+        ("CLIENTD_LOG_FORMAT", "xml", "--log-format"),
+        ("CLIENTD_DB_POOL_SIZE", "0", "CLIENTD_DB_POOL_SIZE"),
+        ("CLIENTD_DB_WAIT_SECS", "forever", "CLIENTD_DB_WAIT_SECS"),
+        (
+            "CLIENTD_REQUEST_TIMEOUT_SECS",
+            "0",
+            "CLIENTD_REQUEST_TIMEOUT_SECS",
+        ),
+        (
+            "CLIENTD_BODY_LIMIT_BYTES",
+            "lots",
+            "CLIENTD_BODY_LIMIT_BYTES",
+        ),
+    ];
+    for (name, value, named) in cases {
+        let output = clientd().env(name, value).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}={value}: {stderr}");
+        assert!(stderr.contains(named), "{name}={value} gave: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn help_lists_every_setting() {
+    let output = clientd().arg("--help").output().await.unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "DATABASE_URL",
+        "CLIENTD_LISTEN",
+        "CLIENTD_BOOTSTRAP_TOKEN",
+        "CLIENTD_LOG_FORMAT",
+        "CLIENTD_DB_POOL_SIZE",
+        "CLIENTD_DB_WAIT_SECS",
+        "CLIENTD_REQUEST_TIMEOUT_SECS",
+        "CLIENTD_BODY_LIMIT_BYTES",
+    ] {
+        assert!(
+            help.contains(name),
+            "--help does not mention {name}:\n{help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_the_start_with_a_clear_message() {
+    let output = clientd()
+        .env(
+            "DATABASE_URL",
+            "postgres://clientd:hunter2@127.0.0.1:1/clientd",
+        )
+        .env("CLIENTD_DB_WAIT_SECS", "1")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot reach the database at postgres://clientd:***@127.0.0.1:1/clientd (DATABASE_URL)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("database not reachable yet"),
+        "no retry was logged: {stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password reached the log: {stderr}"
+    );
+}
+
+/// Waits for the "serving" log line, collecting the log meanwhile.
+async fn wait_until_serving(stderr: &mut Lines<BufReader<ChildStderr>>) -> String {
+    let mut seen = String::new();
+    let wait = async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("serving") {
+                return;
+            }
+        }
+        panic!("clientd exited before serving");
+    };
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .unwrap_or_else(|_| panic!("not serving after 60 s:\n{seen}"));
+    seen
+}
+
+fn start(database: &TestDatabase) -> (Child, Lines<BufReader<ChildStderr>>) {
+    let mut child = clientd()
+        .env("DATABASE_URL", &database.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, stderr)
+}
+
+/// SIGTERM, then the exit code: 0 when shutdown was graceful.
+async fn terminate(mut child: Child) -> Option<i32> {
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    status.code()
+}
+
+async fn stdout_of(child: &mut Child) -> String {
+    let mut out = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut out)
+        .await
+        .unwrap();
+    out
+}
+
+async fn first_token_is_printed_once_and_works(backend: Backend) {
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let (mut first, mut stderr) = start(&database);
+    let log = wait_until_serving(&mut stderr).await;
+    let stdout = first.stdout.take().unwrap();
+    assert_eq!(terminate(first).await, Some(0), "{log}");
+    let mut printed = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut { stdout }, &mut printed)
+        .await
+        .unwrap();
+    let token = printed.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        printed.contains("First admin token") && token.starts_with("cdt_"),
+        "{printed}"
+    );
+    assert!(!log.contains(&token), "the token reached the log");
+
+    let (mut second, mut stderr) = start(&database);
+    wait_until_serving(&mut stderr).await;
+    let pid_stdout = stdout_of_after_exit(&mut second).await;
+    assert_eq!(pid_stdout, "", "a second first token was printed");
+
+    let app = TestApp::spawn_on(database).await;
+    assert_eq!(app.with_token(&token).get("/tokens").await.status, 200);
+}
+
+/// Stops a serving child and returns what it printed on standard output.
+async fn stdout_of_after_exit(child: &mut Child) -> String {
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = stdout_of(child).await;
+    assert_eq!(child.wait().await.unwrap().code(), Some(0));
+    out
+}
+
+#[tokio::test]
+async fn sqlite_first_token_is_printed_once_and_works() {
+    first_token_is_printed_once_and_works(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_first_token_is_printed_once_and_works() {
+    first_token_is_printed_once_and_works(Backend::Postgres).await;
+}
+
+async fn token_create_command_prints_a_working_token(backend: Backend) {
+    let Some(database) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let output = clientd()
+        .env("DATABASE_URL", &database.url)
+        .args([
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--permission",
+            "client.read.all",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("cdt_"), "{token}");
+
+    let refused = clientd()
+        .env("DATABASE_URL", &database.url)
+        .args([
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--permission",
+            "client.read",
+            "--permission",
+            "root",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{why}");
+    assert!(
+        why.contains("permissions/1: unknown permission") && why.contains("tenants:"),
+        "{why}"
+    );
+    assert!(refused.stdout.is_empty());
+
+    let app = TestApp::spawn_on(database).await;
+    let caller = app.with_token(&token);
+    assert_eq!(caller.get("/tenants").await.status, 200);
+    caller.get("/tokens").await.assert_problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn sqlite_token_create_command_prints_a_working_token() {
+    token_create_command_prints_a_working_token(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_token_create_command_prints_a_working_token() {
+    token_create_command_prints_a_working_token(Backend::Postgres).await;
+}

@@ -1,0 +1,298 @@
+//! Spawning clientd on a store, and a small HTTP client that speaks to it.
+
+use std::net::SocketAddr;
+
+use clientd::config::Settings;
+use clientd::domain::secret::SecretString;
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Defines each test once per store: `sqlite::name` and `postgres::name`.
+macro_rules! on_both_stores {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(database) = crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await else { return };
+                    let $app = crate::helpers::TestApp::spawn_on(database).await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// None only for Postgres outside CI when no server is given; under CI=true a missing
+    /// Postgres fails the test instead of skipping it.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("clientd.db").display());
+                Some(Self {
+                    url,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("CLIENTD_TEST_DATABASE_URL") else {
+                    assert!(
+                        std::env::var("CI").as_deref() != Ok("true"),
+                        "CI=true but CLIENTD_TEST_DATABASE_URL is unset: run the suite with scripts/test"
+                    );
+                    eprintln!("skipped: CLIENTD_TEST_DATABASE_URL is unset (scripts/test sets it)");
+                    return None;
+                };
+                let name = format!("clientd_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("the test Postgres server is reachable");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let (base, _) = admin_url.rsplit_once('/').unwrap();
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+/// A clientd serving on 127.0.0.1 on a free port, stopped when dropped.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub database: TestDatabase,
+    pub admin_token: String,
+    http: reqwest::Client,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_on(TestDatabase::create(backend).await.unwrap()).await
+    }
+
+    pub async fn spawn_on(database: TestDatabase) -> Self {
+        Self::spawn_with(database, |_| {}).await
+    }
+
+    /// Spawns with settings changed by `configure` (a smaller body limit, say).
+    pub async fn spawn_with(database: TestDatabase, configure: impl FnOnce(&mut Settings)) -> Self {
+        let admin_token = format!("test-bootstrap-{}", uuid::Uuid::new_v4().simple());
+        let mut settings = Settings::for_database(&database.url);
+        settings.bootstrap_token = Some(SecretString::new(admin_token.clone()));
+        settings.db_wait_secs = 5;
+        configure(&mut settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(clientd::serve(settings, listener, async {
+            let _ = stopped.await;
+        }));
+        let app = Self {
+            address,
+            database,
+            admin_token,
+            http: reqwest::Client::new(),
+            _shutdown: shutdown,
+        };
+        // The listener is bound already, so requests simply wait for migrations to finish;
+        // this loop only turns a failed start into a clear panic instead of a hang.
+        loop {
+            if server.is_finished() {
+                panic!("clientd failed to start: {:?}", server.await);
+            }
+            if app.anonymous().get("/healthz").await.status == 200 {
+                break app;
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub fn admin(&self) -> Client<'_> {
+        self.with_token(&self.admin_token)
+    }
+
+    pub fn with_token(&self, token: &str) -> Client<'_> {
+        Client {
+            app: self,
+            authorization: Some(format!("Bearer {token}")),
+        }
+    }
+
+    pub fn with_authorization(&self, authorization: &str) -> Client<'_> {
+        Client {
+            app: self,
+            authorization: Some(authorization.to_owned()),
+        }
+    }
+
+    pub fn anonymous(&self) -> Client<'_> {
+        Client {
+            app: self,
+            authorization: None,
+        }
+    }
+
+    pub async fn create_tenant(&self, id: &str) {
+        let response = (self.admin())
+            .post(
+                "/tenants",
+                json!({"id": id, "name": format!("Tenant {id}")}),
+            )
+            .await;
+        assert_eq!(response.status, 201, "{}", response.text);
+    }
+
+    /// Creates a token and returns its text.
+    pub async fn create_token(&self, permissions: &[&str], tenants: &[&str]) -> String {
+        let response = (self.admin())
+            .post(
+                "/tokens",
+                json!({"name": "test", "permissions": permissions, "tenants": tenants}),
+            )
+            .await;
+        assert_eq!(response.status, 201, "{}", response.text);
+        response.json["token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Requests as one caller.
+pub struct Client<'a> {
+    app: &'a TestApp,
+    authorization: Option<String>,
+}
+
+impl Client<'_> {
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> TestResponse {
+        let mut request = self.app.http.request(method, self.app.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        self.send_raw(request).await
+    }
+
+    /// Sends a request built by the test, adding this caller's credentials.
+    pub async fn send_raw(&self, mut request: reqwest::RequestBuilder) -> TestResponse {
+        if let Some(authorization) = &self.authorization {
+            request = request.header("authorization", authorization);
+        }
+        TestResponse::read(request.send().await.unwrap()).await
+    }
+
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.app.http.request(method, self.app.url(path))
+    }
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub json: Value,
+}
+
+impl TestResponse {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with this status and problem type, and returns it.
+    pub fn assert_problem(&self, status: u16, kind: &str) -> &Value {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        let problem = &self.json;
+        assert_eq!(
+            problem["type"],
+            format!("urn:clientd:problem:{kind}"),
+            "{}",
+            self.text
+        );
+        assert_eq!(problem["status"], status);
+        assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(
+            problem["instance"]
+                .as_str()
+                .is_some_and(|i| i.starts_with('/'))
+        );
+        problem
+    }
+
+    /// Asserts a 422 whose errors point at exactly these fields.
+    pub fn assert_invalid(&self, pointers: &[&str]) {
+        let problem = self.assert_problem(422, "validation");
+        let found: Vec<_> = (problem["errors"].as_array().unwrap().iter())
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, pointers, "{}", self.text);
+    }
+}

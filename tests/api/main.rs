@@ -1,0 +1,16 @@
+//! Black-box tests of clientd through real HTTP. Every behavioural test runs twice: once on
+//! SQLite and once on Postgres (a fresh database per test), via `on_both_stores!`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod binary;
+mod errors;
+mod migrations;
+mod openapi;
+mod ops;
+mod tenants;
+mod tokens;

@@ -1,0 +1,60 @@
+//! Health, readiness, metrics and the served spec.
+
+on_both_stores! {
+    async fn health_and_readiness_answer_ok(app) {
+        let health = app.anonymous().get("/healthz").await;
+        assert_eq!((health.status, health.json["status"].as_str()), (200, Some("ok")));
+        let ready = app.anonymous().get("/readyz").await;
+        assert_eq!((ready.status, ready.json["status"].as_str()), (200, Some("ready")));
+    }
+
+    async fn metrics_count_requests_by_route_template(app) {
+        app.admin().get("/tenants/some-id").await;
+        app.admin().get("/tenants/other-id").await;
+        let metrics = app.anonymous().get("/metrics").await;
+        assert_eq!(metrics.status, 200);
+        assert!(metrics.header("content-type").unwrap().starts_with("text/plain"));
+        let text = &metrics.text;
+        let line = (text.lines())
+            .find(|l| l.starts_with("clientd_http_requests_total") && l.contains(r#"route="/tenants/{tenant_id}""#))
+            .unwrap_or_else(|| panic!("no request counter in:\n{text}"));
+        assert!(line.contains(r#"status="404""#) && line.ends_with(" 2"), "{line}");
+        assert!(!text.contains("some-id"));
+        assert!(text.contains("clientd_http_request_duration_seconds_bucket"));
+        assert!(text.contains("clientd_db_pool_connections"));
+        assert!(text.contains("clientd_db_pool_idle_connections"));
+    }
+
+    async fn the_spec_is_served_as_yaml(app) {
+        let spec = app.anonymous().get("/openapi.yaml").await;
+        assert_eq!(spec.status, 200);
+        assert_eq!(spec.header("content-type"), Some("application/yaml"));
+        assert!(spec.text.starts_with("openapi: 3.1"));
+    }
+}
+
+/// Postgres restarting under clientd ends every connection; the pool replaces them unaided.
+#[tokio::test]
+async fn clientd_recovers_when_postgres_drops_its_connections() {
+    let Some(database) =
+        crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await
+    else {
+        return;
+    };
+    let app = crate::helpers::TestApp::spawn_on(database).await;
+    app.create_tenant("before").await;
+    let name = app.database.url.rsplit_once('/').unwrap().1.to_owned();
+    let admin_url = std::env::var("CLIENTD_TEST_DATABASE_URL").unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    let killed: Vec<(bool,)> =
+        sqlx::query_as("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert!(!killed.is_empty());
+    assert_eq!(app.admin().get("/tenants/before").await.status, 200);
+    assert_eq!(app.anonymous().get("/readyz").await.status, 200);
+}
