@@ -1,4 +1,10 @@
-//! Commands other than serving: `clientd token create`.
+//! Commands other than serving: `clientd token create` and `clientd healthcheck`.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::StartError;
 use crate::config::{Settings, TokenCommand};
@@ -42,5 +48,36 @@ fn describe(error: ApiError) -> String {
             format!("the token was not created:\n{}", lines.join("\n"))
         }
         error => format!("the token was not created: {error}"),
+    }
+}
+
+/// Asks the local server's `/readyz`. Plain HTTP/1.1 over TCP: the runtime image has no curl,
+/// and one GET does not justify an HTTP client.
+pub async fn healthcheck(listen: SocketAddr) -> Result<(), StartError> {
+    let mut address = listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let check = async {
+        let mut stream = TcpStream::connect(address).await?;
+        let request =
+            format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut status_line = [0u8; 12];
+        stream.read_exact(&mut status_line).await?;
+        Ok::<_, std::io::Error>(status_line.ends_with(b" 200"))
+    };
+    match tokio::time::timeout(Duration::from_secs(5), check).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(StartError::Command(format!("{address} is not ready"))),
+        Ok(Err(error)) => Err(StartError::Command(format!(
+            "{address} did not answer: {error}"
+        ))),
+        Err(_) => Err(StartError::Command(format!(
+            "{address} did not answer within 5 s"
+        ))),
     }
 }

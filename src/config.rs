@@ -30,6 +30,8 @@ pub enum Command {
     /// Manage admin API tokens directly in the database.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Exit 0 when the clientd at CLIENTD_LISTEN is ready (for container health checks).
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]

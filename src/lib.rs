@@ -57,6 +57,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             serve(cli.settings, listener, telemetry::shutdown_signal()).await
         }
         Some(Command::Token(command)) => cli::token(&cli.settings, command).await,
+        Some(Command::Healthcheck) => cli::healthcheck(cli.settings.listen).await,
     }
 }
 

@@ -264,3 +264,73 @@ async fn sqlite_token_create_command_prints_a_working_token() {
 async fn postgres_token_create_command_prints_a_working_token() {
     token_create_command_prints_a_working_token(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn healthcheck_exits_0_for_a_ready_server_and_1_otherwise() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ready = clientd()
+        .env("CLIENTD_LISTEN", app.address.to_string())
+        .arg("healthcheck")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    let free_port = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let nothing = clientd()
+        .env("CLIENTD_LISTEN", free_port.to_string())
+        .arg("healthcheck")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("did not answer"));
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_request_ids_and_no_secrets() {
+    let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let token = format!("bootstrap-{}", uuid::Uuid::new_v4().simple());
+    let mut child = clientd()
+        .env("DATABASE_URL", &database.url)
+        .env("CLIENTD_LOG_FORMAT", "json")
+        .env("CLIENTD_BOOTSTRAP_TOKEN", &token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = wait_until_serving(&mut stderr).await;
+    let serving: serde_json::Value = serde_json::from_str(serving.lines().last().unwrap()).unwrap();
+    let address = serving["address"].as_str().unwrap().to_owned();
+    let response = reqwest::Client::new()
+        .get(format!("http://{address}/tenants"))
+        .bearer_auth(&token)
+        .header("x-request-id", "find-me-in-the-log")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(terminate(child).await, Some(0));
+    let mut log = String::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(!log.contains(&token), "the token reached the log:\n{log}");
+    let lines: Vec<serde_json::Value> = (log.lines())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let request_line = (lines.iter())
+        .find(|line| line["span"]["request_id"] == "find-me-in-the-log")
+        .unwrap_or_else(|| panic!("no log line carries the request id:\n{log}"));
+    assert_eq!(request_line["span"]["path"], "/tenants");
+}

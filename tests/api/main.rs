@@ -12,5 +12,6 @@ mod errors;
 mod migrations;
 mod openapi;
 mod ops;
+mod packaging;
 mod tenants;
 mod tokens;
