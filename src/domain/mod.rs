@@ -1,5 +1,7 @@
 //! Rules and types of clientd: no HTTP and no SQL here.
 
+pub mod client;
+pub mod json;
 pub mod page;
 pub mod secret;
 pub mod tenant;
@@ -47,6 +49,13 @@ impl Violations {
     /// Keeps a field's value when it parsed, records why not otherwise.
     pub fn field<T>(&mut self, pointer: &str, parsed: Result<T, String>) -> Option<T> {
         parsed.map_err(|message| self.add(pointer, message)).ok()
+    }
+
+    /// Records why a rule with nothing to keep failed, if it did.
+    pub fn check(&mut self, pointer: &str, rule: Result<(), String>) {
+        if let Err(message) = rule {
+            self.add(pointer, message);
+        }
     }
 
     pub fn is_empty(&self) -> bool {

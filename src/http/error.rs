@@ -7,11 +7,12 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::domain::client::{PatchError, Refusal};
 use crate::domain::{FieldError, Invalid};
 use crate::store::StoreError;
 
@@ -33,6 +34,10 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("send the patch as Content-Type: application/json-patch+json (or application/json)")]
+    UnsupportedPatchType,
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("the request broke {} rule(s)", .0.len())]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
@@ -48,16 +53,53 @@ impl From<Invalid> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A body that does not fit: an unknown field is a typo (400), anything else a broken rule.
+    pub fn from_misfit(misfit: crate::domain::json::Misfit) -> Self {
+        if misfit.unknown_field {
+            Self::BadRequest(format!("{} (at {})", misfit.message, misfit.pointer))
+        } else {
+            Self::Invalid(vec![FieldError::new(misfit.pointer, misfit.message)])
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound("it does not exist".to_owned()),
             StoreError::Conflict(why) => Self::Conflict(why.to_owned()),
+            StoreError::UnknownTenant => Self::NotFound("no tenant with this id".to_owned()),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
             }
             error => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Hidden => Self::NotFound("no client with this id".to_owned()),
+            Refusal::Forbidden(why) => Self::Forbidden(why.to_owned()),
+            Refusal::Stale => Self::PreconditionFailed(refusal.to_string()),
+            Refusal::Patch(error) => error.into(),
+        }
+    }
+}
+
+impl From<PatchError> for ApiError {
+    fn from(error: PatchError) -> Self {
+        match error {
+            PatchError::Malformed(_) | PatchError::ReadOnly { .. } => {
+                Self::BadRequest(error.to_string())
+            }
+            PatchError::TestFailed { .. } | PatchError::NotApplicable { .. } => {
+                Self::Conflict(error.to_string())
+            }
+            PatchError::Invalid(invalid) => invalid.into(),
         }
     }
 }
@@ -92,10 +134,15 @@ impl ApiError {
             Self::PayloadTooLarge(_) => {
                 (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Body too large")
             }
-            Self::UnsupportedMediaType(_) => (
+            Self::UnsupportedMediaType(_) | Self::UnsupportedPatchType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported content type",
+            ),
+            Self::PreconditionFailed(_) => (
+                S::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
             ),
             Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "validation", "Validation failed"),
             Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
@@ -132,8 +179,15 @@ const INTERNAL_DETAIL: &str =
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let unauthorized = matches!(self, Self::Unauthorized(_));
+        let patch_type = matches!(self, Self::UnsupportedPatchType);
         let problem = self.problem();
         let mut response = problem.status.into_response();
+        if patch_type {
+            response.headers_mut().insert(
+                HeaderName::from_static("accept-patch"),
+                HeaderValue::from_static(super::clients::ACCEPT_PATCH),
+            );
+        }
         if unauthorized {
             let headers = response.headers_mut();
             for challenge in [r#"Bearer realm="clientd""#, r#"Basic realm="clientd""#] {

@@ -5,10 +5,9 @@ use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Query, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_path_to_error::Segment;
 
 use super::error::ApiError;
-use crate::domain::FieldError;
+use crate::domain::json;
 use crate::domain::page::{Cursor, Limit};
 
 /// A JSON request body. Unknown fields and malformed JSON are 400; a value of the wrong type
@@ -56,49 +55,17 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    let value = json::fit(&mut deserializer).map_err(|error| {
+        if error.inner().is_data() {
+            ApiError::from_misfit(json::misfit(&error))
+        } else {
+            ApiError::BadRequest(format!("the body is not valid JSON: {}", error.inner()))
+        }
+    })?;
     deserializer
         .end()
         .map_err(|error| ApiError::BadRequest(format!("the body is not valid JSON: {error}")))?;
     Ok(value)
-}
-
-fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let pointer = json_pointer(error.path());
-    let inner = error.inner();
-    if !inner.is_data() {
-        return ApiError::BadRequest(format!("the body is not valid JSON: {inner}"));
-    }
-    let message = inner.to_string();
-    let message = message.split(" at line ").next().unwrap_or(&message);
-    if message.starts_with("unknown field") {
-        return ApiError::BadRequest(format!(
-            "{message} (at {})",
-            if pointer.is_empty() { "/" } else { &pointer }
-        ));
-    }
-    match message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-    {
-        Some(field) => ApiError::Invalid(vec![FieldError::new(
-            format!("{pointer}/{field}"),
-            "is required",
-        )]),
-        None => ApiError::Invalid(vec![FieldError::new(pointer, message)]),
-    }
-}
-
-/// The RFC 6901 pointer to where deserialization stopped.
-fn json_pointer(path: &serde_path_to_error::Path) -> String {
-    path.iter()
-        .filter_map(|segment| match segment {
-            Segment::Seq { index } => Some(index.to_string()),
-            Segment::Map { key } => Some(key.replace('~', "~0").replace('/', "~1")),
-            Segment::Enum { .. } | Segment::Unknown => None,
-        })
-        .map(|token| format!("/{token}"))
-        .collect()
 }
 
 /// `?limit=&cursor=` of a list endpoint.

@@ -1,6 +1,7 @@
 //! The HTTP layer: the router, its middleware, and one module per resource.
 
 pub mod auth;
+pub mod clients;
 pub mod error;
 pub mod extract;
 pub mod ops;
@@ -46,6 +47,7 @@ pub struct Limits {
 pub fn router(state: AppState, limits: Limits) -> Router {
     let api = Router::new()
         .merge(tenants::router())
+        .merge(clients::router())
         .merge(tokens::router())
         .merge(ops::router());
     with_middleware(

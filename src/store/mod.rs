@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
@@ -25,6 +26,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     Conflict(&'static str),
+    /// A row names a tenant that does not exist (any more).
+    #[error("no tenant with this id")]
+    UnknownTenant,
     /// The database could not be reached in time: worth retrying, not the caller's fault.
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
@@ -58,6 +62,18 @@ impl StoreError {
         }
     }
 
+    /// Turns a foreign-key violation into `instead`.
+    fn on_foreign_key_as(error: sqlx::Error, instead: Self) -> Self {
+        match &error {
+            sqlx::Error::Database(db)
+                if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
+            {
+                instead
+            }
+            _ => error.into(),
+        }
+    }
+
     /// Turns a foreign-key violation into `conflict`.
     fn on_foreign_key(error: sqlx::Error, conflict: &'static str) -> Self {
         match &error {
@@ -72,6 +88,10 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The domain's decision on a stored client, made under the store's lock: the new client,
+/// None to leave it as it is, or why the change is refused.
+pub type ClientDecision<'a> = dyn Fn(&Client) -> Result<Option<Client>, Refusal> + Send + Sync + 'a;
 
 /// A stored token with the hash its presented text must match.
 pub struct StoredToken {
@@ -126,6 +146,30 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, id: Uuid) -> StoreResult<Option<StoredToken>>;
     async fn list_tokens(&self, after: Option<Uuid>, limit: Limit) -> StoreResult<Page<ApiToken>>;
     async fn delete_token(&self, id: Uuid) -> StoreResult<()>;
+
+    /// Stores a new client with its first secret. Conflict when the id is taken; unknown
+    /// tenant when the tenant does not exist.
+    async fn create_client(
+        &self,
+        client: &Client,
+        secret: Option<&IssuedSecret>,
+    ) -> StoreResult<()>;
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
+    async fn list_clients(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: Limit,
+    ) -> StoreResult<Page<Client>>;
+    /// Locks the client, lets `decide` say what it becomes, and stores that: concurrent
+    /// updates apply one after another, never over each other.
+    async fn update_client(
+        &self,
+        id: &ClientId,
+        decide: &ClientDecision<'_>,
+    ) -> StoreResult<Result<Client, Refusal>>;
+    /// Deletes the client, with its secrets, if it is still in `tenant`.
+    async fn delete_client(&self, id: &ClientId, tenant: &TenantId) -> StoreResult<()>;
 }
 
 /// Which backend a database URL names; anything else is refused rather than guessed.

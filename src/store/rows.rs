@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{StoreError, StoredToken};
+use crate::domain::client::{AppType, Client, ClientId, ClientSettings};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId, TenantName};
 use crate::domain::token::{ApiToken, Grants, Permission};
@@ -76,4 +77,37 @@ pub fn permissions_text(token: &ApiToken) -> String {
         .map(|p| p.as_str())
         .collect();
     names.join(" ")
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ClientRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub app_type: String,
+    pub settings: sqlx::types::Json<ClientSettings>,
+    pub manually_created: bool,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StoreError> {
+        Ok(Client {
+            id: ClientId::parse(&row.id).map_err(StoreError::Corrupt)?,
+            tenant: TenantId::parse(&row.tenant_id).map_err(StoreError::Corrupt)?,
+            app_type: AppType::parse(&row.app_type).map_err(StoreError::Corrupt)?,
+            settings: row.settings.0,
+            manually_created: row.manually_created,
+            created: row.created,
+            modified: row.modified,
+            last_used: row.last_used,
+        })
+    }
+}
+
+pub fn clients(rows: Vec<ClientRow>) -> Result<Vec<Client>, StoreError> {
+    rows.into_iter().map(Client::try_from).collect()
 }

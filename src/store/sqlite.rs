@@ -12,12 +12,26 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use super::rows::{TenantRow, TokenRow, permissions_text};
-use super::{PoolSettings, PoolStats, Store, StoreError, StoreResult, StoredToken};
+use sqlx::types::Json;
+
+use super::rows::{self, ClientRow, TenantRow, TokenRow, permissions_text};
+use super::{ClientDecision, PoolSettings, PoolStats, Store, StoreError, StoreResult, StoredToken};
+use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::token::{ApiToken, TenantScope};
+
+/// The columns of a client, followed by the query's own clauses.
+macro_rules! client_query {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
+             FROM clients",
+            $tail
+        )
+    };
+}
 
 /// A token with its tenants gathered into one space-separated column, in one round trip.
 macro_rules! token_query {
@@ -231,6 +245,116 @@ impl Store for SqliteStore {
     async fn delete_token(&self, id: Uuid) -> StoreResult<()> {
         let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
             .bind(id)
+            .execute(&self.pool)
+            .await?;
+        match deleted.rows_affected() {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn create_client(
+        &self,
+        client: &Client,
+        secret: Option<&IssuedSecret>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(client.id.as_str())
+        .bind(client.tenant.as_str())
+        .bind(client.app_type.as_str())
+        .bind(Json(&client.settings))
+        .bind(client.manually_created)
+        .bind(client.created)
+        .bind(client.modified)
+        .bind(client.last_used)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::on_unique(e, "a client with this id exists") {
+            StoreError::Backend(e) => StoreError::on_foreign_key_as(e, StoreError::UnknownTenant),
+            other => other,
+        })?;
+        if let Some(secret) = secret {
+            sqlx::query(
+                "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+                 VALUES ($1, 'current', $2, $3, $4)",
+            )
+            .bind(client.id.as_str())
+            .bind(secret.hash.as_bytes())
+            .bind(&secret.last_four)
+            .bind(client.created)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
+        let row: Option<ClientRow> = sqlx::query_as(client_query!(" WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn list_clients(
+        &self,
+        tenant: &TenantId,
+        after: Option<&str>,
+        limit: Limit,
+    ) -> StoreResult<Page<Client>> {
+        let rows: Vec<ClientRow> = sqlx::query_as(client_query!(
+            " WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(tenant.as_str())
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit.get()) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Page::from_rows(
+            rows::clients(rows)?,
+            limit,
+            |c: &Client| c.id.to_string(),
+        ))
+    }
+
+    async fn update_client(
+        &self,
+        id: &ClientId,
+        decide: &ClientDecision<'_>,
+    ) -> StoreResult<Result<Client, Refusal>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<ClientRow> = sqlx::query_as(client_query!(" WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let current = Client::try_from(row.ok_or(StoreError::NotFound)?)?;
+        let changed = match decide(&current) {
+            Err(refusal) => return Ok(Err(refusal)),
+            Ok(None) => return Ok(Ok(current)),
+            Ok(Some(changed)) => changed,
+        };
+        sqlx::query("UPDATE clients SET tenant_id = $2, settings = $3, modified = $4, last_used = $5 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(changed.tenant.as_str())
+            .bind(Json(&changed.settings))
+            .bind(changed.modified)
+            .bind(changed.last_used)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::on_foreign_key_as(e, StoreError::UnknownTenant))?;
+        tx.commit().await?;
+        Ok(Ok(changed))
+    }
+
+    async fn delete_client(&self, id: &ClientId, tenant: &TenantId) -> StoreResult<()> {
+        let deleted = sqlx::query("DELETE FROM clients WHERE id = $1 AND tenant_id = $2")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
             .execute(&self.pool)
             .await?;
         match deleted.rows_affected() {

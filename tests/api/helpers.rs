@@ -296,3 +296,75 @@ impl TestResponse {
         assert_eq!(found, pointers, "{}", self.text);
     }
 }
+
+impl TestApp {
+    /// Creates a client in `tenant` from a create request and returns the 201 document.
+    pub async fn create_client(&self, tenant: &str, request: Value) -> Value {
+        let response = self
+            .admin()
+            .post(&format!("/tenants/{tenant}/clients"), request)
+            .await;
+        assert_eq!(response.status, 201, "{}", response.text);
+        response.json
+    }
+
+    /// Rows of `table` (one of the schema's), read straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+        if self.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+        }
+    }
+
+    /// Sends a JSON Patch with this content type and optional If-Match, as the admin.
+    pub async fn patch(
+        &self,
+        path: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+        body: Value,
+    ) -> TestResponse {
+        let mut request = self
+            .admin()
+            .raw(reqwest::Method::PATCH, path)
+            .header("content-type", content_type)
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        self.admin().send_raw(request).await
+    }
+}
+
+impl Client<'_> {
+    pub async fn patch(&self, path: &str, body: Value) -> TestResponse {
+        let request = self
+            .raw(reqwest::Method::PATCH, path)
+            .header("content-type", "application/json-patch+json")
+            .body(body.to_string());
+        self.send_raw(request).await
+    }
+}
+
+impl TestResponse {
+    /// Asserts a 422 whose errors point at these fields, in any order.
+    pub fn assert_invalid_fields(&self, pointers: &[&str]) {
+        let problem = self.assert_problem(422, "validation");
+        let mut found: Vec<_> = (problem["errors"].as_array().unwrap().iter())
+            .map(|e| e["pointer"].as_str().unwrap().to_owned())
+            .collect();
+        found.sort();
+        let mut expected: Vec<_> = pointers.iter().map(|p| p.to_string()).collect();
+        expected.sort();
+        assert_eq!(found, expected, "{}", self.text);
+    }
+}

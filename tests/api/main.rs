@@ -8,10 +8,12 @@ mod helpers;
 
 mod auth;
 mod binary;
+mod clients;
 mod errors;
 mod migrations;
 mod openapi;
 mod ops;
 mod packaging;
+mod patch;
 mod tenants;
 mod tokens;

@@ -1,0 +1,175 @@
+//! RFC 6902 JSON Patch on the canonical client document, with SailPoint's semantics: only the
+//! patchable fields may change, and the result must keep every rule.
+
+use json_patch::jsonptr::Pointer;
+use json_patch::{PatchErrorKind, PatchOperation};
+use serde_json::Value;
+
+use super::{Client, ClientSettings};
+use crate::domain::Invalid;
+use crate::domain::json::{fit, misfit};
+use crate::domain::tenant::TenantId;
+
+/// The top-level fields a patch may change (`tenant` moves the client).
+pub const PATCHABLE: [&str; 34] = [
+    "tenant",
+    "name",
+    "description",
+    "businessName",
+    "homepageUrl",
+    "clientAuthMethod",
+    "grantTypes",
+    "redirectUris",
+    "allowedLogoutUrls",
+    "allowedWebOrigins",
+    "allowedCorsOrigins",
+    "logoUrl",
+    "initiateLoginUri",
+    "mobile",
+    "owners",
+    "productName",
+    "applicationName",
+    "client_upn_key",
+    "accessTokenValiditySeconds",
+    "refreshTokenValiditySeconds",
+    "idTokenExpiration",
+    "refreshTokenReuseInterval",
+    "refreshTokenAbsoluteLifetime",
+    "refreshTokenInactivityLifetime",
+    "isRefreshTokenRotationEnabled",
+    "isRefreshTokenAbsoluteExpirationEnabled",
+    "isRefreshTokenInactivityLifetimeEnabled",
+    "allowCrossOriginAuthentication",
+    "enabled",
+    "strongAuthSupported",
+    "claimsSupported",
+    "accessType",
+    "scope",
+    "trustedMetadata",
+];
+
+/// A patch longer than this is refused whole.
+pub const MAX_OPERATIONS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    /// Not a JSON Patch at all: the caller's request is malformed.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("operation {index}: {path} cannot be changed by a patch; the patchable fields are {}", PATCHABLE.join(", "))]
+    ReadOnly { index: usize, path: String },
+    #[error("operation {index}: the test of {path} failed: the client holds another value")]
+    TestFailed { index: usize, path: String },
+    #[error("operation {index}: {path} {reason}")]
+    NotApplicable {
+        index: usize,
+        path: String,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// A parsed patch whose every changing operation targets a patchable field.
+#[derive(Debug, Clone)]
+pub struct ClientPatch(Vec<PatchOperation>);
+
+impl ClientPatch {
+    pub fn parse(body: Value) -> Result<Self, PatchError> {
+        let Value::Array(operations) = body else {
+            return Err(PatchError::Malformed(
+                "a JSON Patch is an array of operations, like [{\"op\": \"replace\", \"path\": \"/name\", \"value\": \"New name\"}]".to_owned(),
+            ));
+        };
+        if operations.len() > MAX_OPERATIONS {
+            return Err(PatchError::Malformed(format!(
+                "a patch may hold at most {MAX_OPERATIONS} operations; this one has {}",
+                operations.len()
+            )));
+        }
+        let operations = (operations.into_iter().enumerate())
+            .map(|(index, operation)| {
+                let operation: PatchOperation = serde_json::from_value(operation).map_err(|e| {
+                    PatchError::Malformed(format!(
+                        "operation {index} is not an RFC 6902 operation ({e}); each needs op (add, remove, replace, move, copy or test), a path that is a JSON Pointer, and value or from as its op requires"
+                    ))
+                })?;
+                check_targets(index, &operation)?;
+                Ok::<_, PatchError>(operation)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self(operations))
+    }
+
+    /// Applies the patch to `client`'s document, all or nothing, and reads the result back.
+    pub fn apply(&self, client: &Client) -> Result<Client, PatchError> {
+        let mut document = client.document();
+        json_patch::patch(&mut document, &self.0).map_err(|error| {
+            let index = error.operation;
+            let path = error.path.to_string();
+            match error.kind {
+                PatchErrorKind::TestFailed => PatchError::TestFailed { index, path },
+                PatchErrorKind::InvalidFromPointer => PatchError::NotApplicable {
+                    index,
+                    path,
+                    reason: "takes from a location that does not exist in the client",
+                },
+                PatchErrorKind::CannotMoveInsideItself => PatchError::NotApplicable {
+                    index,
+                    path,
+                    reason: "would move a value inside itself",
+                },
+                _ => PatchError::NotApplicable {
+                    index,
+                    path,
+                    reason: "does not exist in the client",
+                },
+            }
+        })?;
+        let tenant = (document.get("tenant"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| "must be a tenant id".to_owned())
+            .and_then(TenantId::parse)
+            .map_err(|message| Invalid::one("/tenant", message))?;
+        let settings: ClientSettings =
+            fit(document).map_err(|error| Invalid::from(misfit(&error)))?;
+        settings.check(client.client_type())?;
+        Ok(Client {
+            tenant,
+            settings,
+            ..client.clone()
+        })
+    }
+}
+
+/// Refuses operations that would change a read-only field: `test` may read anything, every
+/// other operation may write (and `move`/`copy` read) only patchable fields.
+fn check_targets(index: usize, operation: &PatchOperation) -> Result<(), PatchError> {
+    let patchable = |pointer: &Pointer| {
+        (pointer.first()).is_some_and(|field| PATCHABLE.contains(&field.decoded().as_ref()))
+    };
+    let read_only = |pointer: &Pointer| PatchError::ReadOnly {
+        index,
+        path: if pointer.is_root() {
+            "the whole document".to_owned()
+        } else {
+            pointer.to_string()
+        },
+    };
+    let from = match operation {
+        PatchOperation::Test(_) => return Ok(()),
+        PatchOperation::Move(op) => Some(&op.from),
+        PatchOperation::Copy(op) => Some(&op.from),
+        _ => None,
+    };
+    for pointer in from
+        .into_iter()
+        .map(|f| f.as_ref())
+        .chain([operation.path()])
+    {
+        if !patchable(pointer) {
+            return Err(read_only(pointer));
+        }
+    }
+    Ok(())
+}
