@@ -160,6 +160,10 @@ async fn first_token_is_printed_once_and_works(backend: Backend) {
     };
     let (mut first, mut stderr) = start(&database);
     let log = wait_until_serving(&mut stderr).await;
+    assert!(
+        !log.contains('\x1b'),
+        "colour codes in a log that is not a terminal:\n{log}"
+    );
     let stdout = first.stdout.take().unwrap();
     assert_eq!(terminate(first).await, Some(0), "{log}");
     let mut printed = String::new();
