@@ -91,6 +91,10 @@ pub struct Settings {
     #[arg(long, env = "CLIENTD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_request_timeout, global = true)]
     pub request_timeout_secs: u64,
 
+    /// Most credentials (keys, certificates, subject DNs) one client may hold; Auth0 allows two.
+    #[arg(long, env = "CLIENTD_MAX_CREDENTIALS_PER_CLIENT", default_value_t = 2, value_parser = parse_max_credentials, global = true)]
+    pub max_credentials_per_client: usize,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = parse_body_limit, global = true)]
     pub body_limit_bytes: usize,
@@ -108,6 +112,7 @@ impl Settings {
             db_wait_secs: 60,
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
+            max_credentials_per_client: 2,
         }
     }
 
@@ -177,6 +182,15 @@ fn parse_db_wait(text: &str) -> Result<u64, String> {
 
 fn parse_request_timeout(text: &str) -> Result<u64, String> {
     parse_number(text, "CLIENTD_REQUEST_TIMEOUT_SECS", 1..=3600, "seconds")
+}
+
+fn parse_max_credentials(text: &str) -> Result<usize, String> {
+    parse_number(
+        text,
+        "CLIENTD_MAX_CREDENTIALS_PER_CLIENT",
+        1..=100,
+        "credentials",
+    )
 }
 
 fn parse_body_limit(text: &str) -> Result<usize, String> {

@@ -76,6 +76,7 @@ pub async fn serve(
         store: store.clone(),
         bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
         metrics: Arc::new(http::ops::Metrics::new()?),
+        max_credentials: settings.max_credentials_per_client,
     };
     let limits = Limits {
         request_timeout: settings.request_timeout(),

@@ -1,6 +1,7 @@
 //! Rules and types of clientd: no HTTP and no SQL here.
 
 pub mod client;
+pub mod credential;
 pub mod json;
 pub mod page;
 pub mod secret;

@@ -16,6 +16,7 @@ use super::extract::{JsonBody, Paging, Prefix, parse_json};
 use crate::domain::client::{
     self, Client, ClientId, ClientPatch, ClientType, CreateClient, IssuedSecret,
 };
+use crate::domain::credential::Credential;
 use crate::domain::tenant::TenantId;
 use crate::domain::time;
 use crate::store::StoreError;
@@ -88,7 +89,11 @@ async fn list_clients(
 }
 
 /// The client, if it exists and the caller can see its tenant.
-async fn visible_client(state: &AppState, caller: &Caller, id: &str) -> Result<Client, ApiError> {
+pub(super) async fn visible_client(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Client, ApiError> {
     let id = ClientId::parse(id).map_err(|_| not_found_client())?;
     match state.store.client(&id).await? {
         Some(client) if caller.grants.can_read(&client.tenant) => Ok(client),
@@ -119,8 +124,16 @@ async fn patch_client(
     let id = ClientId::parse(&client_id).map_err(|_| not_found_client())?;
     let if_match = if_match(&headers);
     let now = time::now();
-    let decide = |current: &Client| {
-        client::decide_patch(current, &patch, &caller.grants, if_match.as_deref(), now)
+    let decide = |current: &Client, credentials: &[Credential]| {
+        let grants = &caller.grants;
+        client::decide_patch(
+            current,
+            credentials,
+            &patch,
+            grants,
+            if_match.as_deref(),
+            now,
+        )
     };
     match state.store.update_client(&id, &decide).await {
         Ok(Ok(client)) => Ok(document_response(&client)),
@@ -181,6 +194,6 @@ fn if_match(headers: &HeaderMap) -> Option<Vec<String>> {
     (!values.is_empty() || headers.contains_key(header::IF_MATCH)).then_some(values)
 }
 
-fn not_found_client() -> ApiError {
+pub(super) fn not_found_client() -> ApiError {
     ApiError::NotFound("no client with this id".to_owned())
 }

@@ -85,6 +85,9 @@ impl From<Refusal> for ApiError {
             Refusal::Hidden => Self::NotFound("no client with this id".to_owned()),
             Refusal::Forbidden(why) => Self::Forbidden(why.to_owned()),
             Refusal::Stale => Self::PreconditionFailed(refusal.to_string()),
+            Refusal::NoSuchCredential => Self::NotFound(refusal.to_string()),
+            Refusal::Conflict(why) => Self::Conflict(why),
+            Refusal::Invalid(invalid) => invalid.into(),
             Refusal::Patch(error) => error.into(),
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod ops;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// Hash of `CLIENTD_BOOTSTRAP_TOKEN`, which holds every permission.
     pub bootstrap: Option<SecretHash>,
     pub metrics: Arc<Metrics>,
+    /// Most credentials one client may hold.
+    pub max_credentials: usize,
 }
 
 /// Limits the router enforces on every request.
@@ -48,6 +51,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let api = Router::new()
         .merge(tenants::router())
         .merge(clients::router())
+        .merge(credentials::router())
         .merge(tokens::router())
         .merge(ops::router());
     with_middleware(
@@ -124,6 +128,7 @@ mod tests {
             .unwrap(),
             bootstrap: None,
             metrics: Arc::new(Metrics::new().unwrap()),
+            max_credentials: 2,
         };
         let limits = Limits {
             request_timeout: timeout,

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
+use crate::domain::credential::{Credential, CredentialChange};
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
@@ -91,7 +92,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The domain's decision on a stored client, made under the store's lock: the new client,
 /// None to leave it as it is, or why the change is refused.
-pub type ClientDecision<'a> = dyn Fn(&Client) -> Result<Option<Client>, Refusal> + Send + Sync + 'a;
+pub type ClientDecision<'a> =
+    dyn Fn(&Client, &[Credential]) -> Result<Option<Client>, Refusal> + Send + Sync + 'a;
+
+/// The domain's decision on a client's credentials, made under the client's lock.
+pub type CredentialDecision<'a> =
+    dyn Fn(&Client, &[Credential]) -> Result<CredentialChange, Refusal> + Send + Sync + 'a;
 
 /// A stored token with the hash its presented text must match.
 pub struct StoredToken {
@@ -170,6 +176,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Result<Client, Refusal>>;
     /// Deletes the client, with its secrets, if it is still in `tenant`.
     async fn delete_client(&self, id: &ClientId, tenant: &TenantId) -> StoreResult<()>;
+
+    /// A client's credentials, oldest first.
+    async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>>;
+    /// Locks the client, lets `decide` say how its credentials change, and applies that.
+    async fn change_credentials(
+        &self,
+        client: &ClientId,
+        decide: &CredentialDecision<'_>,
+    ) -> StoreResult<Result<CredentialChange, Refusal>>;
 }
 
 /// Which backend a database URL names; anything else is refused rather than guessed.

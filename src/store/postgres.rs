@@ -8,9 +8,13 @@ use uuid::Uuid;
 
 use sqlx::types::Json;
 
-use super::rows::{self, ClientRow, TenantRow, TokenRow, permissions_text};
-use super::{ClientDecision, PoolSettings, PoolStats, Store, StoreError, StoreResult, StoredToken};
+use super::rows::{self, ClientRow, CredentialRow, TenantRow, TokenRow, permissions_text};
+use super::{
+    ClientDecision, CredentialDecision, PoolSettings, PoolStats, Store, StoreError, StoreResult,
+    StoredToken,
+};
 use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
+use crate::domain::credential::{Credential, CredentialChange};
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
@@ -26,6 +30,11 @@ macro_rules! client_query {
         )
     };
 }
+
+const CREDENTIALS_OF_CLIENT: &str = "SELECT id, name, credential_type, kid, alg, subject_dn,
+        thumbprint_sha256, key_fingerprint, pem, certificate_expires_at, created_at, updated_at,
+        expires_at
+     FROM client_credentials WHERE client_id = $1 ORDER BY created_at, id";
 
 /// A token with its tenants gathered into one space-separated column, in one round trip.
 macro_rules! token_query {
@@ -309,7 +318,11 @@ impl Store for PostgresStore {
             .fetch_optional(&mut *tx)
             .await?;
         let current = Client::try_from(row.ok_or(StoreError::NotFound)?)?;
-        let changed = match decide(&current) {
+        let rows: Vec<CredentialRow> = sqlx::query_as(CREDENTIALS_OF_CLIENT)
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let changed = match decide(&current, &rows::credentials(rows)?) {
             Err(refusal) => return Ok(Err(refusal)),
             Ok(None) => return Ok(Ok(current)),
             Ok(Some(changed)) => changed,
@@ -337,6 +350,80 @@ impl Store for PostgresStore {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
+    }
+
+    async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>> {
+        let rows: Vec<CredentialRow> = sqlx::query_as(CREDENTIALS_OF_CLIENT)
+            .bind(client.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows::credentials(rows)
+    }
+
+    async fn change_credentials(
+        &self,
+        client: &ClientId,
+        decide: &CredentialDecision<'_>,
+    ) -> StoreResult<Result<CredentialChange, Refusal>> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<ClientRow> = sqlx::query_as(client_query!(" WHERE id = $1 FOR UPDATE"))
+            .bind(client.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let current = Client::try_from(row.ok_or(StoreError::NotFound)?)?;
+        let rows: Vec<CredentialRow> = sqlx::query_as(CREDENTIALS_OF_CLIENT)
+            .bind(client.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let change = match decide(&current, &rows::credentials(rows)?) {
+            Ok(change) => change,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        match &change {
+            CredentialChange::Add(c) => {
+                sqlx::query(
+                    "INSERT INTO client_credentials (id, client_id, name, credential_type, kid, alg,
+                        subject_dn, thumbprint_sha256, key_fingerprint, pem, certificate_expires_at,
+                        created_at, updated_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&c.id)
+                .bind(client.as_str())
+                .bind(&c.name)
+                .bind(c.credential_type.as_str())
+                .bind(&c.kid)
+                .bind(c.alg.map(|alg| format!("{alg:?}")))
+                .bind(&c.subject_dn)
+                .bind(&c.thumbprint_sha256)
+                .bind(&c.key_fingerprint)
+                .bind(&c.pem)
+                .bind(c.certificate_expires_at)
+                .bind(c.created_at)
+                .bind(c.updated_at)
+                .bind(c.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::on_unique(e, "this client already has this key"))?;
+            }
+            CredentialChange::Replace(c) => {
+                sqlx::query(
+                    "UPDATE client_credentials SET expires_at = $2, updated_at = $3 WHERE id = $1",
+                )
+                .bind(&c.id)
+                .bind(c.expires_at)
+                .bind(c.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            CredentialChange::Remove(c) => {
+                sqlx::query("DELETE FROM client_credentials WHERE id = $1")
+                    .bind(&c.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(change))
     }
 }
 

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{StoreError, StoredToken};
 use crate::domain::client::{AppType, Client, ClientId, ClientSettings};
+use crate::domain::credential::{Alg, Credential, CredentialType};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId, TenantName};
 use crate::domain::token::{ApiToken, Grants, Permission};
@@ -110,4 +111,49 @@ impl TryFrom<ClientRow> for Client {
 
 pub fn clients(rows: Vec<ClientRow>) -> Result<Vec<Client>, StoreError> {
     rows.into_iter().map(Client::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CredentialRow {
+    pub id: String,
+    pub name: String,
+    pub credential_type: String,
+    pub kid: Option<String>,
+    pub alg: Option<String>,
+    pub subject_dn: Option<String>,
+    pub thumbprint_sha256: Option<String>,
+    pub key_fingerprint: String,
+    pub pem: Option<String>,
+    pub certificate_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub fn credentials(rows: Vec<CredentialRow>) -> Result<Vec<Credential>, StoreError> {
+    (rows.into_iter())
+        .map(|row| {
+            Ok(Credential {
+                credential_type: CredentialType::parse(&row.credential_type)
+                    .map_err(StoreError::Corrupt)?,
+                alg: row
+                    .alg
+                    .as_deref()
+                    .map(Alg::parse)
+                    .transpose()
+                    .map_err(StoreError::Corrupt)?,
+                id: row.id,
+                name: row.name,
+                kid: row.kid,
+                subject_dn: row.subject_dn,
+                thumbprint_sha256: row.thumbprint_sha256,
+                key_fingerprint: row.key_fingerprint,
+                pem: row.pem,
+                certificate_expires_at: row.certificate_expires_at,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                expires_at: row.expires_at,
+            })
+        })
+        .collect()
 }

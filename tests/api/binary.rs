@@ -64,6 +64,7 @@ async fn help_lists_every_setting() {
         "CLIENTD_DB_WAIT_SECS",
         "CLIENTD_REQUEST_TIMEOUT_SECS",
         "CLIENTD_BODY_LIMIT_BYTES",
+        "CLIENTD_MAX_CREDENTIALS_PER_CLIENT",
     ] {
         assert!(
             help.contains(name),

@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod clients;
+mod credentials;
 mod errors;
 mod migrations;
 mod openapi;

@@ -8,6 +8,7 @@ use super::{
     AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, GrantType, Mobile,
     defaults,
 };
+use crate::domain::credential::check_auth_method;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::{FieldError, Invalid};
@@ -138,9 +139,19 @@ impl CreateClient {
             scope: self.scope.unwrap_or_default(),
             trusted_metadata: self.trusted_metadata.unwrap_or_default(),
         };
-        settings.check(client_type).map_err(|Invalid(errors)| {
-            Invalid(errors.into_iter().map(to_request_pointer).collect())
-        })?;
+        let mut errors = settings
+            .check(client_type)
+            .err()
+            .map_or_else(Vec::new, |Invalid(e)| e);
+        // A new client has no credentials yet, so no method that needs one.
+        if let Err(why) = check_auth_method(settings.client_auth_method, &[], now) {
+            errors.push(FieldError::new("/clientAuthMethod", why));
+        }
+        if !errors.is_empty() {
+            return Err(Invalid(
+                errors.into_iter().map(to_request_pointer).collect(),
+            ));
+        }
         Ok(Client {
             id,
             tenant,

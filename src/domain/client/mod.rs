@@ -10,6 +10,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::Invalid;
+use super::credential::{Credential, check_auth_method};
 use super::secret::{SecretHash, SecretString};
 use super::tenant::TenantId;
 use super::time::Timestamp;
@@ -329,6 +331,12 @@ pub enum Refusal {
     Forbidden(&'static str),
     #[error("the client changed since it was read: If-Match does not match its ETag")]
     Stale,
+    #[error("no credential with this id")]
+    NoSuchCredential,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     #[error(transparent)]
     Patch(#[from] PatchError),
 }
@@ -337,6 +345,7 @@ pub enum Refusal {
 /// None when the patch changes nothing, so nothing is written.
 pub fn decide_patch(
     current: &Client,
+    credentials: &[Credential],
     patch: &ClientPatch,
     grants: &Grants,
     if_match: Option<&[String]>,
@@ -364,6 +373,11 @@ pub fn decide_patch(
     }
     if patched == *current {
         return Ok(None);
+    }
+    let method = patched.settings.client_auth_method;
+    if method != current.settings.client_auth_method {
+        check_auth_method(method, credentials, now)
+            .map_err(|why| Invalid::one("/clientAuthMethod", why))?;
     }
     Ok(Some(Client {
         modified: now,

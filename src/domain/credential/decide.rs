@@ -1,0 +1,138 @@
+//! Decisions on a client's credentials, made under the client's lock: who may change them,
+//! the per-client limit, one key once, and the credential each authentication method needs.
+
+use super::Credential;
+use crate::domain::Violations;
+use crate::domain::client::{Client, ClientAuthMethod, Refusal};
+use crate::domain::time::Timestamp;
+use crate::domain::token::Grants;
+
+/// What a change to a client's credentials does, decided under the client's lock.
+#[derive(Debug, Clone)]
+pub enum CredentialChange {
+    Add(Credential),
+    Replace(Credential),
+    Remove(Credential),
+}
+
+/// Checks that a client's authentication method has the credential it needs.
+pub fn check_auth_method(
+    method: ClientAuthMethod,
+    credentials: &[Credential],
+    now: Timestamp,
+) -> Result<(), String> {
+    match method.needs() {
+        Some(kind)
+            if !credentials
+                .iter()
+                .any(|c| c.credential_type == kind && c.is_live(now)) =>
+        {
+            Err(format!(
+                "needs at least one live {} credential: add it first, then change clientAuthMethod",
+                kind.as_str()
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// May the caller change this client's credentials?
+fn writable(client: &Client, grants: &Grants) -> Result<(), Refusal> {
+    if !grants.can_read(&client.tenant) {
+        Err(Refusal::Hidden)
+    } else if !grants.can_write(&client.tenant) {
+        Err(Refusal::Forbidden(
+            "this token may read but not change this tenant's clients",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn decide_add(
+    client: &Client,
+    existing: &[Credential],
+    new: &Credential,
+    grants: &Grants,
+    most: usize,
+) -> Result<CredentialChange, Refusal> {
+    writable(client, grants)?;
+    if existing.len() >= most {
+        return Err(Refusal::Conflict(format!(
+            "this client already has {} credentials, the most allowed (CLIENTD_MAX_CREDENTIALS_PER_CLIENT); delete one first",
+            existing.len()
+        )));
+    }
+    if let Some(same) = existing
+        .iter()
+        .find(|c| c.key_fingerprint == new.key_fingerprint)
+    {
+        return Err(Refusal::Conflict(format!(
+            "this client already has this key, as credential {}",
+            same.id
+        )));
+    }
+    Ok(CredentialChange::Add(new.clone()))
+}
+
+pub fn decide_expiry(
+    client: &Client,
+    existing: &[Credential],
+    id: &str,
+    expires_at: Option<Timestamp>,
+    grants: &Grants,
+    now: Timestamp,
+) -> Result<CredentialChange, Refusal> {
+    writable(client, grants)?;
+    let current = existing
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or(Refusal::NoSuchCredential)?;
+    let mut v = Violations::default();
+    if let Some(at) = expires_at {
+        if at <= now {
+            v.add("/expires_at", "must be in the future (or null to clear it)");
+        } else if current
+            .certificate_expires_at
+            .is_some_and(|not_after| at > not_after)
+        {
+            v.add(
+                "/expires_at",
+                "must not be later than the certificate's notAfter",
+            );
+        }
+    }
+    if !v.is_empty() {
+        return Err(Refusal::Invalid(v.into_invalid()));
+    }
+    Ok(CredentialChange::Replace(Credential {
+        expires_at,
+        updated_at: now,
+        ..current.clone()
+    }))
+}
+
+pub fn decide_remove(
+    client: &Client,
+    existing: &[Credential],
+    id: &str,
+    grants: &Grants,
+    now: Timestamp,
+) -> Result<CredentialChange, Refusal> {
+    writable(client, grants)?;
+    let current = existing
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or(Refusal::NoSuchCredential)?;
+    let rest: Vec<_> = existing.iter().filter(|c| c.id != id).cloned().collect();
+    let method = client.settings.client_auth_method;
+    if check_auth_method(method, existing, now).is_ok()
+        && check_auth_method(method, &rest, now).is_err()
+    {
+        return Err(Refusal::Conflict(format!(
+            "this is the last live {} credential of a client whose clientAuthMethod needs one; change clientAuthMethod first",
+            current.credential_type.as_str()
+        )));
+    }
+    Ok(CredentialChange::Remove(current.clone()))
+}
