@@ -4,6 +4,7 @@ pub mod client;
 pub mod credential;
 pub mod json;
 pub mod page;
+pub mod rotation;
 pub mod secret;
 pub mod tenant;
 pub mod time;

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Secret text that must never reach a log: `Debug` prints a placeholder.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SecretString(String);
 
 impl SecretString {

@@ -24,6 +24,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A client secret presented for verification did not verify.
+    #[error("{0}")]
+    SecretRefused(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -131,6 +134,11 @@ impl ApiError {
         let (status, kind, title) = match &self {
             Self::BadRequest(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
             Self::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::SecretRefused(_) => (
+                S::UNAUTHORIZED,
+                "invalid-client-secret",
+                "Client secret not accepted",
+            ),
             Self::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Permission missing"),
             Self::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
             Self::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
@@ -181,7 +189,7 @@ const INTERNAL_DETAIL: &str =
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let unauthorized = matches!(self, Self::Unauthorized(_));
+        let unauthorized = matches!(self, Self::Unauthorized(_) | Self::SecretRefused(_));
         let patch_type = matches!(self, Self::UnsupportedPatchType);
         let problem = self.problem();
         let mut response = problem.status.into_response();

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod secrets;
 pub mod tenants;
 pub mod tokens;
 
@@ -52,6 +53,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(tenants::router())
         .merge(clients::router())
         .merge(credentials::router())
+        .merge(secrets::router())
         .merge(tokens::router())
         .merge(ops::router());
     with_middleware(

@@ -14,8 +14,10 @@ use uuid::Uuid;
 use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
 use crate::domain::credential::{Credential, CredentialChange};
 use crate::domain::page::{Limit, Page};
+use crate::domain::rotation::{SecretChange, Slot, StoredSecret};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
+use crate::domain::time::Timestamp;
 use crate::domain::token::{ApiToken, TenantScope};
 
 pub use postgres::PostgresStore;
@@ -94,6 +96,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// None to leave it as it is, or why the change is refused.
 pub type ClientDecision<'a> =
     dyn Fn(&Client, &[Credential]) -> Result<Option<Client>, Refusal> + Send + Sync + 'a;
+
+/// The domain's decision on a rotation step, made under the client's lock.
+pub type SecretDecision<'a> =
+    dyn Fn(&Client, &[StoredSecret]) -> Result<SecretChange, Refusal> + Send + Sync + 'a;
 
 /// The domain's decision on a client's credentials, made under the client's lock.
 pub type CredentialDecision<'a> =
@@ -185,6 +191,25 @@ pub trait Store: Send + Sync + 'static {
         client: &ClientId,
         decide: &CredentialDecision<'_>,
     ) -> StoreResult<Result<CredentialChange, Refusal>>;
+
+    /// A client's secrets: the current one and, while rotating, the next.
+    async fn secrets(&self, client: &ClientId) -> StoreResult<Vec<StoredSecret>>;
+    /// Locks the client, lets `decide` say what a rotation step does, applies it, and returns
+    /// the client with its secrets as they now are.
+    async fn rotate_secrets(
+        &self,
+        client: &ClientId,
+        decide: &SecretDecision<'_>,
+    ) -> StoreResult<Result<(Client, Vec<StoredSecret>), Refusal>>;
+    /// Records a use of `slot`'s secret (and of the client) at `now`, unless one at or after
+    /// `since` is recorded already; concurrent verifications write it once.
+    async fn record_secret_use(
+        &self,
+        client: &ClientId,
+        slot: Slot,
+        now: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<()>;
 }
 
 /// Which backend a database URL names; anything else is refused rather than guessed.

@@ -8,16 +8,20 @@ use uuid::Uuid;
 
 use sqlx::types::Json;
 
-use super::rows::{self, ClientRow, CredentialRow, TenantRow, TokenRow, permissions_text};
+use super::rows::{
+    self, ClientRow, CredentialRow, SecretRow, TenantRow, TokenRow, permissions_text,
+};
 use super::{
-    ClientDecision, CredentialDecision, PoolSettings, PoolStats, Store, StoreError, StoreResult,
-    StoredToken,
+    ClientDecision, CredentialDecision, PoolSettings, PoolStats, SecretDecision, Store, StoreError,
+    StoreResult, StoredToken,
 };
 use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
 use crate::domain::credential::{Credential, CredentialChange};
 use crate::domain::page::{Limit, Page};
+use crate::domain::rotation::{SecretChange, Slot, StoredSecret};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
+use crate::domain::time::Timestamp;
 use crate::domain::token::{ApiToken, TenantScope};
 
 /// The columns of a client, followed by the query's own clauses.
@@ -30,6 +34,9 @@ macro_rules! client_query {
         )
     };
 }
+
+const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, last_used
+     FROM client_secrets WHERE client_id = $1 ORDER BY slot";
 
 const CREDENTIALS_OF_CLIENT: &str = "SELECT id, name, credential_type, kid, alg, subject_dn,
         thumbprint_sha256, key_fingerprint, pem, certificate_expires_at, created_at, updated_at,
@@ -327,15 +334,17 @@ impl Store for PostgresStore {
             Ok(None) => return Ok(Ok(current)),
             Ok(Some(changed)) => changed,
         };
-        sqlx::query("UPDATE clients SET tenant_id = $2, settings = $3, modified = $4, last_used = $5 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(changed.tenant.as_str())
-            .bind(Json(&changed.settings))
-            .bind(changed.modified)
-            .bind(changed.last_used)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::on_foreign_key_as(e, StoreError::UnknownTenant))?;
+        // last_used is left alone: verifications record it without taking this lock.
+        sqlx::query(
+            "UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(changed.tenant.as_str())
+        .bind(Json(&changed.settings))
+        .bind(changed.modified)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::on_foreign_key_as(e, StoreError::UnknownTenant))?;
         tx.commit().await?;
         Ok(Ok(changed))
     }
@@ -350,6 +359,97 @@ impl Store for PostgresStore {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
+    }
+
+    async fn secrets(&self, client: &ClientId) -> StoreResult<Vec<StoredSecret>> {
+        let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
+            .bind(client.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows::secrets(rows)
+    }
+
+    async fn rotate_secrets(
+        &self,
+        client: &ClientId,
+        decide: &SecretDecision<'_>,
+    ) -> StoreResult<Result<(Client, Vec<StoredSecret>), Refusal>> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<ClientRow> = sqlx::query_as(client_query!(" WHERE id = $1 FOR UPDATE"))
+            .bind(client.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let current = Client::try_from(row.ok_or(StoreError::NotFound)?)?;
+        let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
+            .bind(client.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let secrets = rows::secrets(rows)?;
+        let change = match decide(&current, &secrets) {
+            Ok(change) => change,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        match &change {
+            SecretChange::Start(next) => {
+                sqlx::query(
+                    "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+                     VALUES ($1, 'next', $2, $3, $4)",
+                )
+                .bind(client.as_str())
+                .bind(next.hash.as_bytes())
+                .bind(&next.last_four)
+                .bind(next.created)
+                .execute(&mut *tx)
+                .await?;
+            }
+            SecretChange::Complete => {
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'current'")
+                    .bind(client.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE client_secrets SET slot = 'current' WHERE client_id = $1 AND slot = 'next'")
+                    .bind(client.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            SecretChange::Cancel => {
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'")
+                    .bind(client.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        let secrets = crate::domain::rotation::after(&secrets, &change);
+        Ok(Ok((current, secrets)))
+    }
+
+    async fn record_secret_use(
+        &self,
+        client: &ClientId,
+        slot: Slot,
+        now: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE client_secrets SET last_used = $3
+             WHERE client_id = $1 AND slot = $2 AND (last_used IS NULL OR last_used < $4)",
+        )
+        .bind(client.as_str())
+        .bind(slot.as_str())
+        .bind(now)
+        .bind(since)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE clients SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $3)")
+            .bind(client.as_str())
+            .bind(now)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>> {

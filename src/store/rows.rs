@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{StoreError, StoredToken};
 use crate::domain::client::{AppType, Client, ClientId, ClientSettings};
 use crate::domain::credential::{Alg, Credential, CredentialType};
+use crate::domain::rotation::{Slot, StoredSecret};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId, TenantName};
 use crate::domain::token::{ApiToken, Grants, Permission};
@@ -153,6 +154,31 @@ pub fn credentials(rows: Vec<CredentialRow>) -> Result<Vec<Credential>, StoreErr
                 created_at: row.created_at,
                 updated_at: row.updated_at,
                 expires_at: row.expires_at,
+            })
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SecretRow {
+    pub slot: String,
+    pub secret_hash: Vec<u8>,
+    pub last_four: String,
+    pub created: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+pub fn secrets(rows: Vec<SecretRow>) -> Result<Vec<StoredSecret>, StoreError> {
+    (rows.into_iter())
+        .map(|row| {
+            Ok(StoredSecret {
+                slot: Slot::parse(&row.slot).map_err(StoreError::Corrupt)?,
+                hash: SecretHash::from_bytes(&row.secret_hash).ok_or_else(|| {
+                    StoreError::Corrupt("a client secret has a malformed hash".to_owned())
+                })?,
+                last_four: row.last_four,
+                created: row.created,
+                last_used: row.last_used,
             })
         })
         .collect()

@@ -339,3 +339,90 @@ async fn json_logs_are_one_object_per_line_with_request_ids_and_no_secrets() {
         .unwrap_or_else(|| panic!("no log line carries the request id:\n{log}"));
     assert_eq!(request_line["span"]["path"], "/tenants");
 }
+
+/// Every secret clientd issues, in a debug-level log of a full rotation: none may appear.
+#[tokio::test]
+async fn no_secret_reaches_the_log_even_at_debug_level() {
+    let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let token = format!("bootstrap-{}", uuid::Uuid::new_v4().simple());
+    let mut child = clientd()
+        .env("DATABASE_URL", &database.url)
+        .env("CLIENTD_BOOTSTRAP_TOKEN", &token)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = wait_until_serving(&mut stderr).await;
+    let address = serving
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit("address=")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let call = |path: &str, body: serde_json::Value| {
+        http.post(format!("http://{address}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    call(
+        "/tenants",
+        serde_json::json!({"id": "acme", "name": "Acme"}),
+    )
+    .await
+    .unwrap();
+    let created: serde_json::Value = call(
+        "/tenants/acme/clients",
+        serde_json::json!({"name": "Job", "app_type": "non_interactive"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let client = format!("/clients/{}", created["id"].as_str().unwrap());
+    let first = created["secret"].as_str().unwrap().to_owned();
+    let started: serde_json::Value = call(
+        &format!("{client}/secrets/rotate/start"),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let next = started["next_client_secret"].as_str().unwrap().to_owned();
+    for secret in [&first, &next, &"wrong-secret-value".to_owned()] {
+        call(
+            &format!("{client}/secrets/verify"),
+            serde_json::json!({"client_secret": secret}),
+        )
+        .await
+        .unwrap();
+    }
+    call(&format!("{client}/secrets/rotate"), serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(terminate(child).await, Some(0));
+    let mut log = serving;
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(
+        log.contains("secrets/verify"),
+        "the requests were not logged:\n{log}"
+    );
+    for secret in [&token, &first, &next, &"wrong-secret-value".to_owned()] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret reached the log:\n{log}"
+        );
+    }
+}

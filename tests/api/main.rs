@@ -16,5 +16,6 @@ mod openapi;
 mod ops;
 mod packaging;
 mod patch;
+mod secrets;
 mod tenants;
 mod tokens;

@@ -1,0 +1,188 @@
+//! Secrets (Stytch): zero-downtime rotation, verification, and rotation telemetry.
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::{TestApp, TestResponse};
+
+/// A tenant `acme` with a machine client; returns its path and its first secret.
+async fn machine_client(app: &TestApp) -> (String, String) {
+    app.create_tenant("acme").await;
+    let c = app.create_client("acme", json!({
+        "name": "Billing job", "app_type": "non_interactive", "description": "nightly billing",
+        "scope": ["invoices:write"], "trusted_metadata": {"team": "billing"},
+    })).await;
+    (
+        format!("/clients/{}", c["id"].as_str().unwrap()),
+        c["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn verify(app: &TestApp, client: &str, secret: &str) -> TestResponse {
+    app.admin()
+        .post(
+            &format!("{client}/secrets/verify"),
+            json!({"client_secret": secret}),
+        )
+        .await
+}
+
+fn last_four(secret: &str) -> &str {
+    &secret[secret.len() - 4..]
+}
+
+on_both_stores! {
+    async fn a_full_rotation_keeps_both_secrets_working_until_it_completes(app) {
+        let (client, first) = machine_client(&app).await;
+        let started = app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await;
+        assert_eq!(started.status, 200, "{}", started.text);
+        let next = started.json["next_client_secret"].as_str().unwrap().to_owned();
+        assert!(next.len() >= 43 && next != first);
+        let expected = json!({
+            "client_id": client.trim_start_matches("/clients/"),
+            "client_name": "Billing job",
+            "client_description": "nightly billing",
+            "status": "active",
+            "scopes": ["invoices:write"],
+            "client_secret_last_four": last_four(&first),
+            "next_client_secret": next,
+            "next_client_secret_last_four": last_four(&next),
+            "trusted_metadata": {"team": "billing"},
+        });
+        assert_eq!(started.json, expected);
+
+        assert_eq!(verify(&app, &client, &first).await.json, json!({"valid": true, "secret": "current"}));
+        assert_eq!(verify(&app, &client, &next).await.json, json!({"valid": true, "secret": "next"}));
+        for path in [client.clone(), "/tenants/acme/clients".to_owned(), format!("{client}/secrets")] {
+            let body = app.admin().get(&path).await.text;
+            assert!(!body.contains(&next) && !body.contains(&first), "a secret leaked in {path}");
+        }
+
+        let completed = app.admin().post(&format!("{client}/secrets/rotate"), json!({})).await;
+        assert_eq!(completed.status, 200, "{}", completed.text);
+        assert!(completed.json.get("next_client_secret").is_none());
+        assert_eq!(completed.json["client_secret_last_four"], last_four(&next));
+        assert_eq!(completed.json["next_client_secret_last_four"], json!(null));
+
+        verify(&app, &client, &first).await.assert_problem(401, "invalid-client-secret");
+        assert_eq!(verify(&app, &client, &next).await.json, json!({"valid": true, "secret": "current"}));
+    }
+
+    async fn a_cancelled_rotation_drops_the_next_secret(app) {
+        let (client, first) = machine_client(&app).await;
+        let started = app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await;
+        let next = started.json["next_client_secret"].as_str().unwrap().to_owned();
+        let cancelled = app.admin().post(&format!("{client}/secrets/rotate/cancel"), json!({})).await;
+        assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+        assert!(cancelled.json.get("next_client_secret").is_none());
+        assert_eq!(cancelled.json["client_secret_last_four"], last_four(&first));
+        assert_eq!(cancelled.json["next_client_secret_last_four"], json!(null));
+        verify(&app, &client, &next).await.assert_problem(401, "invalid-client-secret");
+        assert_eq!(verify(&app, &client, &first).await.json["secret"], "current");
+    }
+
+    async fn rotation_steps_out_of_order_are_409(app) {
+        let (client, _) = machine_client(&app).await;
+        for step in ["rotate", "rotate/cancel"] {
+            let response = app.admin().post(&format!("{client}/secrets/{step}"), json!({})).await;
+            assert!(response.assert_problem(409, "conflict")["detail"].as_str().unwrap().contains("no rotation"));
+        }
+        assert_eq!(app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await.status, 200);
+        let twice = app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await;
+        assert!(twice.assert_problem(409, "conflict")["detail"].as_str().unwrap().contains("already under way"));
+    }
+
+    async fn a_public_client_has_no_secret_to_rotate_or_verify(app) {
+        app.create_tenant("acme").await;
+        let c = app.create_client("acme", json!({"name": "SPA", "app_type": "spa"})).await;
+        let client = format!("/clients/{}", c["id"].as_str().unwrap());
+        for step in ["rotate/start", "rotate", "rotate/cancel"] {
+            app.admin().post(&format!("{client}/secrets/{step}"), json!({})).await.assert_problem(409, "conflict");
+        }
+        verify(&app, &client, "anything").await.assert_problem(401, "invalid-client-secret");
+        assert_eq!(app.admin().get(&format!("{client}/secrets")).await.json["current"], json!(null));
+    }
+
+    async fn concurrent_rotation_steps_leave_one_winner(app) {
+        let (client, _) = machine_client(&app).await;
+        let admin = app.admin();
+        let (start, complete) = (format!("{client}/secrets/rotate/start"), format!("{client}/secrets/rotate"));
+        let starts = join_all((0..8).map(|_| admin.post(&start, json!({})))).await;
+        let winners: Vec<&TestResponse> = starts.iter().filter(|r| r.status == 200).collect();
+        assert_eq!(winners.len(), 1, "{:?}", starts.iter().map(|r| r.status).collect::<Vec<_>>());
+        assert!(starts.iter().all(|r| r.status == 200 || r.status == 409));
+        let next = winners[0].json["next_client_secret"].as_str().unwrap().to_owned();
+        let completes = join_all((0..8).map(|_| admin.post(&complete, json!({})))).await;
+        assert_eq!(completes.iter().filter(|r| r.status == 200).count(), 1);
+        let telemetry = app.admin().get(&format!("{client}/secrets")).await.json;
+        assert_eq!(telemetry["current"]["last_four"], last_four(&next));
+        assert_eq!(telemetry["next"], json!(null));
+        assert_eq!(app.count_rows("client_secrets").await, 1);
+    }
+
+    async fn a_disabled_client_never_verifies(app) {
+        let (client, first) = machine_client(&app).await;
+        app.admin().patch(&client, json!([{"op": "replace", "path": "/enabled", "value": false}])).await;
+        let refused = verify(&app, &client, &first).await;
+        assert!(refused.assert_problem(401, "invalid-client-secret")["detail"].as_str().unwrap().contains("disabled"));
+        let started = app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await;
+        assert_eq!(started.json["status"], "inactive");
+    }
+
+    async fn a_wrong_or_malformed_verification_is_refused(app) {
+        let (client, first) = machine_client(&app).await;
+        let wrong = verify(&app, &client, &format!("{first}x")).await;
+        wrong.assert_problem(401, "invalid-client-secret");
+        assert!(wrong.header("www-authenticate").is_some());
+        app.admin().post(&format!("{client}/secrets/verify"), json!({})).await.assert_invalid_fields(&["/client_secret"]);
+        app.admin().post(&format!("{client}/secrets/verify"), json!({"client_secret": first, "grant": "x"})).await.assert_problem(400, "bad-request");
+        verify(&app, "/clients/nope", &first).await.assert_problem(404, "not-found");
+    }
+
+    async fn telemetry_shows_which_secret_is_in_use(app) {
+        let (client, first) = machine_client(&app).await;
+        let fresh = app.admin().get(&format!("{client}/secrets")).await;
+        assert_eq!(fresh.status, 200);
+        assert_eq!(fresh.json["current"]["last_four"], last_four(&first));
+        assert_eq!(fresh.json["current"]["last_used"], json!(null));
+        assert!(fresh.json["current"]["created"].is_string());
+        assert_eq!(fresh.json["next"], json!(null));
+        assert!(fresh.json["current"].get("hash").is_none());
+
+        verify(&app, &client, &first).await;
+        let used = app.admin().get(&format!("{client}/secrets")).await.json;
+        let at = used["current"]["last_used"].clone();
+        assert!(at.is_string(), "{used}");
+        assert_eq!(app.admin().get(&client).await.json["lastUsed"], at);
+
+        // Uses within the minute are not written again: verifying stays a read.
+        verify(&app, &client, &first).await;
+        assert_eq!(app.admin().get(&format!("{client}/secrets")).await.json["current"]["last_used"], at);
+
+        let next = app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await.json["next_client_secret"].as_str().unwrap().to_owned();
+        let rotating = app.admin().get(&format!("{client}/secrets")).await.json;
+        assert_eq!(rotating["next"]["last_four"], last_four(&next));
+        assert_eq!(rotating["next"]["last_used"], json!(null));
+        verify(&app, &client, &next).await;
+        let after = app.admin().get(&format!("{client}/secrets")).await.json;
+        assert!(after["next"]["last_used"].is_string());
+        assert_eq!(after["current"]["last_used"], at);
+    }
+
+    async fn another_tenants_secrets_are_404_and_readers_only_verify(app) {
+        let (client, first) = machine_client(&app).await;
+        app.create_tenant("other").await;
+        let outsider = app.create_token(&["client.write"], &["other"]).await;
+        let caller = app.with_token(&outsider);
+        for step in ["rotate/start", "rotate", "rotate/cancel", "verify"] {
+            caller.post(&format!("{client}/secrets/{step}"), json!({"client_secret": first})).await.assert_problem(404, "not-found");
+        }
+        caller.get(&format!("{client}/secrets")).await.assert_problem(404, "not-found");
+        let gateway = app.create_token(&["client.read"], &["acme"]).await;
+        let reader = app.with_token(&gateway);
+        let verified = reader.post(&format!("{client}/secrets/verify"), json!({"client_secret": first})).await;
+        assert_eq!(verified.status, 200, "{}", verified.text);
+        assert_eq!(reader.get(&format!("{client}/secrets")).await.status, 200);
+        reader.post(&format!("{client}/secrets/rotate/start"), json!({})).await.assert_problem(403, "forbidden");
+    }
+}
