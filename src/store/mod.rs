@@ -1,6 +1,7 @@
 //! Persistence: one `Store` trait, with a Postgres and an SQLite adapter chosen once from the
 //! database URL. A store method is one transaction; store code decides no business rule.
 
+mod clients;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -11,15 +12,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::domain::client::{Client, ClientId, IssuedSecret, Refusal};
+use crate::domain::client::{Client, Refusal};
 use crate::domain::credential::{Credential, CredentialChange};
 use crate::domain::page::{Limit, Page};
-use crate::domain::rotation::{SecretChange, Slot, StoredSecret};
+use crate::domain::rotation::{SecretChange, StoredSecret};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
-use crate::domain::time::Timestamp;
 use crate::domain::token::{ApiToken, TenantScope};
 
+pub use clients::ClientStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -125,7 +126,7 @@ pub struct PoolSettings {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ClientStore + Send + Sync + 'static {
     /// Brings the schema up to date; safe when several replicas start at once.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database through the pool, as a request would.
@@ -158,58 +159,6 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, id: Uuid) -> StoreResult<Option<StoredToken>>;
     async fn list_tokens(&self, after: Option<Uuid>, limit: Limit) -> StoreResult<Page<ApiToken>>;
     async fn delete_token(&self, id: Uuid) -> StoreResult<()>;
-
-    /// Stores a new client with its first secret. Conflict when the id is taken; unknown
-    /// tenant when the tenant does not exist.
-    async fn create_client(
-        &self,
-        client: &Client,
-        secret: Option<&IssuedSecret>,
-    ) -> StoreResult<()>;
-    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
-    async fn list_clients(
-        &self,
-        tenant: &TenantId,
-        after: Option<&str>,
-        limit: Limit,
-    ) -> StoreResult<Page<Client>>;
-    /// Locks the client, lets `decide` say what it becomes, and stores that: concurrent
-    /// updates apply one after another, never over each other.
-    async fn update_client(
-        &self,
-        id: &ClientId,
-        decide: &ClientDecision<'_>,
-    ) -> StoreResult<Result<Client, Refusal>>;
-    /// Deletes the client, with its secrets, if it is still in `tenant`.
-    async fn delete_client(&self, id: &ClientId, tenant: &TenantId) -> StoreResult<()>;
-
-    /// A client's credentials, oldest first.
-    async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>>;
-    /// Locks the client, lets `decide` say how its credentials change, and applies that.
-    async fn change_credentials(
-        &self,
-        client: &ClientId,
-        decide: &CredentialDecision<'_>,
-    ) -> StoreResult<Result<CredentialChange, Refusal>>;
-
-    /// A client's secrets: the current one and, while rotating, the next.
-    async fn secrets(&self, client: &ClientId) -> StoreResult<Vec<StoredSecret>>;
-    /// Locks the client, lets `decide` say what a rotation step does, applies it, and returns
-    /// the client with its secrets as they now are.
-    async fn rotate_secrets(
-        &self,
-        client: &ClientId,
-        decide: &SecretDecision<'_>,
-    ) -> StoreResult<Result<(Client, Vec<StoredSecret>), Refusal>>;
-    /// Records a use of `slot`'s secret (and of the client) at `now`, unless one at or after
-    /// `since` is recorded already; concurrent verifications write it once.
-    async fn record_secret_use(
-        &self,
-        client: &ClientId,
-        slot: Slot,
-        now: Timestamp,
-        since: Timestamp,
-    ) -> StoreResult<()>;
 }
 
 /// Which backend a database URL names; anything else is refused rather than guessed.

@@ -128,7 +128,10 @@ on_both_stores! {
         let b = app.admin().post(&path, public_key("rsa2048-b")).await.json;
         let listed = app.admin().get(&path).await;
         assert_eq!(listed.status, 200);
-        assert_eq!(listed.json, json!([a, b]));
+        // Oldest first; two made in the same millisecond come in id order.
+        let mut expected = vec![a.clone(), b];
+        expected.sort_by_key(|c| (c["created_at"].as_str().unwrap().to_owned(), c["id"].as_str().unwrap().to_owned()));
+        assert_eq!(listed.json, Value::Array(expected));
         let one = app.admin().get(&format!("{path}/{}", a["id"].as_str().unwrap())).await;
         assert_eq!((one.status, &one.json), (200, &a));
         app.admin().get(&format!("{path}/cred_doesnotexist0000000000")).await.assert_problem(404, "not-found");
