@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use config::{Cli, Command, Settings};
 use domain::time;
@@ -51,10 +52,11 @@ pub enum StartError {
 pub async fn run(cli: Cli) -> Result<(), StartError> {
     match cli.command {
         None | Some(Command::Serve) => {
+            let shutdown = telemetry::shutdown_signal();
             let address = cli.settings.listen;
             let listener = (TcpListener::bind(address).await)
                 .map_err(|source| StartError::Listen { address, source })?;
-            serve(cli.settings, listener, telemetry::shutdown_signal()).await
+            serve(cli.settings, listener, shutdown).await
         }
         Some(Command::Token(command)) => cli::token(&cli.settings, command).await,
         Some(Command::Healthcheck) => cli::healthcheck(cli.settings.listen).await,
@@ -68,7 +70,22 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let store = connect(&settings).await?;
+    // One stop signal for both phases: waiting for the database, and serving.
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let store = tokio::select! {
+        store = connect(&settings) => store?,
+        () = until_stopped(stopped.clone()) => {
+            tracing::info!("stopped before serving");
+            return Ok(());
+        }
+    };
     if settings.bootstrap_token.is_none() {
         announce_first_token(store.as_ref()).await?;
     }
@@ -87,7 +104,7 @@ pub async fn serve(
         tracing::info!(%address, "serving");
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(until_stopped(stopped))
         .await
         .map_err(StartError::Serve)?;
     store.close().await;

@@ -426,3 +426,33 @@ async fn no_secret_reaches_the_log_even_at_debug_level() {
         );
     }
 }
+
+/// An orchestrator may stop clientd while it still waits for its database.
+#[tokio::test]
+async fn sigterm_while_waiting_for_the_database_stops_at_once() {
+    let mut child = clientd()
+        .env("DATABASE_URL", "postgres://clientd@127.0.0.1:1/clientd")
+        .env("CLIENTD_DB_WAIT_SECS", "120")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let waiting = async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.contains("database not reachable yet") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(terminate(child).await, Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        started.elapsed()
+    );
+}
