@@ -1,8 +1,6 @@
 //! Keyset paging: a page is "the next `limit` items after this key", so its cost does not
 //! grow with how far a caller has paged.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use super::Invalid;
@@ -30,36 +28,19 @@ impl Limit {
     }
 }
 
-/// An opaque continuation token: the key of the last item a caller has seen.
-/// Opaque so that the key's form can change without breaking callers.
+/// A continuation token: the key of the last item a caller has seen. Callers treat it as
+/// opaque; any text is a valid lower bound, so no cursor can be "wrong", only past the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor(String);
 
 impl Cursor {
-    pub fn after(key: &str) -> Self {
-        Self(key.to_owned())
-    }
-
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .map(Self)
-            .ok_or_else(|| {
-                Invalid::one(
-                    "/cursor",
-                    "is not a cursor this service issued; pass next_cursor from the previous page",
-                )
-            })
+    /// An empty cursor is no cursor: the first page.
+    pub fn parse(text: &str) -> Option<Self> {
+        (!text.is_empty()).then(|| Self(text.to_owned()))
     }
 
     pub fn key(&self) -> &str {
         &self.0
-    }
-
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(&self.0)
     }
 }
 
@@ -75,9 +56,7 @@ impl<T> Page<T> {
     pub fn from_rows(mut rows: Vec<T>, limit: Limit, key: impl Fn(&T) -> String) -> Self {
         let more = rows.len() > limit.get() as usize;
         rows.truncate(limit.get() as usize);
-        let next_cursor = more
-            .then(|| rows.last().map(|last| Cursor::after(&key(last)).encode()))
-            .flatten();
+        let next_cursor = rows.last().filter(|_| more).map(key);
         Self {
             items: rows,
             next_cursor,

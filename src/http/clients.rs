@@ -122,7 +122,7 @@ async fn patch_client(
     }
     let patch = ClientPatch::parse(parse_json::<Value>(&body)?)?;
     let id = ClientId::parse(&client_id).map_err(|_| not_found_client())?;
-    let if_match = if_match(&headers);
+    let if_match = if_match(&headers)?;
     let now = time::now();
     let decide = |current: &Client, credentials: &[Credential]| {
         let grants = &caller.grants;
@@ -183,15 +183,39 @@ fn is_patch_media_type(headers: &HeaderMap) -> bool {
     )
 }
 
-/// The entity tags of `If-Match`, or None when the header is absent.
-fn if_match(headers: &HeaderMap) -> Option<Vec<String>> {
-    let values: Vec<String> = (headers.get_all(header::IF_MATCH).iter())
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim().to_owned())
-        .filter(|tag| !tag.is_empty())
-        .collect();
-    (!values.is_empty() || headers.contains_key(header::IF_MATCH)).then_some(values)
+/// The entity tags of `If-Match`, or None when the header is absent or names none.
+fn if_match(headers: &HeaderMap) -> Result<Option<Vec<String>>, ApiError> {
+    let malformed = || {
+        ApiError::BadRequest(
+            "If-Match must be * or a comma-separated list of entity tags such as \"3f2a\" \
+             (send back the ETag of a GET)"
+                .to_owned(),
+        )
+    };
+    let mut tags = Vec::new();
+    for value in headers.get_all(header::IF_MATCH) {
+        let value = value.to_str().map_err(|_| malformed())?;
+        for tag in value
+            .split(',')
+            .map(str::trim)
+            .filter(|tag| !tag.is_empty())
+        {
+            if tag != "*" && !is_entity_tag(tag) {
+                return Err(malformed());
+            }
+            tags.push(tag.to_owned());
+        }
+    }
+    Ok((!tags.is_empty()).then_some(tags))
+}
+
+/// `"opaque"` or `W/"opaque"` (RFC 9110 section 8.8.3).
+fn is_entity_tag(tag: &str) -> bool {
+    let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+    (opaque
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"')))
+    .is_some_and(|inside| !inside.contains('"'))
 }
 
 pub(super) fn not_found_client() -> ApiError {

@@ -100,12 +100,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         };
         Ok(Self {
             limit: Limit::parse(raw.limit).map_err(query_error)?,
-            cursor: raw
-                .cursor
-                .as_deref()
-                .map(Cursor::parse)
-                .transpose()
-                .map_err(query_error)?,
+            cursor: raw.cursor.as_deref().and_then(Cursor::parse),
         })
     }
 }

@@ -101,11 +101,21 @@ async fn list_tokens(
     paging: Paging,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let after = (paging.cursor)
-        .map(|cursor| Uuid::try_parse(cursor.key()))
-        .transpose()
-        .map_err(|_| ApiError::BadRequest("cursor is not one this service issued".to_owned()))?;
+    let after = (paging.cursor.as_ref())
+        .map(|cursor| token_id_cursor(cursor.key()))
+        .transpose()?;
     Ok(Json(state.store.list_tokens(after, paging.limit).await?))
+}
+
+/// Token cursors are token ids, in the hyphenated form `next_cursor` gives.
+fn token_id_cursor(key: &str) -> Result<Uuid, ApiError> {
+    (Uuid::try_parse(key).ok())
+        .filter(|_| key.len() == 36)
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "cursor must be the next_cursor of the previous page (a token id)".to_owned(),
+            )
+        })
 }
 
 async fn read_token(

@@ -210,6 +210,11 @@ on_both_stores! {
         app.admin().post(path, json!({"name": "x", "app_type": "desktop"})).await.assert_invalid_fields(&["/app_type"]);
         app.admin().post(path, json!({"name": "x", "app_type": "spa", "callbacks": "https://a.example"})).await.assert_invalid_fields(&["/callbacks"]);
         app.admin().post(path, json!({"name": "x", "app_type": "spa", "grant_types": ["magic"]})).await.assert_invalid_fields(&["/grant_types/0"]);
+        // Objects must be objects: serde alone would take an array of the fields in order.
+        app.admin().post(path, json!({"name": "x", "app_type": "spa", "mobile": {"android": [null, null]}})).await.assert_invalid_fields(&["/mobile/android"]);
+        app.admin().post(path, json!({"name": "x", "app_type": "spa", "mobile": [null, null]})).await.assert_invalid_fields(&["/mobile"]);
+        app.admin().post(path, json!({"name": "x", "app_type": "spa", "client_metadata": ["a"]})).await.assert_invalid_fields(&["/client_metadata"]);
+        app.admin().post(path, json!({"name": "x", "app_type": "spa", "mobile": {"ios": {"team_id": 7}}})).await.assert_invalid_fields(&["/mobile/ios/team_id"]);
     }
 
     async fn unknown_fields_are_400_naming_them(app) {

@@ -206,6 +206,18 @@ on_both_stores! {
         assert_eq!(app.admin().get(&path).await.json["name"], "Any");
     }
 
+    async fn a_malformed_if_match_is_400_and_an_empty_one_is_ignored(app) {
+        let (path, _) = web_client(&app).await;
+        let rename = json!([{"op": "replace", "path": "/name", "value": "x"}]);
+        for tag in ["0", "abc", "\"a\"b\"", "\"ok\", bare"] {
+            let response = app.patch(&path, PATCH_JSON, Some(tag), rename.clone()).await;
+            response.assert_problem(400, "bad-request");
+            assert!(response.json["detail"].as_str().unwrap().contains("If-Match"), "{}", response.text);
+        }
+        assert_eq!(app.admin().get(&path).await.json["name"], "Portal");
+        assert_eq!(app.patch(&path, PATCH_JSON, Some(""), rename).await.status, 200);
+    }
+
     async fn a_patch_of_another_media_type_is_415_with_accept_patch(app) {
         let (path, _) = web_client(&app).await;
         let rename = json!([{"op": "replace", "path": "/name", "value": "x"}]);

@@ -9,6 +9,7 @@ use super::{
     defaults,
 };
 use crate::domain::credential::check_auth_method;
+use crate::domain::json::object;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::{FieldError, Invalid};
@@ -29,7 +30,9 @@ pub struct CreateClient {
     pub web_origins: Option<Vec<String>>,
     pub allowed_origins: Option<Vec<String>>,
     pub grant_types: Option<Vec<GrantType>>,
+    #[serde(default, deserialize_with = "object")]
     pub mobile: Option<Mobile>,
+    #[serde(default, deserialize_with = "object")]
     pub client_metadata: Option<ClientMetadata>,
     pub client_auth_method: Option<ClientAuthMethod>,
     pub access_token_validity_seconds: Option<i64>,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::Invalid;
 use super::credential::{Credential, check_auth_method};
+use super::json::object;
 use super::secret::{SecretHash, SecretString};
 use super::tenant::TenantId;
 use super::time::Timestamp;
@@ -152,9 +153,17 @@ pub enum GrantType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mobile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ios: Option<Ios>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub android: Option<Android>,
 }
 
@@ -198,7 +207,7 @@ pub struct ClientSettings {
     pub logo_url: Option<String>,
     #[serde(default)]
     pub initiate_login_uri: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub mobile: Option<Mobile>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub owners: Vec<String>,
