@@ -46,13 +46,22 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
+        match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 Self::Unavailable(error)
             }
-            error => Self::Backend(error),
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| is_outage(&code)) => {
+                Self::Unavailable(error)
+            }
+            _ => Self::Backend(error),
         }
     }
+}
+
+/// SQLSTATEs of a database going away or not yet back (a restart, a failover): classes 08
+/// (connection exception) and 57P (operator intervention, e.g. 57P01 admin shutdown).
+fn is_outage(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || sqlstate.starts_with("57P")
 }
 
 impl StoreError {

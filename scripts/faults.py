@@ -1,0 +1,363 @@
+"""Fault tests for clientd, run by scripts/faults (which provides Postgres and the binary).
+
+Each scenario drives real clientd processes over HTTP and checks what the database holds
+afterwards against what clientd acknowledged. Standard library only.
+"""
+
+import http.client
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BINARY = os.environ["CLIENTD_BINARY"]
+PG_URL = os.environ["PG_URL"]
+PG_CTL = os.environ["PG_CTL"].split()
+PSQL = os.environ["PSQL"]
+TOKEN = secrets.token_hex(32)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One clientd process; its log is kept to check for panics and errors afterwards."""
+
+    def __init__(self, database_url, port=None):
+        self.database_url = database_url
+        self.port = port or free_port()
+        self.log = tempfile.NamedTemporaryFile(prefix="clientd-faults-", suffix=".log", delete=False)
+        self.process = None
+
+    def start(self):
+        env = dict(os.environ, DATABASE_URL=self.database_url, CLIENTD_BOOTSTRAP_TOKEN=TOKEN,
+                   CLIENTD_LISTEN=f"127.0.0.1:{self.port}", RUST_LOG="info")
+        self.process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"clientd exited at start:\n{self.logged()}")
+            try:
+                if Api(self.port).call("GET", "/readyz")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise SystemExit(f"clientd did not become ready:\n{self.logged()}")
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def logged(self):
+        with open(self.log.name, encoding="utf-8", errors="replace") as log:
+            return log.read()
+
+    def assert_no_internal_errors(self, outage=False):
+        """No panic and no error logged; in an outage, 503s (and only they) are expected."""
+        lines = self.logged().splitlines()
+        bad = [line for line in lines if "panicked" in line or " ERROR " in line]
+        if outage:
+            bad = [line for line in bad if "503" not in line]
+        assert not bad, "clientd logged errors:\n" + "\n".join(bad[:20])
+
+
+class Api:
+    """A keep-alive HTTP/1.1 connection to one server; reconnects after a failure."""
+
+    def __init__(self, port):
+        self.port = port
+        self.connection = None
+
+    def call(self, method, path, body=None, headers=None, raw=None):
+        headers = dict(AUTH, **(headers or {}))
+        payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        if payload is not None:
+            headers.setdefault("Content-Type", "application/json")
+        # A kept-alive connection the server has closed fails on reuse: retry once on a new one.
+        for attempt in (1, 2):
+            fresh = self.connection is None
+            try:
+                if fresh:
+                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.connection.request(method, path, body=payload, headers=headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                break
+            except (OSError, http.client.HTTPException) as failure:
+                self.connection.close()
+                self.connection = None
+                if fresh or attempt == 2:
+                    raise OSError(f"{method} {path}: connection failed ({failure})") from failure
+        try:
+            document = json.loads(data) if data else None
+        except ValueError:
+            document = data
+        return response.status, document, response
+
+
+def run_all(*jobs):
+    """Runs each job in its own thread and re-raises the first failure."""
+    failures = []
+
+    def guarded(job):
+        try:
+            job()
+        except BaseException as failure:  # noqa: BLE001 - handed on to the caller
+            failures.append(failure)
+
+    threads = [threading.Thread(target=guarded, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def create_database(name):
+    subprocess.run([PSQL, "-q", "-d", PG_URL, "-c", f"CREATE DATABASE {name}"], check=True)
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def create_client(api, tenant, name):
+    return api.call("POST", f"/tenants/{tenant}/clients", {"name": name, "app_type": "non_interactive"})
+
+
+def write_load(port, tenant, stop, acknowledged, errors, threads=8):
+    """Creates clients and appends a redirect URI to each until `stop`, recording what was
+    acknowledged."""
+
+    def worker(n):
+        api = Api(port)
+        anchor = None
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                if i % 2 or anchor is None:
+                    status, body, _ = create_client(api, tenant, f"load {n}.{i}")
+                    if status == 201:
+                        acknowledged.append(("client", body["id"]))
+                        anchor = f"/clients/{body['id']}"
+                else:
+                    uri = f"https://load.example/{n}/{i}"
+                    patch = [{"op": "add", "path": "/redirectUris/-", "value": uri}]
+                    status, body, _ = api.call("PATCH", anchor, patch)
+                    if status == 200:
+                        acknowledged.append(("uri", (anchor, uri)))
+                if status >= 500:
+                    errors.append((status, body))
+            except OSError:
+                time.sleep(0.01)
+
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    return workers
+
+
+def assert_all_present(api, acknowledged):
+    clients = {item for kind, item in acknowledged if kind == "client"}
+    for client_id in clients:
+        status, body, _ = api.call("GET", f"/clients/{client_id}")
+        assert status == 200, f"acknowledged client {client_id} is gone: {status} {body}"
+    uris = [item for kind, item in acknowledged if kind == "uri"]
+    for anchor in {anchor for anchor, _ in uris}:
+        status, body, _ = api.call("GET", anchor)
+        stored = set(body["redirectUris"])
+        lost = [uri for a, uri in uris if a == anchor and uri not in stored]
+        assert not lost, f"acknowledged appends lost on {anchor}: {lost[:5]}"
+    return len(clients), len(uris)
+
+
+def kill_during_writes(database_url, store):
+    """kill -9 in the middle of a write load loses no acknowledged write."""
+    server = Server(database_url).start()
+    api = Api(server.port)
+    assert api.call("POST", "/tenants", {"id": "faults", "name": "Faults"})[0] == 201
+    stop, acknowledged, errors = threading.Event(), [], []
+    workers = write_load(server.port, "faults", stop, acknowledged, errors)
+    time.sleep(2)
+    server.kill()
+    stop.set()
+    for thread in workers:
+        thread.join()
+    assert not errors, f"5xx under load: {errors[:3]}"
+    restarted = Server(database_url, server.port).start()
+    clients, uris = assert_all_present(Api(restarted.port), acknowledged)
+    restarted.stop()
+    restarted.assert_no_internal_errors()
+    print(f"  {store}: killed with -9 under load; all {clients} created clients and {uris} appends survived")
+
+
+def postgres_restart_under_load(database_url):
+    """A Postgres restart under load is survived without restarting clientd."""
+    server = Server(database_url).start()
+    api = Api(server.port)
+    assert api.call("POST", "/tenants", {"id": "restart", "name": "Restart"})[0] == 201
+    stop, acknowledged, errors = threading.Event(), [], []
+    workers = write_load(server.port, "restart", stop, acknowledged, errors)
+    time.sleep(1)
+    subprocess.run(PG_CTL + ["-m", "fast", "-w", "restart"], check=True, stdout=subprocess.DEVNULL)
+    restarted_at = time.monotonic()
+    before = len(acknowledged)
+    while len(acknowledged) < before + 50:
+        assert time.monotonic() - restarted_at < 30, "no write succeeded within 30 s of the restart"
+        assert server.process.poll() is None, "clientd exited"
+        time.sleep(0.05)
+    recovered = time.monotonic() - restarted_at
+    stop.set()
+    for thread in workers:
+        thread.join()
+    unexpected = [error for error in errors if error[0] != 503]
+    assert not unexpected, f"a 5xx other than 503 during the restart: {unexpected[:3]}"
+    status, _, _ = api.call("GET", "/readyz")
+    assert status == 200, status
+    clients, uris = assert_all_present(api, acknowledged)
+    server.stop()
+    server.assert_no_internal_errors(outage=True)
+    print(f"  postgres: restarted under load; writes flowed again {recovered:.1f} s later, "
+          f"same clientd process ({len(errors)} requests answered 503 meanwhile); "
+          f"all {clients} clients and {uris} appends present")
+
+
+def two_servers_no_lost_update(database_url):
+    """Two clientd processes on one Postgres under concurrent patches lose no update."""
+    servers = [Server(database_url).start(), Server(database_url).start()]
+    api = Api(servers[0].port)
+    assert api.call("POST", "/tenants", {"id": "pair", "name": "Pair"})[0] == 201
+    status, client, _ = create_client(api, "pair", "shared")
+    assert status == 201
+    path = f"/clients/{client['id']}"
+    appended, increments = [], []
+
+    def appender(n):
+        api = Api(servers[n % 2].port)
+        for i in range(12):  # 96 in all: a client holds at most 100 redirect URIs
+            uri = f"https://pair.example/{n}/{i}"
+            status, body, _ = api.call("PATCH", path, [{"op": "add", "path": "/redirectUris/-", "value": uri}])
+            assert status == 200, (status, body)
+            appended.append(uri)
+
+    def incrementer(n):
+        # Read, then write with If-Match: a stale write must be refused (412), never applied.
+        api = Api(servers[n % 2].port)
+        done = 0
+        while done < 15:
+            status, body, response = api.call("GET", path)
+            count = body["trustedMetadata"].get("count", 0)
+            patch = [{"op": "add", "path": "/trustedMetadata/count", "value": count + 1}]
+            status, body, _ = api.call("PATCH", path, patch, {"If-Match": response.getheader("ETag")})
+            assert status in (200, 412), (status, body)
+            if status == 200:
+                done += 1
+                increments.append(count + 1)
+
+    run_all(*[lambda n=n: appender(n) for n in range(8)], *[lambda n=n: incrementer(n) for n in range(4)])
+    status, final, _ = api.call("GET", path)
+    assert sorted(final["redirectUris"]) == sorted(appended), "an append was lost"
+    assert final["trustedMetadata"]["count"] == len(increments) == 60, final["trustedMetadata"]
+    assert sorted(increments) == list(range(1, 61)), "two If-Match writes read the same version"
+    for server in servers:
+        server.stop()
+        server.assert_no_internal_errors()
+    print(f"  postgres: two processes, {len(appended)} concurrent appends and 60 If-Match "
+          "increments, none lost or doubled")
+
+
+def malformed_barrage(database_url, store, rounds=3000):
+    """A barrage of malformed bodies and patches gets no 5xx."""
+    server = Server(database_url).start()
+    api = Api(server.port)
+    assert api.call("POST", "/tenants", {"id": "barrage", "name": "Barrage"})[0] == 201
+    status, client, _ = create_client(api, "barrage", "target")
+    assert status == 201
+    path = f"/clients/{client['id']}"
+    valid = {
+        ("POST", "/tenants"): json.dumps({"id": "t-x", "name": "T"}),
+        ("POST", "/tenants/barrage/clients"): json.dumps({
+            "name": "n", "app_type": "regular_web", "callbacks": ["https://a.example/cb"],
+            "mobile": {"ios": {"team_id": "T"}}, "client_metadata": {"owners": "a@b.example"}}),
+        ("PATCH", path): json.dumps([{"op": "replace", "path": "/name", "value": "x"},
+                                     {"op": "add", "path": "/redirectUris/-", "value": "https://b.example"},
+                                     {"op": "test", "path": "/enabled", "value": True}]),
+        ("POST", f"{path}/credentials"): json.dumps({"credential_type": "cert_subject_dn",
+                                                     "subject_dn": "CN=a,O=b"}),
+        ("POST", f"{path}/secrets/verify"): json.dumps({"client_secret": "x" * 43}),
+        ("POST", "/tokens"): json.dumps({"name": "t", "permissions": ["client.read"], "tenants": ["barrage"]}),
+    }
+    fixed = [b"", b"{", b"[", b"null", b"0", b'"x"', b"[]", b"{}", b"\xff\xfe", b"[" * 5000,
+             b'{"a":' * 5000, b"\x00", b'{"name": "\\ud800"}', b"1e999999", b'[{"op": "add"}]',
+             b'[{"op": "move", "from": "/name", "path": "/name/x"}]', b'[{"op": "copy", "from": "/id", "path": "/name"}]',
+             b'[{"op": "remove", "path": "/redirectUris/99999999999999999999"}]',
+             b'[{"op": "add", "path": "/trustedMetadata/~2", "value": 1}]',
+             b'[{"op": "replace", "path": "/accessTokenValiditySeconds", "value": 1e308}]',
+             b'[{"op": "replace", "path": "/accessTokenValiditySeconds", "value": -9223372036854775809}]']
+    rng = random.Random(6)
+    statuses = {}
+    targets = list(valid.items())
+    for round_ in range(rounds):
+        (method, target), body = targets[round_ % len(targets)]
+        if round_ % 4 == 0:
+            payload = rng.choice(fixed)
+        else:
+            payload = bytearray(body.encode())
+            for _ in range(rng.randint(1, 4)):
+                position = rng.randrange(len(payload))
+                action = rng.randrange(3)
+                if action == 0:
+                    payload[position] = rng.randrange(256)
+                elif action == 1:
+                    del payload[position]
+                else:
+                    payload[position:position] = rng.choice([b"{", b"[", b'"', b"\\", b",", b"-1", b"null", b"\xc3"])
+            payload = bytes(payload)
+        content_type = rng.choice(["application/json", "application/json-patch+json", "text/plain", "application/json; charset=utf-8"])
+        status, body, _ = api.call(method, target, raw=payload, headers={"Content-Type": content_type})
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status < 500, f"{status} for {method} {target} {payload[:200]!r}: {body}"
+    server.stop()
+    server.assert_no_internal_errors()
+    print(f"  {store}: {rounds} malformed bodies and patches, statuses {dict(sorted(statuses.items()))}")
+
+
+def main():
+    started = time.monotonic()
+    scenarios = sys.argv[1:] or ["kill", "restart", "pair", "barrage"]
+    with tempfile.TemporaryDirectory() as sqlite_dir:
+        if "kill" in scenarios:
+            print("kill -9 in the middle of a write load")
+            kill_during_writes(f"sqlite://{sqlite_dir}/kill.db", "sqlite")
+            kill_during_writes(create_database("faults_kill"), "postgres")
+        if "restart" in scenarios:
+            print("Postgres restarted under load")
+            postgres_restart_under_load(create_database("faults_restart"))
+        if "pair" in scenarios:
+            print("two clientd processes, one Postgres, concurrent patches")
+            two_servers_no_lost_update(create_database("faults_pair"))
+        if "barrage" in scenarios:
+            print("malformed bodies and patches")
+            malformed_barrage(f"sqlite://{sqlite_dir}/barrage.db", "sqlite")
+            malformed_barrage(create_database("faults_barrage"), "postgres")
+    print(f"fault tests passed in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
