@@ -1,7 +1,7 @@
 //! Clients with their secrets and credentials: the part of the store whose SQL both dialects
 //! share. `client_store!` writes its implementation once for both adapters; each adapter
-//! brings only what differs: `begin_write` (how a writer starts) and `LOCK_CLIENT` (how a
-//! client row is locked for a read-modify-write).
+//! brings only what differs: `writer` (the pool writes go through), `begin_write` (how a
+//! writer starts) and `LOCK_CLIENT` (how a client row is locked for a read-modify-write).
 
 use async_trait::async_trait;
 
@@ -91,8 +91,8 @@ pub(super) const CREDENTIALS_OF_CLIENT: &str =
         expires_at
      FROM client_credentials WHERE client_id = $1 ORDER BY created_at, id";
 
-/// Implements `ClientStore` for an adapter of database `$db` that has `begin_write()` and a
-/// `LOCK_CLIENT` query.
+/// Implements `ClientStore` for an adapter of database `$db` that has `writer()`,
+/// `begin_write()` and a `LOCK_CLIENT` query.
 macro_rules! client_store {
     ($store:ident, $db:ty) => {
         mod client_store {
@@ -229,7 +229,7 @@ macro_rules! client_store {
                     let deleted = sqlx::query("DELETE FROM clients WHERE id = $1 AND tenant_id = $2")
                         .bind(id.as_str())
                         .bind(tenant.as_str())
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     match deleted.rows_affected() {
                         0 => Err(StoreError::NotFound),

@@ -1,6 +1,7 @@
 //! The Postgres adapter: the production store, shared by every replica.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -13,6 +14,9 @@ use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::token::{ApiToken, TenantScope};
+
+/// How long a pooled connection may sit unused before it is checked before use.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 pub(super) const LOCK_CLIENT: &str = client_query!(" WHERE id = $1 FOR UPDATE");
 
@@ -38,11 +42,27 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)?.application_name("clientd");
+        // A ping before every use doubled the round trips of every query; under load a
+        // connection was in use a moment ago, so only one idle for a while is pinged. One that
+        // died in the meantime fails its query (503) and the pool drops it.
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        sqlx::Connection::ping(connection).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         Ok(Self { pool })
+    }
+
+    fn writer(&self) -> &sqlx::PgPool {
+        &self.pool
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {

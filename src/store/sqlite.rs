@@ -1,7 +1,9 @@
 //! The SQLite adapter: the embedded default, so clientd runs with nothing else installed.
-//! Lists travel as JSON arrays (`json_each`) where Postgres takes arrays, and writers take the
-//! database lock up front (`BEGIN IMMEDIATE`) so concurrent read-modify-write transactions
-//! queue instead of failing to upgrade their lock.
+//! Lists travel as JSON arrays (`json_each`) where Postgres takes arrays. SQLite lets one
+//! writer in at a time, so writes go through a pool of one connection: writers wait their
+//! turn in its queue, in order, instead of in SQLite's busy handler, whose sleeps of up to
+//! 100 ms made the slowest writes hundreds of milliseconds late. Writers still take the lock
+//! up front (`BEGIN IMMEDIATE`), so a read-modify-write never fails to upgrade it.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -40,6 +42,7 @@ super::clients::client_store!(SqliteStore, sqlx::Sqlite);
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -51,24 +54,36 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
-            // An in-memory database lives only while a connection holds it: keep exactly one.
+        let connections = |max| {
             SqlitePoolOptions::new()
-                .max_connections(1)
+                .max_connections(max)
+                .acquire_timeout(settings.acquire_timeout)
+        };
+        if in_memory {
+            // An in-memory database lives only while a connection holds it: keep exactly one,
+            // for reads and writes alike.
+            let pool = connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(settings.max_connections)
-        };
-        let pool = pool
-            .acquire_timeout(settings.acquire_timeout)
-            .connect_lazy_with(options);
-        Ok(Self { pool })
+                .connect_lazy_with(options);
+            return Ok(Self {
+                writer: pool.clone(),
+                pool,
+            });
+        }
+        Ok(Self {
+            pool: connections(settings.max_connections).connect_lazy_with(options.clone()),
+            writer: connections(1).connect_lazy_with(options),
+        })
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -105,6 +120,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -113,7 +129,7 @@ impl Store for SqliteStore {
             .bind(tenant.id.as_str())
             .bind(tenant.name.as_str())
             .bind(tenant.created)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| StoreError::on_unique(e, "a tenant with this id exists"))?;
         Ok(())
@@ -160,7 +176,7 @@ impl Store for SqliteStore {
     async fn delete_tenant(&self, id: &TenantId) -> StoreResult<()> {
         let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| StoreError::on_foreign_key(e, "the tenant still has clients"))?;
         match deleted.rows_affected() {
@@ -237,7 +253,7 @@ impl Store for SqliteStore {
     async fn delete_token(&self, id: Uuid) -> StoreResult<()> {
         let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         match deleted.rows_affected() {
             0 => Err(StoreError::NotFound),

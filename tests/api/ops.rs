@@ -34,6 +34,8 @@ on_both_stores! {
 }
 
 /// Postgres restarting under clientd ends every connection; the pool replaces them unaided.
+/// A connection used a moment ago is not checked before use (that would cost a round trip per
+/// query), so each dead one may fail one request with 503 before it is dropped.
 #[tokio::test]
 async fn clientd_recovers_when_postgres_drops_its_connections() {
     let Some(database) =
@@ -55,6 +57,14 @@ async fn clientd_recovers_when_postgres_drops_its_connections() {
             .await
             .unwrap();
     assert!(!killed.is_empty());
-    assert_eq!(app.admin().get("/tenants/before").await.status, 200);
+    let mut statuses = Vec::new();
+    while statuses.last() != Some(&200) && statuses.len() <= killed.len() {
+        statuses.push(app.admin().get("/tenants/before").await.status);
+    }
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|status| [200, 503].contains(status)),
+        "{statuses:?}"
+    );
     assert_eq!(app.anonymous().get("/readyz").await.status, 200);
 }

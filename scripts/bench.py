@@ -1,0 +1,431 @@
+"""The clientd benchmark, run by scripts/bench (which provides Postgres, wrk and the binary).
+
+For each main call it drives a release clientd with wrk for a fixed time and, on Postgres,
+runs pgbench on the same database with a script of the SQL that call executes (the token
+lookup included), so every figure comes with its ratio to the database's own limit. Then it
+grows the tenant from 1,000 to 1,000,000 clients and measures reads and pages again.
+Standard library only; writes BENCHMARKS.md.
+"""
+
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import platform
+import re
+import secrets
+import shlex
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+BINARY = os.environ["CLIENTD_BINARY"]
+PG_URL = os.environ["PG_URL"]
+PG_BINDIR = Path(os.environ["PG_BINDIR"])
+BOOTSTRAP = secrets.token_hex(32)
+TENANT = "bench"
+SEEDED = 1000
+
+TOKEN_SQL = """SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+  (SELECT coalesce(string_agg(tenant_id, ' '), '') FROM api_token_tenants WHERE token_id = t.id) AS tenants
+  FROM api_tokens t WHERE t.id = '{token_id}';"""
+CLIENT_COLUMNS = "id, tenant_id, app_type, settings, manually_created, created, modified, last_used"
+CLIENT_ID = "'bench-' || lpad(:n::text, 7, '0')"
+
+# What each call runs, as pgbench scripts: the same statements clientd's store sends.
+PGBENCH = {
+    "read": """\\set n random(1, {clients})
+{token}
+SELECT {columns} FROM clients WHERE id = {client_id};
+""",
+    "list": """\\set n random(1, {clients})
+{token}
+SELECT id, name, created FROM tenants WHERE id = 'bench';
+SELECT {columns} FROM clients WHERE tenant_id = 'bench' AND id > {client_id} ORDER BY id LIMIT 51;
+""",
+    "create": """\\set id random(1, 4000000000000000)
+{token}
+BEGIN;
+INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
+  VALUES ('pgb-' || :id, 'bench', 'regular_web', '{settings}', false, now(), now(), NULL);
+INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+  VALUES ('pgb-' || :id, 'current', sha256(:id::text::bytea), 'abcd', now());
+COMMIT;
+""",
+    "patch": """\\set n random(1, {clients})
+{token}
+BEGIN;
+SELECT {columns} FROM clients WHERE id = {client_id} FOR UPDATE;
+SELECT id, name, credential_type, kid, alg, subject_dn, thumbprint_sha256, key_fingerprint, pem,
+  certificate_expires_at, created_at, updated_at, expires_at
+  FROM client_credentials WHERE client_id = {client_id} ORDER BY created_at, id;
+UPDATE clients SET tenant_id = 'bench', settings = '{settings}', modified = now() WHERE id = {client_id};
+COMMIT;
+""",
+    "verify": """\\set n random(1, {clients})
+{token}
+SELECT {columns} FROM clients WHERE id = {client_id};
+SELECT slot, secret_hash, last_four, created, last_used FROM client_secrets WHERE client_id = {client_id} ORDER BY slot;
+""",
+    # A start and a complete per run of the script (2 calls); each pgbench client keeps to its
+    # own clients, as each wrk thread does, so no start meets a rotation under way.
+    "rotate": """\\set n 1 + :client_id + {connections} * random(0, {clients} / {connections} - 1)
+{token}
+BEGIN;
+SELECT {columns} FROM clients WHERE id = {client_id} FOR UPDATE;
+SELECT slot, secret_hash, last_four, created, last_used FROM client_secrets WHERE client_id = {client_id} ORDER BY slot;
+INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+  VALUES ({client_id}, 'next', sha256(:n::text::bytea), 'abcd', now());
+COMMIT;
+{token}
+BEGIN;
+SELECT {columns} FROM clients WHERE id = {client_id} FOR UPDATE;
+SELECT slot, secret_hash, last_four, created, last_used FROM client_secrets WHERE client_id = {client_id} ORDER BY slot;
+DELETE FROM client_secrets WHERE client_id = {client_id} AND slot = 'current';
+UPDATE client_secrets SET slot = 'current' WHERE client_id = {client_id} AND slot = 'next';
+COMMIT;
+""",
+}
+CALLS_PER_SCRIPT = {"rotate": 2}
+
+# What wrk sends: each thread keeps to its own share of the seeded clients (`mine`).
+LUA_COMMON = """
+local ids = {{{ids}}}
+local secrets = {{{secrets}}}
+local token = "{token}"
+local tenant = "{tenant}"
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads)
+  threads = threads + 1
+end
+function init(args)
+  mine, mine_secrets = {{}}, {{}}
+  for i = 1 + offset, #ids, {threads} do
+    mine[#mine + 1] = ids[i]
+    mine_secrets[#mine_secrets + 1] = secrets[i]
+  end
+  -- wrk builds one request of thread 0 to check it, and never sends it.
+  counter = offset == 0 and -1 or 0
+end
+function headers(extra)
+  local h = {{Authorization = "Bearer " .. token}}
+  for k, v in pairs(extra or {{}}) do h[k] = v end
+  return h
+end
+function response(status, headers, body)
+  if status >= 300 and not reported then
+    reported = true
+    io.stderr:write("first error: " .. status .. " " .. body .. "\\n")
+  end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {{"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, "p50": %d, "p95": %d, "p99": %d}}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+LUA = {
+    "read": """function request()
+  counter = counter + 1
+  return wrk.format("GET", "/clients/" .. mine[counter % #mine + 1], headers())
+end""",
+    "list": """function request()
+  counter = counter + 1
+  return wrk.format("GET", "/tenants/" .. tenant .. "/clients?cursor=" .. mine[counter % #mine + 1], headers())
+end""",
+    "create": """function request()
+  counter = counter + 1
+  local body = '{"name": "Bench ' .. offset .. '.' .. counter .. '", "app_type": "regular_web", "callbacks": ["https://bench.example/callback"]}'
+  return wrk.format("POST", "/tenants/" .. tenant .. "/clients", headers({["Content-Type"] = "application/json"}), body)
+end""",
+    "patch": """function request()
+  counter = counter + 1
+  local body = '[{"op": "replace", "path": "/name", "value": "Bench ' .. offset .. '.' .. counter .. '"}]'
+  return wrk.format("PATCH", "/clients/" .. mine[counter % #mine + 1], headers({["Content-Type"] = "application/json-patch+json"}), body)
+end""",
+    "verify": """function request()
+  counter = counter + 1
+  local i = counter % #mine + 1
+  local body = '{"client_secret": "' .. mine_secrets[i] .. '"}'
+  return wrk.format("POST", "/clients/" .. mine[i] .. "/secrets/verify", headers({["Content-Type"] = "application/json"}), body)
+end""",
+    # Round r over this thread's clients starts (r even) or completes (r odd) a rotation: a
+    # client's start and complete are a whole round apart, never in flight together.
+    "rotate": """function request()
+  local i = counter % #mine + 1
+  local step = math.floor(counter / #mine) % 2 == 0 and "rotate/start" or "rotate"
+  counter = counter + 1
+  return wrk.format("POST", "/clients/" .. mine[i] .. "/secrets/" .. step, headers())
+end""",
+}
+CALLS = ["create", "read", "list", "patch", "verify", "rotate"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(database_url, sql):
+    result = subprocess.run([PG_BINDIR / "psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-d", database_url, "-c", sql],
+                            check=True, capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+def database(name):
+    psql(PG_URL, f"CREATE DATABASE {name}")
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+class Clientd:
+    def __init__(self, database_url, connections):
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()
+        env = dict(os.environ, DATABASE_URL=database_url, CLIENTD_BOOTSTRAP_TOKEN=BOOTSTRAP,
+                   CLIENTD_LISTEN=f"127.0.0.1:{self.port}", CLIENTD_DB_POOL_SIZE=str(connections))
+        self.process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        for _ in range(300):
+            try:
+                if self.call("GET", "/readyz", token=None)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("clientd did not start")
+
+    def call(self, method, path, body=None, token=BOOTSTRAP):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, (json.loads(data) if data else None)
+
+    def peak_rss_mib(self):
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def seed(server):
+    """A tenant, a token that reaches it (looked up per request, as a real caller's would be),
+    and SEEDED confidential clients with known ids and secrets."""
+    assert server.call("POST", "/tenants", {"id": TENANT, "name": "Bench"})[0] == 201
+    status, token = server.call("POST", "/tokens", {"name": "bench", "permissions": ["client.write.all"]})
+    assert status == 201, token
+
+    def create(n):
+        body = {"id": f"bench-{n:07d}", "name": f"Bench {n}", "app_type": "regular_web",
+                "callbacks": ["https://bench.example/callback"]}
+        status, client = server.call("POST", f"/tenants/{TENANT}/clients", body, token["token"])
+        assert status == 201, client
+        return client["id"], client["secret"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        clients = list(pool.map(create, range(1, SEEDED + 1)))
+    return token, clients
+
+
+def wrk(server, call, token, clients, args, tenant=TENANT):
+    ids = ",".join(f'"{client_id}"' for client_id, _ in clients)
+    keys = ",".join(f'"{secret}"' for _, secret in clients)
+    script = LUA_COMMON.format(ids=ids, secrets=keys, token=token, tenant=tenant, threads=args.threads) + LUA[call]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        output = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
+                                 "-s", lua.name, f"http://127.0.0.1:{server.port}"],
+                                check=True, capture_output=True, text=True)
+        if output.stderr:
+            print(output.stderr.strip())
+        output = output.stdout
+    result = json.loads(output.split("WRK ", 1)[1].splitlines()[0])
+    seconds = result["duration_us"] / 1e6
+    return {"rps": result["requests"] / seconds, "p50": result["p50"] / 1000, "p95": result["p95"] / 1000,
+            "p99": result["p99"] / 1000, "errors": result["non_2xx"] + result["socket_errors"],
+            "requests": result["requests"]}
+
+
+def pgbench(database_url, script, args, clients=None):
+    """TPS of pgbench at the benchmark's concurrency, prepared statements; `script` is a file's
+    text or a built-in's flags."""
+    command = [PG_BINDIR / "pgbench", "-n", "-M", "prepared", f"-c{args.connections}", f"-j{args.threads}",
+               f"-T{args.duration}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+        if isinstance(script, list):
+            command += script
+        else:
+            file.write(script)
+            file.flush()
+            command += ["-f", file.name]
+        output = subprocess.run(command + [database_url], check=True, capture_output=True, text=True).stdout
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    assert failed is None or failed.group(1) == "0", output
+    return float(re.search(r"tps = ([\d.]+)", output).group(1))
+
+
+def pgbench_script(call, database_url, token_id, args, clients):
+    settings = psql(database_url, "SELECT settings::text FROM clients WHERE id = 'bench-0000001'").replace("'", "''")
+    return PGBENCH[call].format(token=TOKEN_SQL.format(token_id=token_id), columns=CLIENT_COLUMNS,
+                                client_id=CLIENT_ID, settings=settings, clients=clients,
+                                connections=args.connections)
+
+
+def run_store(store, database_url, args, report):
+    server = Clientd(database_url, args.connections)
+    token, clients = seed(server)
+    print(f"{store}: seeded {len(clients)} clients")
+    for call in args.calls.split(","):
+        figures = wrk(server, call, token["token"], clients, args)
+        if store == "postgres":
+            if call == "rotate":
+                psql(database_url, "DELETE FROM client_secrets WHERE slot = 'next'")
+            script = pgbench_script(call, database_url, token["id"], args, SEEDED)
+            figures["pgbench"] = pgbench(database_url, script, args) * CALLS_PER_SCRIPT.get(call, 1)
+            figures["ratio"] = figures["rps"] / figures["pgbench"]
+        figures["rss"] = server.peak_rss_mib()
+        report.setdefault(store, {})[call] = figures
+        print(f"  {call}: {json.dumps({k: round(v, 2) for k, v in figures.items()})}")
+    if store == "postgres" and not args.no_scale:
+        report["scale"] = scale(server, database_url, token, args)
+    server.stop()
+
+
+def scale(server, database_url, token, args):
+    """Reads and pages in a tenant of 1,000 clients, then of 1,000,000: copies of one seeded
+    client under their own ids, in a tenant of their own."""
+    assert server.call("POST", "/tenants", {"id": "scale", "name": "Scale"})[0] == 201
+    figures, held = {}, 0
+    for size in (SEEDED, args.scale_clients):
+        print(f"  filling tenant scale to {size} clients")
+        psql(database_url, f"""
+            INSERT INTO clients ({CLIENT_COLUMNS})
+            SELECT 'scale-' || lpad(n::text, 7, '0'), 'scale', app_type, settings,
+                   manually_created, created, modified, last_used
+            FROM clients, generate_series({held + 1}, {size}) AS n WHERE id = 'bench-0000001'""")
+        psql(database_url, "VACUUM ANALYZE clients")
+        held = size
+        # Read and page across the whole tenant, not only its first thousand.
+        step = size // SEEDED
+        clients = [(f"scale-{n:07d}", "") for n in range(step, size + 1, step)]
+        for call in ("read", "list"):
+            result = wrk(server, call, token["token"], clients, args, tenant="scale")
+            figures[f"{call}@{size}"] = result
+            print(f"  {call} with {size} clients: {result['rps']:.0f}/s p99 {result['p99']:.2f} ms")
+    return figures
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024 / 1024
+    postgres = subprocess.run([PG_BINDIR / "postgres", "--version"], capture_output=True, text=True).stdout.strip()
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    return (f"{os.cpu_count()} × {cpu}, {memory:.0f} GiB, Linux {platform.release()}; {postgres}; "
+            f"{wrk_version.split(' [')[0]}; clientd, wrk, pgbench and Postgres share the machine")
+
+
+def write_report(report, args, path):
+    pg, lite, builtin, scale_ = report["postgres"], report.get("sqlite", {}), report["builtin"], report["scale"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"A fresh run of `scripts/bench {' '.join(args.argv)}`".rstrip() + f" on {time.strftime('%Y-%m-%d')}.",
+        "",
+        f"**Machine:** {machine()}.",
+        "",
+        f"**Method:** a release clientd (default settings but a pool of {args.connections} connections; "
+        "logs at `info`, one line per request) on a throwaway Postgres (default settings, durable) "
+        f"and on SQLite; wrk with {args.threads} threads and {args.connections} connections for "
+        f"{args.duration} s per call, authenticating with a stored API token (looked up on every "
+        f"request); {SEEDED} seeded clients. On Postgres, pgbench runs in the same run on the same "
+        f"database with `-M prepared -c {args.connections} -j {args.threads}` and a script of exactly "
+        "the SQL the call executes, token lookup included (`scripts/bench.py`, `PGBENCH`): the "
+        "ratio is clientd's requests per second over pgbench's calls per second, the database's "
+        "own limit for that work. The built-in pgbench runs use scale 10.",
+        "",
+        "## Postgres",
+        "",
+        "| call | req/s | p50 ms | p95 ms | p99 ms | errors | pgbench calls/s | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for call in CALLS:
+        f = pg[call]
+        lines.append(f"| {call} | {f['rps']:.0f} | {f['p50']:.2f} | {f['p95']:.2f} | {f['p99']:.2f} | "
+                     f"{f['errors']} | {f['pgbench']:.0f} | {f['ratio']:.2f}x |")
+    lines += ["", f"Peak RSS of clientd over the whole Postgres run: {pg['rotate']['rss']:.1f} MiB.", ""]
+    if lite:
+        lines += ["## SQLite", "", "| call | req/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|"]
+        for call in CALLS:
+            f = lite[call]
+            lines.append(f"| {call} | {f['rps']:.0f} | {f['p50']:.2f} | {f['p95']:.2f} | {f['p99']:.2f} | {f['errors']} |")
+        lines += ["", f"Peak RSS of clientd over the whole SQLite run: {lite['rotate']['rss']:.1f} MiB.", ""]
+    big = args.scale_clients
+    lines += [
+        "## From 1,000 to 1,000,000 clients in a tenant (Postgres)",
+        "",
+        f"| call | req/s at {SEEDED:,} | req/s at {big:,} | slowdown | p99 ms at {SEEDED:,} | p99 ms at {big:,} |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for call in ("read", "list"):
+        small, large = scale_[f"{call}@{SEEDED}"], scale_[f"{call}@{big}"]
+        lines.append(f"| {call} | {small['rps']:.0f} | {large['rps']:.0f} | {small['rps'] / large['rps']:.2f}x | "
+                     f"{small['p99']:.2f} | {large['p99']:.2f} |")
+    read_s, tpcb = builtin["select-only"], builtin["tpc-b"]
+    lines += [
+        "",
+        "## Against Rauthy's ratios",
+        "",
+        f"Built-in pgbench in the same run: `-S` {read_s:.0f} TPS, TPC-B {tpcb:.0f} TPS.",
+        "",
+        "| ratio | clientd | Rauthy 0.35 |",
+        "|---|---:|---:|",
+        f"| reading a client / `pgbench -S` | {pg['read']['rps'] / read_s:.2f}x | 0.30x (cached), 0.11x (uncached) |",
+        f"| creating a client / TPC-B | {pg['create']['rps'] / tpcb:.2f}x | 1.60x (no secret hashed or returned) |",
+        "",
+    ]
+    Path(path).write_text("\n".join(lines))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads and pgbench jobs")
+    parser.add_argument("--scale-clients", type=int, default=1_000_000)
+    parser.add_argument("--stores", default="postgres,sqlite")
+    parser.add_argument("--calls", default=",".join(CALLS), help="a subset, to investigate one")
+    parser.add_argument("--no-scale", action="store_true", help="skip the 1,000,000-client tenant")
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    args = parser.parse_args()
+    args.argv = [shlex.quote(a) for a in os.sys.argv[1:]]
+    report = {}
+    builtin = database("pgbench_builtin")
+    subprocess.run([PG_BINDIR / "pgbench", "-i", "-q", "-s", "10", builtin], check=True, capture_output=True)
+    report["builtin"] = {"select-only": pgbench(builtin, ["-S"], args), "tpc-b": pgbench(builtin, [], args)}
+    print(f"pgbench scale 10: {report['builtin']}")
+    stores = args.stores.split(",")
+    if "postgres" in stores:
+        run_store("postgres", database("clientd_bench"), args, report)
+    if "sqlite" in stores:
+        with tempfile.TemporaryDirectory() as directory:
+            run_store("sqlite", f"sqlite://{directory}/bench.db", args, report)
+    Path("target/bench.json").write_text(json.dumps(report, indent=2))
+    if "postgres" in stores and args.calls == ",".join(CALLS) and not args.no_scale:
+        write_report(report, args, args.out)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
