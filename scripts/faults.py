@@ -4,6 +4,7 @@ Each scenario drives real clientd processes over HTTP and checks what the databa
 afterwards against what clientd acknowledged. Standard library only.
 """
 
+import atexit
 import http.client
 import json
 import os
@@ -44,6 +45,7 @@ class Server:
         env = dict(os.environ, DATABASE_URL=self.database_url, CLIENTD_BOOTSTRAP_TOKEN=TOKEN,
                    CLIENTD_LISTEN=f"127.0.0.1:{self.port}", RUST_LOG="info")
         self.process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL, stderr=self.log)
+        atexit.register(self.process.kill)  # never outlive the run, even when it fails
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
