@@ -142,37 +142,45 @@ def create_client(api, tenant, name):
     return api.call("POST", f"/tenants/{tenant}/clients", {"name": name, "app_type": "non_interactive"})
 
 
-def write_load(port, tenant, stop, acknowledged, errors, threads=8):
-    """Creates clients and appends a redirect URI to each until `stop`, recording what was
-    acknowledged."""
+class WriteLoad:
+    """Threads that create clients and append a redirect URI to each until stopped, recording
+    what clientd acknowledged (and any 5xx), on a server of its own with a tenant of its own."""
 
-    def worker(n):
-        api = Api(port)
-        anchor = None
-        i = 0
-        while not stop.is_set():
+    def __init__(self, database_url, tenant, threads=8):
+        self.server = Server(database_url).start()
+        self.api = Api(self.server.port)
+        assert self.api.call("POST", "/tenants", {"id": tenant, "name": tenant.title()})[0] == 201
+        self.tenant, self.acknowledged, self.errors = tenant, [], []
+        self.stopping = threading.Event()
+        self.workers = [threading.Thread(target=self.worker, args=(n,)) for n in range(threads)]
+        for thread in self.workers:
+            thread.start()
+
+    def worker(self, n):
+        api, anchor, i = Api(self.server.port), None, 0
+        while not self.stopping.is_set():
             i += 1
             try:
                 if i % 2 or anchor is None:
-                    status, body, _ = create_client(api, tenant, f"load {n}.{i}")
+                    status, body, _ = create_client(api, self.tenant, f"load {n}.{i}")
                     if status == 201:
-                        acknowledged.append(("client", body["id"]))
+                        self.acknowledged.append(("client", body["id"]))
                         anchor = f"/clients/{body['id']}"
                 else:
                     uri = f"https://load.example/{n}/{i}"
                     patch = [{"op": "add", "path": "/redirectUris/-", "value": uri}]
                     status, body, _ = api.call("PATCH", anchor, patch)
                     if status == 200:
-                        acknowledged.append(("uri", (anchor, uri)))
+                        self.acknowledged.append(("uri", (anchor, uri)))
                 if status >= 500:
-                    errors.append((status, body))
+                    self.errors.append((status, body))
             except OSError:
                 time.sleep(0.01)
 
-    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in workers:
-        thread.start()
-    return workers
+    def stop(self):
+        self.stopping.set()
+        for thread in self.workers:
+            thread.join()
 
 
 def assert_all_present(api, acknowledged):
@@ -191,19 +199,13 @@ def assert_all_present(api, acknowledged):
 
 def kill_during_writes(database_url, store):
     """kill -9 in the middle of a write load loses no acknowledged write."""
-    server = Server(database_url).start()
-    api = Api(server.port)
-    assert api.call("POST", "/tenants", {"id": "faults", "name": "Faults"})[0] == 201
-    stop, acknowledged, errors = threading.Event(), [], []
-    workers = write_load(server.port, "faults", stop, acknowledged, errors)
+    load = WriteLoad(database_url, "faults")
     time.sleep(2)
-    server.kill()
-    stop.set()
-    for thread in workers:
-        thread.join()
-    assert not errors, f"5xx under load: {errors[:3]}"
-    restarted = Server(database_url, server.port).start()
-    clients, uris = assert_all_present(Api(restarted.port), acknowledged)
+    load.server.kill()
+    load.stop()
+    assert not load.errors, f"5xx under load: {load.errors[:3]}"
+    restarted = Server(database_url, load.server.port).start()
+    clients, uris = assert_all_present(Api(restarted.port), load.acknowledged)
     restarted.stop()
     restarted.assert_no_internal_errors()
     print(f"  {store}: killed with -9 under load; all {clients} created clients and {uris} appends survived")
@@ -211,32 +213,25 @@ def kill_during_writes(database_url, store):
 
 def postgres_restart_under_load(database_url):
     """A Postgres restart under load is survived without restarting clientd."""
-    server = Server(database_url).start()
-    api = Api(server.port)
-    assert api.call("POST", "/tenants", {"id": "restart", "name": "Restart"})[0] == 201
-    stop, acknowledged, errors = threading.Event(), [], []
-    workers = write_load(server.port, "restart", stop, acknowledged, errors)
+    load = WriteLoad(database_url, "restart")
     time.sleep(1)
     subprocess.run(PG_CTL + ["-m", "fast", "-w", "restart"], check=True, stdout=subprocess.DEVNULL)
     restarted_at = time.monotonic()
-    before = len(acknowledged)
-    while len(acknowledged) < before + 50:
+    before = len(load.acknowledged)
+    while len(load.acknowledged) < before + 50:
         assert time.monotonic() - restarted_at < 30, "no write succeeded within 30 s of the restart"
-        assert server.process.poll() is None, "clientd exited"
+        assert load.server.process.poll() is None, "clientd exited"
         time.sleep(0.05)
     recovered = time.monotonic() - restarted_at
-    stop.set()
-    for thread in workers:
-        thread.join()
-    unexpected = [error for error in errors if error[0] != 503]
+    load.stop()
+    unexpected = [error for error in load.errors if error[0] != 503]
     assert not unexpected, f"a 5xx other than 503 during the restart: {unexpected[:3]}"
-    status, _, _ = api.call("GET", "/readyz")
-    assert status == 200, status
-    clients, uris = assert_all_present(api, acknowledged)
-    server.stop()
-    server.assert_no_internal_errors(outage=True)
+    assert load.api.call("GET", "/readyz")[0] == 200
+    clients, uris = assert_all_present(load.api, load.acknowledged)
+    load.server.stop()
+    load.server.assert_no_internal_errors(outage=True)
     print(f"  postgres: restarted under load; writes flowed again {recovered:.1f} s later, "
-          f"same clientd process ({len(errors)} requests answered 503 meanwhile); "
+          f"same clientd process ({len(load.errors)} requests answered 503 meanwhile); "
           f"all {clients} clients and {uris} appends present")
 
 
