@@ -44,7 +44,6 @@ SELECT {columns} FROM clients WHERE id = {client_id};
 """,
     "list": """\\set n random(1, {clients})
 {token}
-SELECT id, name, created FROM tenants WHERE id = 'bench';
 SELECT {columns} FROM clients WHERE tenant_id = 'bench' AND id > {client_id} ORDER BY id LIMIT 51;
 """,
     "create": """\\set id random(1, 4000000000000000)

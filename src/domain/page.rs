@@ -63,6 +63,14 @@ impl<T> Page<T> {
         }
     }
 
+    /// The same page, each item seen through `f`, e.g. as the view a response serializes.
+    pub fn map_ref<'a, U>(&'a self, f: impl FnMut(&'a T) -> U) -> Page<U> {
+        Page {
+            items: self.items.iter().map(f).collect(),
+            next_cursor: self.next_cursor.clone(),
+        }
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),

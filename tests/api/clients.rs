@@ -303,6 +303,10 @@ on_both_stores! {
         app.create_tenant("acme").await;
         app.admin().get("/tenants/acme/clients?limit=201").await.assert_problem(400, "bad-request");
         app.admin().get("/tenants/ghost/clients").await.assert_problem(404, "not-found");
+        let empty = app.admin().get("/tenants/acme/clients").await;
+        assert_eq!((empty.status, &empty.json["items"]), (200, &json!([])));
+        let past_the_end = app.admin().get("/tenants/ghost/clients?cursor=zzz").await;
+        past_the_end.assert_problem(404, "not-found");
     }
 
     async fn deleting_a_client_removes_it_with_its_secret(app) {

@@ -8,7 +8,7 @@ mod rules;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::Invalid;
 use super::credential::{Credential, check_auth_method};
@@ -273,40 +273,69 @@ impl Client {
         self.app_type.client_type()
     }
 
-    /// The canonical document: what create, read, list and patch return, and what JSON Patch
-    /// applies to.
-    pub fn document(&self) -> Value {
-        let mut document = match serde_json::to_value(&self.settings) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        };
-        let stamp =
-            |at: &Timestamp| Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        let read_only = json!({
-            "id": self.id,
-            "tenant": self.tenant,
-            "appType": self.app_type,
-            "type": self.client_type(),
-            "callbackUrls": self.settings.redirect_uris,
-            "manuallyCreated": self.manually_created,
-            "internal": false,
-            "created": stamp(&self.created),
-            "modified": stamp(&self.modified),
-            "lastUsed": self.last_used.as_ref().map(stamp),
-        });
-        if let Value::Object(read_only) = read_only {
-            document.extend(read_only);
+    /// The canonical document: what create, read, list and patch return. Serializing it
+    /// writes the JSON straight from the client, without building a `Value` first.
+    pub fn document(&self) -> Document<'_> {
+        Document {
+            settings: &self.settings,
+            id: &self.id,
+            tenant: &self.tenant,
+            app_type: self.app_type,
+            client_type: self.client_type(),
+            callback_urls: &self.settings.redirect_uris,
+            manually_created: self.manually_created,
+            internal: false,
+            created: Stamp(self.created),
+            modified: Stamp(self.modified),
+            last_used: self.last_used.map(Stamp),
         }
-        Value::Object(document)
+    }
+
+    /// The document as a JSON value, for what JSON Patch applies to.
+    pub fn document_value(&self) -> Value {
+        serde_json::to_value(self.document()).unwrap_or(Value::Null)
     }
 
     /// A strong validator of the document: any change to it changes the tag.
     pub fn etag(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let bytes = serde_json::to_vec(&self.document()).unwrap_or_default();
-        let hash = Sha256::digest(&bytes);
-        let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
-        format!("\"{hex}\"")
+        etag_of(&serde_json::to_vec(&self.document()).unwrap_or_default())
+    }
+}
+
+/// The ETag of a serialized document: a strong validator, as `"` + 24 hex digits + `"`.
+pub fn etag_of(document: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(document);
+    let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// The canonical client document: the patchable settings, then what only clientd sets.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document<'a> {
+    #[serde(flatten)]
+    settings: &'a ClientSettings,
+    id: &'a ClientId,
+    tenant: &'a TenantId,
+    app_type: AppType,
+    #[serde(rename = "type")]
+    client_type: ClientType,
+    callback_urls: &'a [String],
+    manually_created: bool,
+    internal: bool,
+    created: Stamp,
+    modified: Stamp,
+    last_used: Option<Stamp>,
+}
+
+/// A timestamp as documents show it: RFC 3339 in UTC with milliseconds.
+struct Stamp(Timestamp);
+
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        serializer.serialize_str(&text)
     }
 }
 

@@ -103,7 +103,7 @@ impl ClientPatch {
 
     /// Applies the patch to `client`'s document, all or nothing, and reads the result back.
     pub fn apply(&self, client: &Client) -> Result<Client, PatchError> {
-        let mut document = client.document();
+        let mut document = client.document_value();
         json_patch::patch(&mut document, &self.0).map_err(|error| {
             let index = error.operation;
             let path = error.path.to_string();
