@@ -67,8 +67,9 @@ COMMIT;
 """,
     "verify": """\\set n random(1, {clients})
 {token}
-SELECT {columns} FROM clients WHERE id = {client_id};
-SELECT slot, secret_hash, last_four, created, last_used FROM client_secrets WHERE client_id = {client_id} ORDER BY slot;
+SELECT c.id, c.tenant_id, c.app_type, c.settings, c.manually_created, c.created, c.modified, c.last_used,
+  s.slot, s.secret_hash, s.last_four, s.created AS secret_created, s.last_used AS secret_last_used
+  FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id WHERE c.id = {client_id} ORDER BY s.slot;
 """,
     # A start and a complete per run of the script (2 calls); each pgbench client keeps to its
     # own clients, as each wrk thread does, so no start meets a rotation under way.

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::auth::Caller;
-use super::clients::{not_found_client, visible_client};
+use super::clients::not_found_client;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use crate::domain::client::{Client, ClientId, IssuedSecret};
@@ -136,8 +136,7 @@ async fn verify_secret(
     Path(client_id): Path<String>,
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let client = visible_client(&state, &caller, &client_id).await?;
-    let secrets = state.store.secrets(&client.id).await?;
+    let (client, secrets) = visible_client_with_secrets(&state, &caller, &client_id).await?;
     let slot = rotation::verify(&client, &secrets, &request.client_secret)
         .map_err(|failure| ApiError::SecretRefused(failure.to_string()))?;
     let now = time::now();
@@ -157,11 +156,23 @@ async fn secret_telemetry(
     caller: Caller,
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let client = visible_client(&state, &caller, &client_id).await?;
-    let secrets = state.store.secrets(&client.id).await?;
+    let (client, secrets) = visible_client_with_secrets(&state, &caller, &client_id).await?;
     Ok(Json(json!({
         "client_id": client.id,
         "current": in_slot(&secrets, Slot::Current),
         "next": in_slot(&secrets, Slot::Next),
     })))
+}
+
+/// The client with its secrets, read together, if the caller can see its tenant.
+async fn visible_client_with_secrets(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Client, Vec<StoredSecret>), ApiError> {
+    let id = ClientId::parse(id).map_err(|_| not_found_client())?;
+    match state.store.client_with_secrets(&id).await? {
+        Some((client, secrets)) if caller.grants.can_read(&client.tenant) => Ok((client, secrets)),
+        _ => Err(not_found_client()),
+    }
 }

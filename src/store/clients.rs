@@ -39,8 +39,12 @@ pub trait ClientStore: Send + Sync {
     /// Deletes the client, with its secrets, if it is still in `tenant`.
     async fn delete_client(&self, id: &ClientId, tenant: &TenantId) -> StoreResult<()>;
 
-    /// A client's secrets: the current one and, while rotating, the next.
-    async fn secrets(&self, client: &ClientId) -> StoreResult<Vec<StoredSecret>>;
+    /// The client with its secrets (the current one and, while rotating, the next), in one
+    /// query: what verification reads.
+    async fn client_with_secrets(
+        &self,
+        id: &ClientId,
+    ) -> StoreResult<Option<(Client, Vec<StoredSecret>)>>;
     /// Locks the client, lets `decide` say what a rotation step does, applies it, and returns
     /// the client with its secrets as they now are.
     async fn rotate_secrets(
@@ -83,6 +87,11 @@ pub(super) use client_query;
 pub(super) const CLIENT_BY_ID: &str = client_query!(" WHERE id = $1");
 pub(super) const CLIENTS_OF_TENANT: &str =
     client_query!(" WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+pub(super) const CLIENT_WITH_SECRETS: &str = "SELECT c.id, c.tenant_id, c.app_type, c.settings,
+        c.manually_created, c.created, c.modified, c.last_used, s.slot, s.secret_hash,
+        s.last_four, s.created AS secret_created, s.last_used AS secret_last_used
+     FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
+     WHERE c.id = $1 ORDER BY s.slot";
 pub(super) const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, last_used
      FROM client_secrets WHERE client_id = $1 ORDER BY slot";
 pub(super) const CREDENTIALS_OF_CLIENT: &str =
@@ -107,9 +116,10 @@ macro_rules! client_store {
             use crate::domain::tenant::TenantId;
             use crate::domain::time::Timestamp;
             use crate::store::clients::{
-                CLIENT_BY_ID, CLIENTS_OF_TENANT, CREDENTIALS_OF_CLIENT, ClientStore, SECRETS_OF_CLIENT,
+                CLIENT_BY_ID, CLIENT_WITH_SECRETS, CLIENTS_OF_TENANT, CREDENTIALS_OF_CLIENT, ClientStore,
+                SECRETS_OF_CLIENT,
             };
-            use crate::store::rows::{self, ClientRow, CredentialRow, SecretRow};
+            use crate::store::rows::{self, ClientRow, ClientSecretRow, CredentialRow, SecretRow};
             use crate::store::{ClientDecision, CredentialDecision, SecretDecision, StoreError, StoreResult};
 
             /// The client, locked until `tx` ends (a row lock, or the database lock SQLite's
@@ -237,12 +247,15 @@ macro_rules! client_store {
                     }
                 }
 
-                async fn secrets(&self, client: &ClientId) -> StoreResult<Vec<StoredSecret>> {
-                    let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
-                        .bind(client.as_str())
+                async fn client_with_secrets(
+                    &self,
+                    id: &ClientId,
+                ) -> StoreResult<Option<(Client, Vec<StoredSecret>)>> {
+                    let rows: Vec<ClientSecretRow> = sqlx::query_as(CLIENT_WITH_SECRETS)
+                        .bind(id.as_str())
                         .fetch_all(&self.pool)
                         .await?;
-                    rows::secrets(rows)
+                    rows::client_with_secrets(rows)
                 }
 
                 async fn rotate_secrets(

@@ -183,3 +183,38 @@ pub fn secrets(rows: Vec<SecretRow>) -> Result<Vec<StoredSecret>, StoreError> {
         })
         .collect()
 }
+
+/// A client beside one of its secrets, or beside none: a row of `CLIENT_WITH_SECRETS`.
+#[derive(sqlx::FromRow)]
+pub struct ClientSecretRow {
+    #[sqlx(flatten)]
+    pub client: ClientRow,
+    pub slot: Option<String>,
+    pub secret_hash: Option<Vec<u8>>,
+    pub last_four: Option<String>,
+    pub secret_created: Option<DateTime<Utc>>,
+    pub secret_last_used: Option<DateTime<Utc>>,
+}
+
+pub fn client_with_secrets(
+    mut rows: Vec<ClientSecretRow>,
+) -> Result<Option<(Client, Vec<StoredSecret>)>, StoreError> {
+    let secret_rows = (rows.iter_mut())
+        .filter_map(|row| {
+            Some(SecretRow {
+                slot: row.slot.take()?,
+                secret_hash: row.secret_hash.take()?,
+                last_four: row.last_four.take()?,
+                created: row.secret_created?,
+                last_used: row.secret_last_used,
+            })
+        })
+        .collect();
+    let Some(first) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Client::try_from(first.client)?,
+        secrets(secret_rows)?,
+    )))
+}
