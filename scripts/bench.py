@@ -8,23 +8,22 @@ Standard library only; writes BENCHMARKS.md.
 """
 
 import argparse
-import atexit
 import concurrent.futures
-import http.client
 import json
 import os
 import platform
 import re
 import secrets
 import shlex
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-BINARY = os.environ["CLIENTD_BINARY"]
-PG_URL = os.environ["PG_URL"]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import clientd  # noqa: E402 - found on the path just set
+
 PG_BINDIR = Path(os.environ["PG_BINDIR"])
 BOOTSTRAP = secrets.token_hex(32)
 TENANT = "bench"
@@ -167,70 +166,24 @@ end""",
 CALLS = ["create", "read", "list", "patch", "verify", "rotate"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def psql(database_url, sql):
     result = subprocess.run([PG_BINDIR / "psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-d", database_url, "-c", sql],
                             check=True, capture_output=True, text=True)
     return result.stdout.strip()
 
 
-def database(name):
-    psql(PG_URL, f"CREATE DATABASE {name}")
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
-
-
-class Clientd:
-    def __init__(self, database_url, connections):
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        env = dict(os.environ, DATABASE_URL=database_url, CLIENTD_BOOTSTRAP_TOKEN=BOOTSTRAP,
-                   CLIENTD_LISTEN=f"127.0.0.1:{self.port}", CLIENTD_DB_POOL_SIZE=str(connections))
-        self.process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL, stderr=self.log)
-        atexit.register(self.process.kill)  # never outlive the run, even when it fails
-        for _ in range(300):
-            try:
-                if self.call("GET", "/readyz", token=None)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("clientd did not start")
-
-    def call(self, method, path, body=None, token=BOOTSTRAP):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response.status, (json.loads(data) if data else None)
-
-    def peak_rss_mib(self):
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
 def seed(server):
     """A tenant, a token that reaches it (looked up per request, as a real caller's would be),
     and SEEDED confidential clients with known ids and secrets."""
-    assert server.call("POST", "/tenants", {"id": TENANT, "name": "Bench"})[0] == 201
-    status, token = server.call("POST", "/tokens", {"name": "bench", "permissions": ["client.write.all"]})
+    admin = clientd.Api(server.port, BOOTSTRAP)
+    assert admin.call("POST", "/tenants", {"id": TENANT, "name": "Bench"})[0] == 201
+    status, token, _ = admin.call("POST", "/tokens", {"name": "bench", "permissions": ["client.write.all"]})
     assert status == 201, token
 
     def create(n):
         body = {"id": f"bench-{n:07d}", "name": f"Bench {n}", "app_type": "regular_web",
                 "callbacks": ["https://bench.example/callback"]}
-        status, client = server.call("POST", f"/tenants/{TENANT}/clients", body, token["token"])
+        status, client, _ = clientd.Api(server.port, token["token"]).call("POST", f"/tenants/{TENANT}/clients", body)
         assert status == 201, client
         return client["id"], client["secret"]
 
@@ -259,7 +212,7 @@ def wrk(server, call, token, clients, args, tenant=TENANT):
             "requests": result["requests"]}
 
 
-def pgbench(database_url, script, args, clients=None):
+def pgbench(database_url, script, args):
     """TPS of pgbench at the benchmark's concurrency, prepared statements; `script` is a file's
     text or a built-in's flags."""
     command = [PG_BINDIR / "pgbench", "-n", "-M", "prepared", f"-c{args.connections}", f"-j{args.threads}",
@@ -277,15 +230,15 @@ def pgbench(database_url, script, args, clients=None):
     return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
 
-def pgbench_script(call, database_url, token_id, args, clients):
+def pgbench_script(call, database_url, token_id, args):
     settings = psql(database_url, "SELECT settings::text FROM clients WHERE id = 'bench-0000001'").replace("'", "''")
     return PGBENCH[call].format(token=TOKEN_SQL.format(token_id=token_id), columns=CLIENT_COLUMNS,
-                                client_id=CLIENT_ID, settings=settings, clients=clients,
+                                client_id=CLIENT_ID, settings=settings, clients=SEEDED,
                                 connections=args.connections)
 
 
 def run_store(store, database_url, args, report):
-    server = Clientd(database_url, args.connections)
+    server = clientd.Server(database_url, BOOTSTRAP, env={"CLIENTD_DB_POOL_SIZE": str(args.connections)}).start()
     token, clients = seed(server)
     print(f"{store}: seeded {len(clients)} clients")
     for call in args.calls.split(","):
@@ -293,7 +246,7 @@ def run_store(store, database_url, args, report):
         if store == "postgres":
             if call == "rotate":
                 psql(database_url, "DELETE FROM client_secrets WHERE slot = 'next'")
-            script = pgbench_script(call, database_url, token["id"], args, SEEDED)
+            script = pgbench_script(call, database_url, token["id"], args)
             figures["pgbench"] = pgbench(database_url, script, args) * CALLS_PER_SCRIPT.get(call, 1)
             figures["ratio"] = figures["rps"] / figures["pgbench"]
         figures["rss"] = server.peak_rss_mib()
@@ -307,7 +260,7 @@ def run_store(store, database_url, args, report):
 def scale(server, database_url, token, args):
     """Reads and pages in a tenant of 1,000 clients, then of 1,000,000: copies of one seeded
     client under their own ids, in a tenant of their own."""
-    assert server.call("POST", "/tenants", {"id": "scale", "name": "Scale"})[0] == 201
+    assert clientd.Api(server.port, BOOTSTRAP).call("POST", "/tenants", {"id": "scale", "name": "Scale"})[0] == 201
     figures, held = {}, 0
     for size in (SEEDED, args.scale_clients):
         print(f"  filling tenant scale to {size} clients")
@@ -471,7 +424,7 @@ def main():
     parser.add_argument("--report-only", action="store_true", help="rewrite --out from the last run's target/bench.json")
     parser.add_argument("--out", default="BENCHMARKS.md")
     args = parser.parse_args()
-    args.argv = [shlex.quote(a) for a in os.sys.argv[1:]]
+    args.argv = [shlex.quote(a) for a in sys.argv[1:]]
     if args.report_only:
         report = json.loads(Path("target/bench.json").read_text())
         args.argv = report["argv"]
@@ -485,11 +438,11 @@ def main():
         with tempfile.TemporaryDirectory() as directory:
             run_store("sqlite", f"sqlite://{directory}/bench.db", args, report)
     if "postgres" in stores:
-        builtin = database("pgbench_builtin")
+        builtin = clientd.create_database("pgbench_builtin")
         subprocess.run([PG_BINDIR / "pgbench", "-i", "-q", "-s", "10", builtin], check=True, capture_output=True)
         report["builtin"] = {"select-only": pgbench(builtin, ["-S"], args), "tpc-b": pgbench(builtin, [], args)}
         print(f"pgbench scale 10: {report['builtin']}")
-        run_store("postgres", database("clientd_bench"), args, report)
+        run_store("postgres", clientd.create_database("clientd_bench"), args, report)
     if "postgres" in stores and args.calls == ",".join(CALLS) and not args.no_scale:
         Path("target/bench.json").write_text(json.dumps(report, indent=2))
         write_report(report, args, args.out)

@@ -4,114 +4,24 @@ Each scenario drives real clientd processes over HTTP and checks what the databa
 afterwards against what clientd acknowledged. Standard library only.
 """
 
-import atexit
-import http.client
+import functools
 import json
 import os
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-BINARY = os.environ["CLIENTD_BINARY"]
-PG_URL = os.environ["PG_URL"]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import clientd  # noqa: E402 - found on the path just set
+
 PG_CTL = os.environ["PG_CTL"].split()
-PSQL = os.environ["PSQL"]
 TOKEN = secrets.token_hex(32)
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One clientd process; its log is kept to check for panics and errors afterwards."""
-
-    def __init__(self, database_url, port=None):
-        self.database_url = database_url
-        self.port = port or free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="clientd-faults-", suffix=".log", delete=False)
-        self.process = None
-
-    def start(self):
-        env = dict(os.environ, DATABASE_URL=self.database_url, CLIENTD_BOOTSTRAP_TOKEN=TOKEN,
-                   CLIENTD_LISTEN=f"127.0.0.1:{self.port}", RUST_LOG="info")
-        self.process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL, stderr=self.log)
-        atexit.register(self.process.kill)  # never outlive the run, even when it fails
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"clientd exited at start:\n{self.logged()}")
-            try:
-                if Api(self.port).call("GET", "/readyz")[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit(f"clientd did not become ready:\n{self.logged()}")
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def logged(self):
-        with open(self.log.name, encoding="utf-8", errors="replace") as log:
-            return log.read()
-
-    def assert_no_internal_errors(self, outage=False):
-        """No panic and no error logged; in an outage, 503s (and only they) are expected."""
-        lines = self.logged().splitlines()
-        bad = [line for line in lines if "panicked" in line or " ERROR " in line]
-        if outage:
-            bad = [line for line in bad if "503" not in line]
-        assert not bad, "clientd logged errors:\n" + "\n".join(bad[:20])
-
-
-class Api:
-    """A keep-alive HTTP/1.1 connection to one server; reconnects after a failure."""
-
-    def __init__(self, port):
-        self.port = port
-        self.connection = None
-
-    def call(self, method, path, body=None, headers=None, raw=None):
-        headers = dict(AUTH, **(headers or {}))
-        payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        if payload is not None:
-            headers.setdefault("Content-Type", "application/json")
-        # A kept-alive connection the server has closed fails on reuse: retry once on a new one.
-        for attempt in (1, 2):
-            fresh = self.connection is None
-            try:
-                if fresh:
-                    self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                self.connection.request(method, path, body=payload, headers=headers)
-                response = self.connection.getresponse()
-                data = response.read()
-                break
-            except (OSError, http.client.HTTPException) as failure:
-                self.connection.close()
-                self.connection = None
-                if fresh or attempt == 2:
-                    raise OSError(f"{method} {path}: connection failed ({failure})") from failure
-        try:
-            document = json.loads(data) if data else None
-        except ValueError:
-            document = data
-        return response.status, document, response
+Server = functools.partial(clientd.Server, token=TOKEN, env={"RUST_LOG": "info"})
+Api = functools.partial(clientd.Api, token=TOKEN)
 
 
 def run_all(*jobs):
@@ -131,11 +41,6 @@ def run_all(*jobs):
         thread.join()
     if failures:
         raise failures[0]
-
-
-def create_database(name):
-    subprocess.run([PSQL, "-q", "-d", PG_URL, "-c", f"CREATE DATABASE {name}"], check=True)
-    return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def create_client(api, tenant, name):
@@ -204,7 +109,7 @@ def kill_during_writes(database_url, store):
     load.server.kill()
     load.stop()
     assert not load.errors, f"5xx under load: {load.errors[:3]}"
-    restarted = Server(database_url, load.server.port).start()
+    restarted = Server(database_url, port=load.server.port).start()
     clients, uris = assert_all_present(Api(restarted.port), load.acknowledged)
     restarted.stop()
     restarted.assert_no_internal_errors()
@@ -342,17 +247,17 @@ def main():
         if "kill" in scenarios:
             print("kill -9 in the middle of a write load")
             kill_during_writes(f"sqlite://{sqlite_dir}/kill.db", "sqlite")
-            kill_during_writes(create_database("faults_kill"), "postgres")
+            kill_during_writes(clientd.create_database("faults_kill"), "postgres")
         if "restart" in scenarios:
             print("Postgres restarted under load")
-            postgres_restart_under_load(create_database("faults_restart"))
+            postgres_restart_under_load(clientd.create_database("faults_restart"))
         if "pair" in scenarios:
             print("two clientd processes, one Postgres, concurrent patches")
-            two_servers_no_lost_update(create_database("faults_pair"))
+            two_servers_no_lost_update(clientd.create_database("faults_pair"))
         if "barrage" in scenarios:
             print("malformed bodies and patches")
             malformed_barrage(f"sqlite://{sqlite_dir}/barrage.db", "sqlite")
-            malformed_barrage(create_database("faults_barrage"), "postgres")
+            malformed_barrage(clientd.create_database("faults_barrage"), "postgres")
     print(f"fault tests passed in {time.monotonic() - started:.0f} s")
 
 
