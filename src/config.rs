@@ -63,7 +63,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Database: sqlite://PATH (created when missing), sqlite::memory: or postgres://USER@HOST/DB.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://clientd.db", value_parser = parse_database_url, global = true)]
+    /// Its value is never printed: it may hold a password.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://clientd.db", hide_env_values = true, value_parser = parse_database_url, global = true)]
     pub database_url: String,
 
     /// Address to serve on, as host:port.
@@ -98,6 +99,32 @@ pub struct Settings {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = parse_body_limit, global = true)]
     pub body_limit_bytes: usize,
+
+    /// Failed authentications (bad, revoked or expired tokens) one source address may make in
+    /// a minute; past it the address is answered 429 until the limit lets it try again.
+    #[arg(long, env = "CLIENTD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_auth_failures, global = true)]
+    pub auth_failures_per_minute: u32,
+
+    /// Failed secret verifications one client may have in a minute, likewise.
+    #[arg(long, env = "CLIENTD_VERIFY_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_verify_failures, global = true)]
+    pub verify_failures_per_minute: u32,
+
+    /// Proxies (comma-separated CIDRs or addresses) whose X-Forwarded-For names the source
+    /// address; from anyone else the header is ignored.
+    #[arg(long, env = "CLIENTD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Most connections served at once; further ones wait in the listen queue.
+    #[arg(long, env = "CLIENTD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = parse_max_connections, global = true)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's head (method, path, headers) once it began.
+    #[arg(long, env = "CLIENTD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = parse_header_read_timeout, global = true)]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a kept-alive connection may sit idle between requests before it is closed.
+    #[arg(long, env = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_keep_alive_timeout, global = true)]
+    pub keep_alive_timeout_secs: u64,
 }
 
 impl Settings {
@@ -113,6 +140,12 @@ impl Settings {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             max_credentials_per_client: 2,
+            auth_failures_per_minute: 30,
+            verify_failures_per_minute: 30,
+            trusted_proxies: Vec::new(),
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 30,
         }
     }
 
@@ -126,6 +159,14 @@ impl Settings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn connections(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
+        }
     }
 
     pub fn db_wait(&self) -> Duration {
@@ -200,6 +241,56 @@ fn parse_body_limit(text: &str) -> Result<usize, String> {
         1024..=64 * 1024 * 1024,
         "bytes",
     )
+}
+
+fn parse_auth_failures(text: &str) -> Result<u32, String> {
+    parse_number(
+        text,
+        "CLIENTD_AUTH_FAILURES_PER_MINUTE",
+        1..=1_000_000,
+        "failures",
+    )
+}
+
+fn parse_verify_failures(text: &str) -> Result<u32, String> {
+    parse_number(
+        text,
+        "CLIENTD_VERIFY_FAILURES_PER_MINUTE",
+        1..=1_000_000,
+        "failures",
+    )
+}
+
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    parse_number(
+        text,
+        "CLIENTD_MAX_CONNECTIONS",
+        1..=1_000_000,
+        "connections",
+    )
+}
+
+fn parse_header_read_timeout(text: &str) -> Result<u64, String> {
+    parse_number(
+        text,
+        "CLIENTD_HEADER_READ_TIMEOUT_SECS",
+        1..=3600,
+        "seconds",
+    )
+}
+
+fn parse_keep_alive_timeout(text: &str) -> Result<u64, String> {
+    parse_number(text, "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", 1..=3600, "seconds")
+}
+
+/// A CIDR (10.0.0.0/8, fd00::/8) or a single address.
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    (text.parse::<ipnet::IpNet>())
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!("CLIENTD_TRUSTED_PROXIES: {text:?} is not a CIDR (10.0.0.0/8) or an address")
+        })
 }
 
 fn parse_timestamp(text: &str) -> Result<Timestamp, String> {

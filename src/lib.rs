@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 
@@ -42,8 +43,6 @@ pub enum StartError {
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
     #[error("cannot issue the first admin token: {0}")]
     FirstToken(String),
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
     #[error("{0}")]
     Command(String),
 }
@@ -89,24 +88,24 @@ pub async fn serve(
     if settings.bootstrap_token.is_none() {
         announce_first_token(store.as_ref()).await?;
     }
-    let state = AppState {
-        store: store.clone(),
-        bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
-        metrics: Arc::new(http::ops::Metrics::new()?),
-        max_credentials: settings.max_credentials_per_client,
-    };
+    let state = AppState::new(store.clone(), &settings)?;
     let limits = Limits {
         request_timeout: settings.request_timeout(),
         body_limit_bytes: settings.body_limit_bytes,
     };
+    let housekeeping = tokio::spawn(http::housekeeping(state.clone()));
     let app = http::router(state, limits);
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(until_stopped(stopped))
-        .await
-        .map_err(StartError::Serve)?;
+    server::serve(
+        listener,
+        app,
+        settings.connections(),
+        until_stopped(stopped),
+    )
+    .await;
+    housekeeping.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

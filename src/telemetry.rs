@@ -52,17 +52,37 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-/// A database URL fit for a log: the password, if any, replaced by `***`.
+/// A database URL fit for a log: the password, in the user info or as a `password=` query
+/// parameter, replaced by `***`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (address, query) = match url.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = redact_userinfo(address);
+    if let Some(query) = query {
+        let parameters: Vec<String> = (query.split('&'))
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&parameters.join("&"));
+    }
+    redacted
+}
+
+fn redact_userinfo(address: &str) -> String {
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return address.to_owned();
     };
     let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+        return address.to_owned();
     };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+        None => address.to_owned(),
     }
 }
 
@@ -78,5 +98,13 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(redact_url("sqlite://clientd.db"), "sqlite://clientd.db");
+        assert_eq!(
+            redact_url("postgres://db/x?sslmode=require&password=hunter2&user=app"),
+            "postgres://db/x?sslmode=require&password=***&user=app"
+        );
+        assert_eq!(
+            redact_url("postgres://app:pw@db/x?Password=hunter2"),
+            "postgres://app:***@db/x?Password=***"
+        );
     }
 }

@@ -111,3 +111,21 @@ where
 
     deserializer.deserialize_any(ObjectOrNull(PhantomData))
 }
+
+/// The length of `value` serialized as compact JSON, counted without building the text.
+pub fn json_size<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail, and clientd's types always serialize.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}

@@ -7,6 +7,7 @@ pub mod page;
 pub mod rotation;
 pub mod secret;
 pub mod tenant;
+pub mod text;
 pub mod time;
 pub mod token;
 

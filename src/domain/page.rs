@@ -34,9 +34,11 @@ impl Limit {
 pub struct Cursor(String);
 
 impl Cursor {
-    /// An empty cursor is no cursor: the first page.
-    pub fn parse(text: &str) -> Option<Self> {
-        (!text.is_empty()).then(|| Self(text.to_owned()))
+    /// An empty cursor is no cursor: the first page. Keys hold no control characters, so a
+    /// cursor with one was not given by clientd (and Postgres could not even compare a NUL).
+    pub fn parse(text: &str) -> Result<Option<Self>, Invalid> {
+        super::text::single_line(text).map_err(|why| Invalid::one("/cursor", why))?;
+        Ok((!text.is_empty()).then(|| Self(text.to_owned())))
     }
 
     pub fn key(&self) -> &str {

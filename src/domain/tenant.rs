@@ -52,7 +52,7 @@ impl TenantName {
         } else if text.chars().count() > Self::MAX_LEN {
             Err(format!("must be at most {} characters long", Self::MAX_LEN))
         } else {
-            Ok(Self(text.to_owned()))
+            super::text::single_line(text).map(|()| Self(text.to_owned()))
         }
     }
 

@@ -169,6 +169,8 @@ impl ApiToken {
                 "/name",
                 format!("must be 1 to {} characters long", Self::MAX_NAME_LEN),
             );
+        } else {
+            violations.check("/name", super::text::single_line(name));
         }
         if permissions.is_empty() {
             violations.add("/permissions", "name at least one permission");

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::AppState;
 use super::auth::{Caller, not_found_tenant};
 use super::error::ApiError;
-use super::extract::{JsonBody, Paging, Prefix, parse_json};
+use super::extract::{JsonBody, NO_STORE, Paging, Prefix, parse_json};
 use crate::domain::client::{
     self, Client, ClientId, ClientPatch, ClientType, CreateClient, IssuedSecret,
 };
@@ -66,7 +66,7 @@ async fn create_client(
     }
     let location = format!("{prefix}/clients/{}", client.id);
     let headers = [(header::LOCATION, location), (header::ETAG, client.etag())];
-    Ok((StatusCode::CREATED, headers, Json(document)).into_response())
+    Ok((StatusCode::CREATED, [NO_STORE], headers, Json(document)).into_response())
 }
 
 async fn list_clients(

@@ -45,6 +45,12 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Unavailable(String),
+    /// Too many failed attempts from this address (or on this client): wait, then retry.
+    #[error("{what}; retry in {} s", retry_seconds(*.retry_after))]
+    TooManyRequests {
+        what: &'static str,
+        retry_after: std::time::Duration,
+    },
     /// The cause goes to the log only; the caller learns nothing of it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -157,6 +163,11 @@ impl ApiError {
             ),
             Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "validation", "Validation failed"),
             Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::TooManyRequests { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many failed attempts",
+            ),
             Self::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -184,15 +195,31 @@ impl ApiError {
     }
 }
 
+/// A wait in whole seconds, rounded up, as `Retry-After` gives it.
+fn retry_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
+}
+
 const INTERNAL_DETAIL: &str =
     "the server failed to answer; quote the x-request-id header to the operator";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let unauthorized = matches!(self, Self::Unauthorized(_) | Self::SecretRefused(_));
+        // A refused client secret is no admin credential: challenging for one would invite
+        // a browser to prompt for a token.
+        let unauthorized = matches!(self, Self::Unauthorized(_));
         let patch_type = matches!(self, Self::UnsupportedPatchType);
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after, .. } => Some(retry_seconds(*retry_after)),
+            _ => None,
+        };
         let problem = self.problem();
         let mut response = problem.status.into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if patch_type {
             response.headers_mut().insert(
                 HeaderName::from_static("accept-patch"),

@@ -10,6 +10,9 @@ use super::error::ApiError;
 use crate::domain::json;
 use crate::domain::page::{Cursor, Limit};
 
+/// For answers that carry a secret or a token text: no cache may keep them (RFC 6749 5.1).
+pub const NO_STORE: (axum::http::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
 /// A JSON request body. Unknown fields and malformed JSON are 400; a value of the wrong type
 /// is 422 pointing at it.
 pub struct JsonBody<T>(pub T);
@@ -100,7 +103,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         };
         Ok(Self {
             limit: Limit::parse(raw.limit).map_err(query_error)?,
-            cursor: raw.cursor.as_deref().and_then(Cursor::parse),
+            cursor: Cursor::parse(raw.cursor.as_deref().unwrap_or("")).map_err(query_error)?,
         })
     }
 }

@@ -8,27 +8,34 @@ pub mod extract;
 pub mod ops;
 pub mod secrets;
 pub mod tenants;
+pub mod throttle;
 pub mod tokens;
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::config::Settings;
+use crate::domain::client::ClientId;
 use crate::domain::secret::SecretHash;
 use crate::store::Store;
 use ops::Metrics;
+use throttle::{FailureLimit, TrustedProxies};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -38,7 +45,52 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Most credentials one client may hold.
     pub max_credentials: usize,
+    pub auth_failures: Arc<FailureLimit<IpAddr>>,
+    pub verify_failures: Arc<FailureLimit<ClientId>>,
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: &Settings,
+    ) -> Result<Self, metrics_exporter_prometheus::BuildError> {
+        let per_minute = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        Ok(Self {
+            store,
+            bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
+            metrics: Arc::new(Metrics::new()?),
+            max_credentials: settings.max_credentials_per_client,
+            auth_failures: Arc::new(FailureLimit::per_minute(per_minute(
+                settings.auth_failures_per_minute,
+            ))),
+            verify_failures: Arc::new(FailureLimit::per_minute(per_minute(
+                settings.verify_failures_per_minute,
+            ))),
+            trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
+        })
+    }
+}
+
+/// Background upkeep while the server runs: metric histograms are drained every few seconds
+/// whether or not anyone scrapes `/metrics` (they grow with every request until drained), and
+/// the failure limiters forget addresses and clients that stopped failing.
+pub async fn housekeeping(state: AppState) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for tick in 0u64.. {
+        ticks.tick().await;
+        state.metrics.upkeep();
+        if tick % 12 == 0 {
+            state.auth_failures.forget_stale();
+            state.verify_failures.forget_stale();
+        }
+    }
+}
+
+/// The longest `x-request-id` taken from a caller; a longer one (or one that is not visible
+/// ASCII) is replaced by a fresh id, so no caller can bloat every log line of its requests.
+const MAX_REQUEST_ID: usize = 128;
 
 /// Limits the router enforces on every request.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +123,11 @@ fn with_middleware(routes: Router<AppState>, state: AppState, limits: Limits) ->
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
         ]))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(middleware::map_request(drop_unfit_request_id))
         .layer(SetRequestIdLayer::new(
             x_request_id.clone(),
             MakeRequestUuid,
@@ -82,6 +139,10 @@ fn with_middleware(routes: Router<AppState>, state: AppState, limits: Limits) ->
         )
         .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(middleware::from_fn_with_state(state.clone(), ops::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            throttle::source_address,
+        ))
         .layer(middleware::from_fn(error::render_problems))
         .layer(CatchPanicLayer::custom(|_| {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -95,6 +156,16 @@ fn with_middleware(routes: Router<AppState>, state: AppState, limits: Limits) ->
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware)
         .with_state(state)
+}
+
+async fn drop_unfit_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let fits = |id: &HeaderValue| {
+        id.len() <= MAX_REQUEST_ID && id.as_bytes().iter().all(|b| b.is_ascii_graphic())
+    };
+    if !(request.headers().get("x-request-id")).is_none_or(fits) {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }
 
 fn request_span<B>(request: &Request<B>) -> tracing::Span {
@@ -122,16 +193,9 @@ mod tests {
         path: &str,
         timeout: Duration,
     ) -> (StatusCode, String) {
-        let state = AppState {
-            store: crate::store::open(
-                "sqlite::memory:",
-                &crate::config::Settings::for_database("sqlite::memory:").pool(),
-            )
-            .unwrap(),
-            bootstrap: None,
-            metrics: Arc::new(Metrics::new().unwrap()),
-            max_credentials: 2,
-        };
+        let settings = crate::config::Settings::for_database("sqlite::memory:");
+        let store = crate::store::open("sqlite::memory:", &settings.pool()).unwrap();
+        let state = AppState::new(store, &settings).unwrap();
         let limits = Limits {
             request_timeout: timeout,
             body_limit_bytes: 1024,

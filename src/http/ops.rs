@@ -70,11 +70,11 @@ impl Metrics {
         Ok(Self { recorder, handle })
     }
 
-    fn record(&self, method: String, route: String, status: u16, elapsed: Duration) {
+    fn record(&self, method: &'static str, route: String, status: u16, elapsed: Duration) {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::counter!(
                 "clientd_http_requests_total",
-                "method" => method.clone(),
+                "method" => method,
                 "route" => route.clone(),
                 "status" => status.to_string()
             )
@@ -88,6 +88,31 @@ impl Metrics {
         });
     }
 
+    /// A presented token or secret that did not check out; `limited` when it passed its
+    /// limit and was answered 429.
+    pub fn failure(&self, kind: FailureKind, limited: bool) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!("clientd_failures_total", "kind" => kind.as_str()).increment(1);
+            if limited {
+                metrics::counter!("clientd_rate_limited_total", "kind" => kind.as_str())
+                    .increment(1);
+            }
+        });
+    }
+
+    /// A request refused at once because its address or client is over its failure limit.
+    pub fn refused(&self, kind: FailureKind) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!("clientd_rate_limited_total", "kind" => kind.as_str()).increment(1);
+        });
+    }
+
+    /// Folds recorded samples into the histograms, freeing them: run on a timer, not only
+    /// when scraped, or samples pile up on a server nobody scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     fn render(&self, pool: PoolStats) -> String {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!("clientd_db_pool_connections").set(pool.connections);
@@ -98,11 +123,45 @@ impl Metrics {
     }
 }
 
+/// What failed: an admin token (per source address) or a client secret (per client).
+#[derive(Debug, Clone, Copy)]
+pub enum FailureKind {
+    Authentication,
+    Verification,
+}
+
+impl FailureKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Authentication => "authentication",
+            Self::Verification => "verification",
+        }
+    }
+}
+
+/// The method as a metric label: the standard ones by name, anything else as `other`, so
+/// made-up methods cannot mint new series.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        M::TRACE => "TRACE",
+        M::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts and times every request under its route template, never its raw path,
 /// so ids in paths cannot blow up the number of series.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = (request.extensions().get::<MatchedPath>())
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;

@@ -2,6 +2,8 @@
 //! and authorization servers, and rotation telemetry.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -11,7 +13,8 @@ use super::AppState;
 use super::auth::Caller;
 use super::clients::not_found_client;
 use super::error::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, NO_STORE};
+use super::ops::FailureKind;
 use crate::domain::client::{Client, ClientId, IssuedSecret};
 use crate::domain::rotation::{self, Rotation, Slot, StoredSecret, in_slot};
 use crate::domain::secret::SecretString;
@@ -99,28 +102,36 @@ async fn rotate(
     }
 }
 
+/// The answer carries the next secret: no cache may keep it (RFC 6749 section 5.1).
 async fn rotate_start(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(client_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_deliberate(&headers)?;
     let next = IssuedSecret::generate()?;
-    rotate(&state, &caller, &client_id, Rotation::Start(&next)).await
+    let answer = rotate(&state, &caller, &client_id, Rotation::Start(&next)).await?;
+    Ok(([NO_STORE], answer))
 }
 
 async fn rotate_complete(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_deliberate(&headers)?;
     rotate(&state, &caller, &client_id, Rotation::Complete).await
 }
 
 async fn rotate_cancel(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(client_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require_deliberate(&headers)?;
     rotate(&state, &caller, &client_id, Rotation::Cancel).await
 }
 
@@ -137,8 +148,19 @@ async fn verify_secret(
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let (client, secrets) = visible_client_with_secrets(&state, &caller, &client_id).await?;
-    let slot = rotation::verify(&client, &secrets, &request.client_secret)
-        .map_err(|failure| ApiError::SecretRefused(failure.to_string()))?;
+    let too_many = |retry_after| ApiError::TooManyRequests {
+        what: "too many failed verifications of this client's secret",
+        retry_after,
+    };
+    if let Some(wait) = state.verify_failures.refused(&client.id) {
+        state.metrics.refused(FailureKind::Verification);
+        return Err(too_many(wait));
+    }
+    let slot = rotation::verify(&client, &secrets, &request.client_secret).map_err(|failure| {
+        let limited = state.verify_failures.record_failure(&client.id);
+        (state.metrics).failure(FailureKind::Verification, limited.is_some());
+        limited.map_or_else(|| ApiError::SecretRefused(failure.to_string()), too_many)
+    })?;
     let now = time::now();
     let secret_used = in_slot(&secrets, slot).and_then(|secret| secret.last_used);
     if rotation::use_is_news(secret_used, now) || rotation::use_is_news(client.last_used, now) {

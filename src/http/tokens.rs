@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{JsonBody, Paging, Prefix};
+use super::extract::{JsonBody, NO_STORE, Paging, Prefix};
 use crate::domain::FieldError;
 use crate::domain::secret::SecretString;
 use crate::domain::tenant::TenantId;
@@ -90,6 +90,7 @@ async fn create_token(
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
+        [NO_STORE],
         [(header::LOCATION, location)],
         Json(body),
     ))

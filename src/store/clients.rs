@@ -388,17 +388,20 @@ macro_rules! client_store {
                         }
                         CredentialChange::Replace(c) => {
                             sqlx::query(
-                                "UPDATE client_credentials SET expires_at = $2, updated_at = $3 WHERE id = $1",
+                                "UPDATE client_credentials SET expires_at = $3, updated_at = $4
+                                 WHERE id = $1 AND client_id = $2",
                             )
                             .bind(&c.id)
+                            .bind(client.as_str())
                             .bind(c.expires_at)
                             .bind(c.updated_at)
                             .execute(&mut *tx)
                             .await?;
                         }
                         CredentialChange::Remove(c) => {
-                            sqlx::query("DELETE FROM client_credentials WHERE id = $1")
+                            sqlx::query("DELETE FROM client_credentials WHERE id = $1 AND client_id = $2")
                                 .bind(&c.id)
+                                .bind(client.as_str())
                                 .execute(&mut *tx)
                                 .await?;
                         }

@@ -43,39 +43,72 @@ super::clients::client_store!(SqliteStore, sqlx::Sqlite);
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// For an in-memory database, one connection held for the life of the store: the
+    /// database lives only while some connection is open, and the pool closes its own
+    /// whenever a request is abandoned mid-query.
+    keeper: Option<Keeper>,
+}
+
+struct Keeper {
+    options: SqliteConnectOptions,
+    connection: tokio::sync::OnceCell<tokio::sync::Mutex<sqlx::SqliteConnection>>,
 }
 
 impl SqliteStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // Every in-memory URL becomes one named, shared-cache database of this process (sqlx
+        // names one per `sqlite::memory:`), so every connection of the store sees the same.
+        let base = if in_memory {
+            SqliteConnectOptions::from_str("sqlite::memory:")?
+        } else {
+            SqliteConnectOptions::from_str(url)?
+        };
+        let options = base
             .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let connections = |max| {
             SqlitePoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(settings.acquire_timeout)
         };
         if in_memory {
-            // An in-memory database lives only while a connection holds it: keep exactly one,
-            // for reads and writes alike.
-            let pool = connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_lazy_with(options);
+            // One pooled connection for reads and writes alike: the database is in this
+            // process, so there is no round trip to overlap.
+            let pool = connections(1).connect_lazy_with(options.clone());
             return Ok(Self {
                 writer: pool.clone(),
                 pool,
+                keeper: Some(Keeper {
+                    options,
+                    connection: tokio::sync::OnceCell::new(),
+                }),
             });
         }
         Ok(Self {
             pool: connections(settings.max_connections).connect_lazy_with(options.clone()),
             writer: connections(1).connect_lazy_with(options),
+            keeper: None,
         })
+    }
+
+    /// Opens the keeper's connection, once, before the schema is made.
+    async fn keep_alive(&self) -> StoreResult<()> {
+        if let Some(keeper) = &self.keeper {
+            keeper
+                .connection
+                .get_or_try_init(|| async {
+                    let connection =
+                        <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&keeper.options)
+                            .await?;
+                    Ok::<_, StoreError>(tokio::sync::Mutex::new(connection))
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     fn writer(&self) -> &SqlitePool {
@@ -94,6 +127,7 @@ fn json_list(ids: &[TenantId]) -> String {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
+        self.keep_alive().await?;
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
     }
@@ -288,4 +322,28 @@ async fn insert_token(
     .await
     .map_err(|e| StoreError::on_foreign_key(e, "one of the token's tenants was just deleted"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::time;
+
+    /// What sqlx does when a request is abandoned mid-query: it closes that connection.
+    #[tokio::test]
+    async fn an_in_memory_database_outlives_its_pooled_connections() {
+        let settings = PoolSettings {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+        };
+        let store = SqliteStore::open("sqlite::memory:", &settings).unwrap();
+        store.migrate().await.unwrap();
+        let tenant = Tenant::new("kept", "Kept", time::now()).unwrap();
+        store.create_tenant(&tenant).await.unwrap();
+        for _ in 0..3 {
+            let connection = store.pool.acquire().await.unwrap();
+            connection.close().await.unwrap();
+        }
+        assert_eq!(store.tenant(&tenant.id).await.unwrap(), Some(tenant));
+    }
 }

@@ -42,6 +42,17 @@ async fn bad_settings_are_refused_naming_the_setting() {
             "lots",
             "CLIENTD_BODY_LIMIT_BYTES",
         ),
+        (
+            "CLIENTD_TRUSTED_PROXIES",
+            "10.0.0.0/99",
+            "CLIENTD_TRUSTED_PROXIES",
+        ),
+        ("CLIENTD_MAX_CONNECTIONS", "0", "CLIENTD_MAX_CONNECTIONS"),
+        (
+            "CLIENTD_AUTH_FAILURES_PER_MINUTE",
+            "none",
+            "CLIENTD_AUTH_FAILURES_PER_MINUTE",
+        ),
     ];
     for (name, value, named) in cases {
         let output = clientd().env(name, value).output().await.unwrap();
@@ -65,11 +76,33 @@ async fn help_lists_every_setting() {
         "CLIENTD_REQUEST_TIMEOUT_SECS",
         "CLIENTD_BODY_LIMIT_BYTES",
         "CLIENTD_MAX_CREDENTIALS_PER_CLIENT",
+        "CLIENTD_AUTH_FAILURES_PER_MINUTE",
+        "CLIENTD_VERIFY_FAILURES_PER_MINUTE",
+        "CLIENTD_TRUSTED_PROXIES",
+        "CLIENTD_MAX_CONNECTIONS",
+        "CLIENTD_HEADER_READ_TIMEOUT_SECS",
+        "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS",
     ] {
         assert!(
             help.contains(name),
             "--help does not mention {name}:\n{help}"
         );
+    }
+}
+
+#[tokio::test]
+async fn help_never_prints_the_database_url() {
+    let output = clientd()
+        .env("DATABASE_URL", "postgres://app:hunter2@db.internal/clientd")
+        .env("CLIENTD_BOOTSTRAP_TOKEN", "b".repeat(40))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("DATABASE_URL"), "{help}");
+    for secret in ["hunter2", "db.internal", &"b".repeat(40)] {
+        assert!(!help.contains(secret), "--help shows {secret}:\n{help}");
     }
 }
 

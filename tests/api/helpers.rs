@@ -15,16 +15,18 @@ pub enum Backend {
     Postgres,
 }
 
-/// Defines each test once per store: `sqlite::name` and `postgres::name`.
+/// Defines each test once per store: `sqlite::name` and `postgres::name`. A leading
+/// `with |settings| ...;` changes the server's settings for every test of the block.
 macro_rules! on_both_stores {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
+    (with $configure:expr; $(async fn $name:ident($app:ident) $body:block)*) => {
         mod sqlite {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let $app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+                    let database = crate::helpers::TestDatabase::create(crate::helpers::Backend::Sqlite).await.unwrap();
+                    let $app = crate::helpers::TestApp::spawn_with(database, $configure).await;
                     $body
                 }
             )*
@@ -36,11 +38,14 @@ macro_rules! on_both_stores {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(database) = crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await else { return };
-                    let $app = crate::helpers::TestApp::spawn_on(database).await;
+                    let $app = crate::helpers::TestApp::spawn_with(database, $configure).await;
                     $body
                 }
             )*
         }
+    };
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        on_both_stores! { with |_: &mut clientd::config::Settings| {}; $(async fn $name($app) $body)* }
     };
 }
 
@@ -51,6 +56,14 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// An in-memory SQLite database, private to the server that opens it.
+    pub fn in_memory() -> Self {
+        Self {
+            url: "sqlite::memory:".to_owned(),
+            _dir: None,
+        }
+    }
+
     /// None only for Postgres outside CI when no server is given; under CI=true a missing
     /// Postgres fails the test instead of skipping it.
     pub async fn create(backend: Backend) -> Option<Self> {

@@ -6,11 +6,13 @@
 #[macro_use]
 mod helpers;
 
+mod abuse;
 mod auth;
 mod binary;
 mod clients;
 mod credentials;
 mod errors;
+mod hostile;
 mod migrations;
 mod openapi;
 mod ops;

@@ -5,9 +5,10 @@ use json_patch::jsonptr::Pointer;
 use json_patch::{PatchErrorKind, PatchOperation};
 use serde_json::Value;
 
+use super::rules::MAX_DOCUMENT_BYTES;
 use super::{Client, ClientSettings};
 use crate::domain::Invalid;
-use crate::domain::json::{fit, misfit};
+use crate::domain::json::{fit, json_size, misfit};
 use crate::domain::tenant::TenantId;
 
 /// The top-level fields a patch may change (`tenant` moves the client).
@@ -102,30 +103,27 @@ impl ClientPatch {
     }
 
     /// Applies the patch to `client`'s document, all or nothing, and reads the result back.
+    ///
+    /// The document is a copy, so a failure anywhere leaves the client untouched. Its size is
+    /// tracked as each operation applies, and the patch stops as soon as the document would
+    /// outgrow what clientd stores: `copy` can double a document each time, so a patch of a
+    /// few hundred bytes could otherwise build gigabytes before any rule saw the result.
     pub fn apply(&self, client: &Client) -> Result<Client, PatchError> {
         let mut document = client.document_value();
-        json_patch::patch(&mut document, &self.0).map_err(|error| {
-            let index = error.operation;
-            let path = error.path.to_string();
-            match error.kind {
-                PatchErrorKind::TestFailed => PatchError::TestFailed { index, path },
-                PatchErrorKind::InvalidFromPointer => PatchError::NotApplicable {
-                    index,
-                    path,
-                    reason: "takes from a location that does not exist in the client",
-                },
-                PatchErrorKind::CannotMoveInsideItself => PatchError::NotApplicable {
-                    index,
-                    path,
-                    reason: "would move a value inside itself",
-                },
-                _ => PatchError::NotApplicable {
-                    index,
-                    path,
-                    reason: "does not exist in the client",
-                },
+        let mut size = json_size(&document);
+        for (index, operation) in self.0.iter().enumerate() {
+            size = size.saturating_add(growth(&document, operation));
+            if size > MAX_DOCUMENT_BYTES {
+                return Err(Invalid::one(
+                    operation.path().to_string(),
+                    format!(
+                        "operation {index} would make the client larger than {MAX_DOCUMENT_BYTES} bytes of JSON"
+                    ),
+                )
+                .into());
             }
-        })?;
+            apply_one(&mut document, operation, index)?;
+        }
         let tenant = (document.get("tenant"))
             .and_then(Value::as_str)
             .ok_or_else(|| "must be a tenant id".to_owned())
@@ -140,6 +138,50 @@ impl ClientPatch {
             ..client.clone()
         })
     }
+}
+
+/// How many bytes `operation` may add to `document`, at most: the value an `add` or `replace`
+/// brings (its member name too), or the size of what a `copy` duplicates.
+fn growth(document: &Value, operation: &PatchOperation) -> usize {
+    let key = operation
+        .path()
+        .last()
+        .map_or(0, |token| token.encoded().len() + 4);
+    match operation {
+        PatchOperation::Add(op) => key + json_size(&op.value),
+        PatchOperation::Replace(op) => json_size(&op.value),
+        PatchOperation::Copy(op) => key + op.from.resolve(document).map_or(0, json_size),
+        PatchOperation::Remove(_) | PatchOperation::Move(_) | PatchOperation::Test(_) => 0,
+    }
+}
+
+/// Applies one operation, describing a failure by its place in the patch.
+fn apply_one(
+    document: &mut Value,
+    operation: &PatchOperation,
+    index: usize,
+) -> Result<(), PatchError> {
+    json_patch::patch_unsafe(document, std::slice::from_ref(operation)).map_err(|error| {
+        let path = error.path.to_string();
+        match error.kind {
+            PatchErrorKind::TestFailed => PatchError::TestFailed { index, path },
+            PatchErrorKind::InvalidFromPointer => PatchError::NotApplicable {
+                index,
+                path,
+                reason: "takes from a location that does not exist in the client",
+            },
+            PatchErrorKind::CannotMoveInsideItself => PatchError::NotApplicable {
+                index,
+                path,
+                reason: "would move a value inside itself",
+            },
+            _ => PatchError::NotApplicable {
+                index,
+                path,
+                reason: "does not exist in the client",
+            },
+        }
+    })
 }
 
 /// Refuses operations that would change a read-only field: `test` may read anything, every
@@ -162,6 +204,14 @@ fn check_targets(index: usize, operation: &PatchOperation) -> Result<(), PatchEr
         PatchOperation::Copy(op) => Some(&op.from),
         _ => None,
     };
+    if let Some(from) = from {
+        let into = operation.path();
+        if into.starts_with(from) && into != from.as_ref() {
+            return Err(PatchError::Malformed(format!(
+                "operation {index}: {into} is inside {from}: a value cannot be copied or moved into itself"
+            )));
+        }
+    }
     for pointer in from
         .into_iter()
         .map(|f| f.as_ref())

@@ -3,29 +3,34 @@
 
 use url::Url;
 
-use super::{ClientAuthMethod, ClientSettings, ClientType, GrantType};
+use super::{ClientAuthMethod, ClientSettings, ClientType, GrantType, Mobile};
+use crate::domain::json::json_size;
+use crate::domain::text::{check_members, multi_line, single_line};
 use crate::domain::{Invalid, Violations};
 
 const MAX_TEXT: usize = 200;
 const MAX_DESCRIPTION: usize = 1_000;
 const MAX_LIST: usize = 100;
+/// The longest URL or URI a client may list (browsers and proxies cope with 2,048).
+const MAX_URL: usize = 2_048;
+/// `scheme://host:port`: a DNS name is at most 253 characters.
+const MAX_ORIGIN: usize = 300;
+const MAX_SCOPE: usize = 200;
 const MAX_TRUSTED_METADATA_BYTES: usize = 4_096;
+/// The largest client document clientd stores, as JSON. Every field within its own limits
+/// stays well under it; it also bounds what a JSON Patch may build while it is applied.
+pub const MAX_DOCUMENT_BYTES: usize = 128 * 1024;
 
 impl ClientSettings {
     pub fn check(&self, client_type: ClientType) -> Result<(), Invalid> {
         let mut v = Violations::default();
-        if self.name.trim().is_empty() || self.name.chars().count() > MAX_TEXT {
-            v.add(
-                "/name",
-                format!("must be 1 to {MAX_TEXT} characters, not only spaces"),
+        v.check("/name", bounded(&self.name, MAX_TEXT));
+        if let Some(description) = &self.description {
+            v.check(
+                "/description",
+                multi_line(description).and_then(|()| length(description, MAX_DESCRIPTION)),
             );
         }
-        text(
-            &mut v,
-            "/description",
-            self.description.as_deref(),
-            MAX_DESCRIPTION,
-        );
         for (pointer, value) in [
             ("/businessName", &self.business_name),
             ("/productName", &self.product_name),
@@ -36,6 +41,9 @@ impl ClientSettings {
         }
         if let Some(url) = &self.homepage_url {
             v.check("/homepageUrl", web_url(url, &["http", "https"]));
+        }
+        if let Some(mobile) = &self.mobile {
+            check_mobile(&mut v, mobile);
         }
         for (pointer, url) in [
             ("/logoUrl", &self.logo_url),
@@ -67,7 +75,9 @@ impl ClientSettings {
         list(&mut v, "/owners", &self.owners, |owner| {
             bounded(owner, MAX_TEXT)
         });
-        list(&mut v, "/scope", &self.scope, scope_token);
+        list(&mut v, "/scope", &self.scope, |scope| {
+            scope_token(scope).and_then(|()| at_most(scope, MAX_SCOPE))
+        });
         self.check_grants(&mut v, client_type);
         self.check_lifetimes(&mut v);
         let metadata_size = serde_json::to_vec(&self.trusted_metadata).map_or(0, |b| b.len());
@@ -75,6 +85,13 @@ impl ClientSettings {
             v.add(
                 "/trustedMetadata",
                 format!("must be at most {MAX_TRUSTED_METADATA_BYTES} bytes of JSON"),
+            );
+        }
+        check_members(&mut v, "/trustedMetadata", &self.trusted_metadata);
+        if v.is_empty() && json_size(self) > MAX_DOCUMENT_BYTES {
+            v.add(
+                "/",
+                format!("the client would take more than {MAX_DOCUMENT_BYTES} bytes of JSON; shorten its lists"),
             );
         }
         if v.is_empty() {
@@ -173,11 +190,50 @@ fn text(v: &mut Violations, pointer: &str, value: Option<&str>, max: usize) {
     }
 }
 
+/// One line of 1 to `max` characters, not only spaces.
 fn bounded(value: &str, max: usize) -> Result<(), String> {
+    length(value, max).and_then(|()| single_line(value))
+}
+
+fn length(value: &str, max: usize) -> Result<(), String> {
     if value.trim().is_empty() || value.chars().count() > max {
         Err(format!("must be 1 to {max} characters, not only spaces"))
     } else {
         Ok(())
+    }
+}
+
+fn at_most(value: &str, max: usize) -> Result<(), String> {
+    if value.chars().count() > max {
+        Err(format!("must be at most {max} characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The iOS and Android identifiers: short single-line text each.
+fn check_mobile(v: &mut Violations, mobile: &Mobile) {
+    let ios = mobile.ios.as_ref();
+    let android = mobile.android.as_ref();
+    for (pointer, value) in [
+        (
+            "/mobile/ios/team_id",
+            ios.and_then(|i| i.team_id.as_deref()),
+        ),
+        (
+            "/mobile/ios/app_bundle_identifier",
+            ios.and_then(|i| i.app_bundle_identifier.as_deref()),
+        ),
+        (
+            "/mobile/android/keystore_hash",
+            android.and_then(|a| a.keystore_hash.as_deref()),
+        ),
+        (
+            "/mobile/android/app_package_name",
+            android.and_then(|a| a.app_package_name.as_deref()),
+        ),
+    ] {
+        text(v, pointer, value, MAX_TEXT);
     }
 }
 
@@ -202,6 +258,7 @@ fn list(
 
 /// An absolute URL with one of `schemes`, a host, and no fragment.
 fn web_url(text: &str, schemes: &[&str]) -> Result<(), String> {
+    single_line(text).and_then(|()| at_most(text, MAX_URL))?;
     let wanted = schemes.join(" or ");
     let url = Url::parse(text).map_err(|_| format!("must be an absolute {wanted} URL"))?;
     if !schemes.contains(&url.scheme()) || url.host_str().is_none_or(str::is_empty) {
@@ -213,24 +270,30 @@ fn web_url(text: &str, schemes: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 6749 section 3.1.2: an absolute URI without a fragment. Native apps may use their own
-/// scheme (`com.example.app:/callback`).
+/// RFC 6749 section 3.1.2: an absolute URI without a fragment, on an allow-list of schemes:
+/// `https`, `http` (loopback and development), and the private-use schemes of native apps,
+/// which RFC 8252 section 7.1 names by reversed domain (`com.example.app:/callback`).
 fn redirect_uri(text: &str) -> Result<(), String> {
+    single_line(text).and_then(|()| at_most(text, MAX_URL))?;
     let url = Url::parse(text).map_err(|_| "must be an absolute URI (with a scheme)".to_owned())?;
     if url.fragment().is_some() {
         return Err("must not have a fragment (#...)".to_owned());
     }
-    if matches!(url.scheme(), "http" | "https") && url.host_str().is_none_or(str::is_empty) {
-        return Err("must name a host".to_owned());
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_none_or(str::is_empty) => {
+            Err("must name a host".to_owned())
+        }
+        "http" | "https" => Ok(()),
+        scheme if scheme.contains('.') => Ok(()),
+        scheme => Err(format!(
+            "must use https, http or a native app's reverse-domain scheme (com.example.app:/cb), not {scheme}:"
+        )),
     }
-    if matches!(url.scheme(), "javascript" | "data" | "file") {
-        return Err(format!("must not use the {} scheme", url.scheme()));
-    }
-    Ok(())
 }
 
 /// `scheme://host[:port]`, as browsers send in `Origin`; `*.` may lead the host.
 fn origin(text: &str) -> Result<(), String> {
+    single_line(text).and_then(|()| at_most(text, MAX_ORIGIN))?;
     let message =
         || "must be an origin: http(s)://host[:port], without path, query or fragment".to_owned();
     let url = Url::parse(text).map_err(|_| message())?;
@@ -287,6 +350,9 @@ mod tests {
             "/callback",
             "https://a.com/cb#frag",
             "javascript:alert(1)",
+            "vbscript:msgbox(1)",
+            "customscheme:/cb",
+            "https://a.com/\u{0}",
             "not a uri",
         ] {
             assert!(redirect_uri(bad).is_err(), "{bad}");

@@ -10,10 +10,13 @@ pub use decide::{CredentialChange, check_auth_method, decide_add, decide_expiry,
 use parse::{credential_id, parse_pem, subject_dn};
 
 use super::client::ClientAuthMethod;
+use super::text::{multi_line, single_line};
 use super::time::{Timestamp, rfc3339_millis};
 use super::{Invalid, Violations};
 
 const MAX_NAME: usize = 128;
+/// RFC 4514 names of real certificates stay far below this.
+const MAX_SUBJECT_DN: usize = 1_024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,6 +134,8 @@ impl CreateCredential {
         let name = self.name.unwrap_or_default();
         if name.chars().count() > MAX_NAME {
             v.add("/name", format!("must be at most {MAX_NAME} characters"));
+        } else {
+            v.check("/name", single_line(&name));
         }
         if let Some(kid) = &self.kid {
             let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
@@ -169,7 +174,16 @@ impl CreateCredential {
                         v.add("/subject_dn", "is required for cert_subject_dn");
                         None
                     }
-                    Some(dn) => v.field("/subject_dn", subject_dn(dn)),
+                    Some(dn) if dn.chars().count() > MAX_SUBJECT_DN => {
+                        v.add(
+                            "/subject_dn",
+                            format!("must be at most {MAX_SUBJECT_DN} characters"),
+                        );
+                        None
+                    }
+                    Some(dn) => {
+                        v.field("/subject_dn", single_line(dn).and_then(|()| subject_dn(dn)))
+                    }
                 };
                 dn.map(|dn| Credential {
                     id,
@@ -202,7 +216,10 @@ impl CreateCredential {
                         );
                         None
                     }
-                    Some(text) => v.field("/pem", parse_pem(text, self.credential_type)),
+                    Some(text) => v.field(
+                        "/pem",
+                        multi_line(text).and_then(|()| parse_pem(text, self.credential_type)),
+                    ),
                 };
                 parsed.map(|parsed| {
                     let alg = self.alg.unwrap_or(if parsed.key.pss_only {

@@ -116,6 +116,7 @@ fn rsa_components(der: &[u8], pss_only: bool) -> Result<RsaKey, String> {
     if !(2048..=4096).contains(&bits) {
         return Err(format!("holds a {bits}-bit RSA key; use 2048 to 4096 bits"));
     }
+    check_exponent(key.public_exponent.as_bytes())?;
     // RFC 7638: the required members in lexicographic order, no white space.
     let jwk = format!(
         r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
@@ -126,6 +127,29 @@ fn rsa_components(der: &[u8], pss_only: bool) -> Result<RsaKey, String> {
         jwk_thumbprint: URL_SAFE_NO_PAD.encode(Sha256::digest(jwk.as_bytes())),
         pss_only,
     })
+}
+
+/// FIPS 186-5 (appendix A.1.1): an odd public exponent from 65537 to 2^256 - 1. An even one
+/// makes no valid key, and small ones such as 3 open the door to known attacks on RSA
+/// signatures with weak padding checks.
+fn check_exponent(exponent: &[u8]) -> Result<(), String> {
+    let exponent = match exponent.iter().position(|&b| b != 0) {
+        Some(first) => &exponent[first..],
+        None => &[],
+    };
+    let odd = exponent.last().is_some_and(|last| last % 2 == 1);
+    let value_if_small = (exponent.len() <= 8).then(|| {
+        exponent
+            .iter()
+            .fold(0u64, |value, &byte| (value << 8) | u64::from(byte))
+    });
+    if !odd || value_if_small.is_some_and(|e| e < 65_537) || exponent.len() > 32 {
+        let shown = value_if_small.map_or_else(|| "a huge one".to_owned(), |e| e.to_string());
+        return Err(format!(
+            "holds an RSA key with public exponent {shown}; it must be odd, from 65537 to 2^256 - 1 (65537 is the usual one)"
+        ));
+    }
+    Ok(())
 }
 
 /// An RFC 4514 distinguished name, normalised by parsing and printing it again.
@@ -160,4 +184,25 @@ pub(super) fn credential_id() -> Result<String, getrandom::Error> {
         );
     }
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_exponents_must_be_odd_and_at_least_65537() {
+        assert!(check_exponent(&[0x01, 0x00, 0x01]).is_ok());
+        assert!(check_exponent(&[0x00, 0x01, 0x00, 0x01]).is_ok());
+        for bad in [
+            &[0x03][..],
+            &[0x01, 0x00, 0x00],
+            &[],
+            &[0x00],
+            &[0xff, 0xff],
+        ] {
+            assert!(check_exponent(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_exponent(&[0x01; 33]).is_err());
+    }
 }

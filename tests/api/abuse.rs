@@ -1,0 +1,230 @@
+//! Brute force, leaks through headers and metrics, and connections that never finish.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::TestApp;
+
+/// A confidential client in tenant `acme`: its path and secret.
+async fn confidential(app: &TestApp, name: &str) -> (String, String) {
+    let created = app
+        .create_client("acme", json!({"name": name, "app_type": "non_interactive"}))
+        .await;
+    (
+        format!("/clients/{}", created["id"].as_str().unwrap()),
+        created["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn metric(text: &str, name: &str, kind: &str) -> Option<u64> {
+    let line = (text.lines())
+        .find(|line| line.starts_with(name) && line.contains(&format!("kind=\"{kind}\"")))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+/// Low limits, and the test client (127.0.0.1) trusted as a proxy.
+mod limited {
+    use super::*;
+
+    on_both_stores! {
+        with |settings: &mut clientd::config::Settings| {
+            settings.auth_failures_per_minute = 3;
+            settings.verify_failures_per_minute = 2;
+            settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        };
+
+        async fn failed_authentication_is_limited_per_source_address(app) {
+            let from = |address: &str| {
+                let request = app.anonymous().raw(Method::GET, "/tenants").header("x-forwarded-for", address);
+                (request, address.to_owned())
+            };
+            for _ in 0..3 {
+                let (request, _) = from("203.0.113.9");
+                let bad = app.with_token("cdt_0192e4a0000070008000000000000000_guess").send_raw(request).await;
+                bad.assert_problem(401, "unauthorized");
+            }
+            let (request, _) = from("203.0.113.9");
+            let limited = app.with_token("not-a-token").send_raw(request).await;
+            limited.assert_problem(429, "too-many-requests");
+            let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry), "{retry}");
+            // The address is refused whatever it presents, the right token included...
+            let (request, _) = from("203.0.113.9");
+            app.admin().send_raw(request).await.assert_problem(429, "too-many-requests");
+            // ...while other addresses are not.
+            let (request, _) = from("198.51.100.4");
+            assert_eq!(app.admin().send_raw(request).await.status, 200);
+            assert_eq!(app.admin().get("/tenants").await.status, 200);
+            let metrics = app.anonymous().get("/metrics").await.text;
+            assert_eq!(metric(&metrics, "clientd_failures_total", "authentication"), Some(4), "{metrics}");
+            assert_eq!(metric(&metrics, "clientd_rate_limited_total", "authentication"), Some(2), "{metrics}");
+        }
+
+        async fn failed_verification_is_limited_per_client(app) {
+            app.create_tenant("acme").await;
+            let (job, secret) = confidential(&app, "Job").await;
+            let (other, other_secret) = confidential(&app, "Other").await;
+            let verify = |path: &str, secret: &str| {
+                let (path, body) = (format!("{path}/secrets/verify"), json!({"client_secret": secret}));
+                let app = &app;
+                async move { app.admin().post(&path, body).await }
+            };
+            for _ in 0..2 {
+                let refused = verify(&job, "wrong").await;
+                refused.assert_problem(401, "invalid-client-secret");
+                assert!(refused.header("www-authenticate").is_none(), "a secret refusal is no admin challenge");
+            }
+            verify(&job, "wrong").await.assert_problem(429, "too-many-requests");
+            let right = verify(&job, &secret).await;
+            right.assert_problem(429, "too-many-requests");
+            assert!(right.header("retry-after").is_some());
+            assert_eq!(verify(&other, &other_secret).await.json["valid"], true);
+            let metrics = app.anonymous().get("/metrics").await.text;
+            assert_eq!(metric(&metrics, "clientd_failures_total", "verification"), Some(3), "{metrics}");
+        }
+    }
+}
+
+on_both_stores! {
+    async fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(app) {
+        // No proxy is trusted: every request comes from 127.0.0.1, whatever it claims.
+        for i in 0..30 {
+            let request = app.anonymous().raw(Method::GET, "/tenants").header("x-forwarded-for", format!("198.51.100.{i}"));
+            app.with_token("wrong").send_raw(request).await.assert_problem(401, "unauthorized");
+        }
+        app.with_token("wrong").get("/tenants").await.assert_problem(429, "too-many-requests");
+    }
+
+    async fn answers_with_secrets_are_never_cached_and_none_is_sniffed(app) {
+        app.create_tenant("acme").await;
+        let created = app.admin().post("/tenants/acme/clients", json!({"name": "Job", "app_type": "non_interactive"})).await;
+        assert_eq!(created.header("cache-control"), Some("no-store"));
+        let token = app.admin().post("/tokens", json!({"name": "ci", "permissions": ["admin"]})).await;
+        assert_eq!(token.header("cache-control"), Some("no-store"));
+        let client = format!("/clients/{}", created.json["id"].as_str().unwrap());
+        let started = app.admin().post(&format!("{client}/secrets/rotate/start"), json!({})).await;
+        assert_eq!(started.status, 200, "{}", started.text);
+        assert_eq!(started.header("cache-control"), Some("no-store"));
+        for response in [
+            created,
+            token,
+            started,
+            app.admin().get(&client).await,
+            app.admin().get("/nowhere").await,
+            app.anonymous().get("/tenants").await,
+            app.anonymous().get("/healthz").await,
+        ] {
+            assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{}", response.text);
+        }
+    }
+
+    async fn a_rotation_by_basic_must_say_it_is_json(app) {
+        app.create_tenant("acme").await;
+        let (client, _) = confidential(&app, "Job").await;
+        let start = format!("{client}/secrets/rotate/start");
+        let basic = app.with_authorization(&format!("Basic {}", base64_of(&format!("x:{}", app.admin_token))));
+        // What a page on another site can make a browser send: no body, a form, or text.
+        basic.send_raw(basic.raw(Method::POST, &start)).await.assert_problem(415, "unsupported-media-type");
+        for content_type in ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"] {
+            let request = basic.raw(Method::POST, &start).header("content-type", content_type).body("a=b");
+            basic.send_raw(request).await.assert_problem(415, "unsupported-media-type");
+            let bearer = app.admin().raw(Method::POST, &start).header("content-type", content_type).body("a=b");
+            app.admin().send_raw(bearer).await.assert_problem(415, "unsupported-media-type");
+        }
+        let json = basic.raw(Method::POST, &start).header("content-type", "application/json");
+        assert_eq!(basic.send_raw(json).await.status, 200);
+        // A Bearer token is never replayed by a browser: no content type is needed.
+        let cancel = app.admin().raw(Method::POST, &format!("{client}/secrets/rotate/cancel"));
+        assert_eq!(app.admin().send_raw(cancel).await.status, 200);
+    }
+
+    async fn made_up_methods_share_one_metric_label(app) {
+        for method in ["FROB", "XYZZY", "PLUGH"] {
+            let request = app.anonymous().raw(Method::from_bytes(method.as_bytes()).unwrap(), "/healthz");
+            app.anonymous().send_raw(request).await;
+        }
+        let metrics = app.anonymous().get("/metrics").await.text;
+        assert!(metrics.contains(r#"method="other""#), "{metrics}");
+        for method in ["FROB", "XYZZY", "PLUGH"] {
+            assert!(!metrics.contains(method), "{metrics}");
+        }
+    }
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// Reads until the server closes the connection; what it sent before closing.
+async fn until_closed(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    let read = stream.read_to_end(&mut seen);
+    match tokio::time::timeout(Duration::from_secs(15), read).await {
+        Ok(_) => String::from_utf8_lossy(&seen).into_owned(),
+        Err(_) => panic!("the connection was still open after 15 s"),
+    }
+}
+
+/// A server with one-second connection timeouts and room for three connections, on its own
+/// (the test client's pooled connections would take up slots).
+async fn slow_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut settings = clientd::config::Settings::for_database("sqlite::memory:");
+    settings.header_read_timeout_secs = 1;
+    settings.keep_alive_timeout_secs = 1;
+    settings.max_connections = 3;
+    tokio::spawn(clientd::serve(settings, listener, std::future::pending()));
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_requests_and_idle_connections_are_closed() {
+    let address = slow_server().await;
+    let mut half = TcpStream::connect(address).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(until_closed(&mut half).await, "");
+    let answered = until_closed(&mut idle).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let address = slow_server().await;
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(b"GET /heal").await.unwrap();
+        stalled.push(stream);
+    }
+    // The fourth waits in the listen queue until the watchdog closes a stalled one.
+    let mut fourth = TcpStream::connect(address).await.unwrap();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = until_closed(&mut fourth).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    let mut closed = 0;
+    for stream in &stalled {
+        let mut byte = [0u8; 1];
+        if matches!(stream.try_read(&mut byte), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 1,
+        "answered while all three stalled connections were open"
+    );
+}
