@@ -7,9 +7,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::StartError;
+use crate::app::tokens::{self, CreateToken};
+use crate::app::{self, App, Caller};
 use crate::config::{Settings, TokenCommand};
-use crate::http::error::ApiError;
-use crate::http::tokens::{CreateToken, issue_token};
 
 pub async fn token(settings: &Settings, command: TokenCommand) -> Result<(), StartError> {
     match command {
@@ -26,7 +26,8 @@ pub async fn token(settings: &Settings, command: TokenCommand) -> Result<(), Sta
                 tenants,
                 expires_at,
             };
-            let issued = issue_token(store.as_ref(), request).await;
+            let app = App::new(store.clone(), settings);
+            let issued = tokens::create(&app, &Caller::command_line(), request).await;
             store.close().await;
             let (token, text) = issued.map_err(|error| StartError::Command(describe(error)))?;
             eprintln!(
@@ -39,9 +40,9 @@ pub async fn token(settings: &Settings, command: TokenCommand) -> Result<(), Sta
     }
 }
 
-fn describe(error: ApiError) -> String {
+fn describe(error: app::Error) -> String {
     match error {
-        ApiError::Invalid(errors) => {
+        app::Error::Invalid(crate::domain::Invalid(errors)) => {
             let lines: Vec<_> = (errors.iter())
                 .map(|e| format!("  {}: {}", e.pointer.trim_start_matches('/'), e.message))
                 .collect();

@@ -3,6 +3,7 @@
 //! `run` is the whole program behind `main`; `serve` starts the API on a listener the caller
 //! provides and stops when `shutdown` completes, so tests run the real server on port 0.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use config::{Cli, Command, Settings};
+use domain::change::{Actor, ChangeContext};
 use domain::time;
 use domain::token::{ApiToken, TokenText};
 use http::{AppState, Limits};
@@ -161,7 +163,8 @@ async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
     .map_err(|invalid| StartError::FirstToken(invalid.to_string()))?;
     let (text, hash) =
         TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
-    let issued = (store.create_first_token(&token, &hash).await)
+    let change = ChangeContext::without_request(Actor::Bootstrap);
+    let issued = (store.create_first_token(&token, &hash, &change).await)
         .map_err(|e| StartError::FirstToken(e.to_string()))?;
     if issued {
         println!(

@@ -1,9 +1,11 @@
 //! Rules and types of clientd: no HTTP and no SQL here.
 
+pub mod change;
 pub mod client;
 pub mod credential;
 pub mod json;
 pub mod page;
+pub mod refusal;
 pub mod rotation;
 pub mod secret;
 pub mod tenant;
@@ -12,6 +14,26 @@ pub mod time;
 pub mod token;
 
 use serde::Serialize;
+
+/// What a lookup did not find; answered 404 as "no <what> with this id".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Tenant,
+    Client,
+    Credential,
+    Token,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tenant => "tenant",
+            Self::Client => "client",
+            Self::Credential => "credential",
+            Self::Token => "token",
+        })
+    }
+}
 
 /// One broken rule, addressed by a JSON Pointer into the request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

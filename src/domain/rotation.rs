@@ -4,8 +4,9 @@
 use chrono::TimeDelta;
 use serde::Serialize;
 
-use super::client::{Client, ClientType, IssuedSecret, Refusal};
-use super::secret::{SecretHash, SecretString};
+use super::client::{Client, ClientType};
+use super::refusal::Refusal;
+use super::secret::{IssuedSecret, SecretHash, SecretString};
 use super::time::{Timestamp, rfc3339_millis};
 use super::token::Grants;
 

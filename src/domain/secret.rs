@@ -41,6 +41,26 @@ impl fmt::Debug for SecretString {
     }
 }
 
+/// A client secret as issued: the text is shown once, only the hash and last four are kept.
+pub struct IssuedSecret {
+    pub text: SecretString,
+    pub hash: SecretHash,
+    pub last_four: String,
+}
+
+impl IssuedSecret {
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let text = SecretString::generate()?;
+        let hash = text.hash();
+        let last_four = text.expose()[text.expose().len() - 4..].to_owned();
+        Ok(Self {
+            text,
+            hash,
+            last_four,
+        })
+    }
+}
+
 /// SHA-256 of a secret. A fast hash is enough: every secret clientd hashes carries at least
 /// 256 random bits (or, for the bootstrap token, at least 32 characters chosen by an operator),
 /// so there is nothing for a slow, salted hash to protect against.

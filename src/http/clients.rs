@@ -2,7 +2,7 @@
 //! JSON Patch (SailPoint) and delete OAuth clients.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -10,16 +10,10 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::AppState;
-use super::auth::{Caller, not_found_tenant};
 use super::error::ApiError;
-use super::extract::{JsonBody, NO_STORE, Paging, Prefix, parse_json};
-use crate::domain::client::{
-    self, Client, ClientId, ClientPatch, ClientType, CreateClient, IssuedSecret,
-};
-use crate::domain::credential::Credential;
-use crate::domain::tenant::TenantId;
-use crate::domain::time;
-use crate::store::StoreError;
+use super::extract::{ClientPath, JsonBody, NO_STORE, Paging, Prefix, TenantPath, parse_json};
+use crate::app::{Caller, clients};
+use crate::domain::client::{self, Client, ClientPatch, CreateClient};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,33 +27,14 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The media types PATCH accepts, as announced in `Accept-Patch`.
-pub const ACCEPT_PATCH: &str = "application/json-patch+json, application/json";
-
 async fn create_client(
     State(state): State<AppState>,
     caller: Caller,
     Prefix(prefix): Prefix,
-    Path(tenant_id): Path<String>,
+    TenantPath(tenant): TenantPath,
     JsonBody(request): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
-    let tenant = TenantId::parse(&tenant_id).map_err(|_| not_found_tenant())?;
-    // Answered before the tenant is looked up, so a 403 says nothing about whether it exists.
-    if !caller.grants.can_write(&tenant) {
-        return Err(ApiError::Forbidden(
-            "this token may not create clients in this tenant (needs client.write on it)"
-                .to_owned(),
-        ));
-    }
-    let client = request.into_client(tenant, time::now())?;
-    let secret = match client.client_type() {
-        ClientType::Confidential => Some(IssuedSecret::generate()?),
-        ClientType::Public => None,
-    };
-    match state.store.create_client(&client, secret.as_ref()).await {
-        Err(StoreError::UnknownTenant) => return Err(not_found_tenant()),
-        result => result?,
-    }
+    let (client, secret) = clients::create(&state.app, &caller, tenant, request).await?;
     let mut document = client.document_value();
     if let (Some(secret), Value::Object(fields)) = (&secret, &mut document) {
         fields.insert("secret".to_owned(), Value::from(secret.text.expose()));
@@ -72,50 +47,27 @@ async fn create_client(
 async fn list_clients(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant_id): Path<String>,
+    TenantPath(tenant): TenantPath,
     paging: Paging,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tenant = TenantId::parse(&tenant_id).map_err(|_| not_found_tenant())?;
-    caller.require_read(&tenant)?;
     let after = paging.cursor.as_ref().map(|cursor| cursor.key());
-    let page = state
-        .store
-        .list_clients(&tenant, after, paging.limit)
-        .await?;
-    // A client proves its tenant exists (a foreign key, and a tenant with clients cannot be
-    // deleted), so only an empty page costs the lookup that tells 404 from no clients.
-    if page.items.is_empty() && state.store.tenant(&tenant).await?.is_none() {
-        return Err(not_found_tenant());
-    }
+    let page = clients::list(&state.app, &caller, &tenant, after, paging.limit).await?;
     Ok(Json(page.map_ref(Client::document)).into_response())
-}
-
-/// The client, if it exists and the caller can see its tenant.
-pub(super) async fn visible_client(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<Client, ApiError> {
-    let id = ClientId::parse(id).map_err(|_| not_found_client())?;
-    match state.store.client(&id).await? {
-        Some(client) if caller.grants.can_read(&client.tenant) => Ok(client),
-        _ => Err(not_found_client()),
-    }
 }
 
 async fn read_client(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ClientPath(id): ClientPath,
 ) -> Result<Response, ApiError> {
-    let client = visible_client(&state, &caller, &client_id).await?;
+    let client = clients::read(&state.app, &caller, &id).await?;
     Ok(document_response(&client))
 }
 
 async fn patch_client(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ClientPath(id): ClientPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -123,51 +75,18 @@ async fn patch_client(
         return Err(ApiError::UnsupportedPatchType);
     }
     let patch = ClientPatch::parse(parse_json::<Value>(&body)?)?;
-    let id = ClientId::parse(&client_id).map_err(|_| not_found_client())?;
     let if_match = if_match(&headers)?;
-    let now = time::now();
-    let decide = |current: &Client, credentials: &[Credential]| {
-        let grants = &caller.grants;
-        client::decide_patch(
-            current,
-            credentials,
-            &patch,
-            grants,
-            if_match.as_deref(),
-            now,
-        )
-    };
-    match state.store.update_client(&id, &decide).await {
-        Ok(Ok(client)) => Ok(document_response(&client)),
-        Ok(Err(refusal)) => Err(refusal.into()),
-        Err(StoreError::NotFound) => Err(not_found_client()),
-        Err(StoreError::UnknownTenant) => {
-            Err(ApiError::Invalid(vec![crate::domain::FieldError::new(
-                "/tenant",
-                "no tenant with this id",
-            )]))
-        }
-        Err(error) => Err(error.into()),
-    }
+    let client = clients::patch(&state.app, &caller, &id, &patch, if_match.as_deref()).await?;
+    Ok(document_response(&client))
 }
 
 async fn delete_client(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ClientPath(id): ClientPath,
 ) -> Result<StatusCode, ApiError> {
-    let client = visible_client(&state, &caller, &client_id).await?;
-    if !caller.grants.can_write(&client.tenant) {
-        return Err(ApiError::Forbidden(
-            "this token may read but not change this tenant's clients".to_owned(),
-        ));
-    }
-    match state.store.delete_client(&client.id, &client.tenant).await {
-        Err(StoreError::NotFound) => Err(not_found_client()),
-        result => result
-            .map(|()| StatusCode::NO_CONTENT)
-            .map_err(ApiError::from),
-    }
+    clients::delete(&state.app, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The client's document with its ETag, serialized once for both.
@@ -227,8 +146,4 @@ fn is_entity_tag(tag: &str) -> bool {
         .strip_prefix('"')
         .and_then(|rest| rest.strip_suffix('"')))
     .is_some_and(|inside| !inside.contains('"'))
-}
-
-pub(super) fn not_found_client() -> ApiError {
-    ApiError::NotFound("no client with this id".to_owned())
 }

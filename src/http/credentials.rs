@@ -1,22 +1,16 @@
 //! `/clients/{clientId}/credentials`: Auth0-style public-key and certificate credentials.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
-use super::auth::Caller;
-use super::clients::{not_found_client, visible_client};
 use super::error::ApiError;
-use super::extract::{JsonBody, Prefix};
-use crate::domain::client::{Client, ClientId};
-use crate::domain::credential::{
-    self, ChangeExpiry, CreateCredential, Credential, CredentialChange,
-};
-use crate::domain::time;
-use crate::store::{CredentialDecision, StoreError};
+use super::extract::{ClientPath, CredentialPath, JsonBody, Prefix};
+use crate::app::{Caller, credentials};
+use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,37 +26,15 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Applies a decision under the client's lock and returns the credential it touched.
-async fn change(
-    state: &AppState,
-    client_id: &str,
-    decide: &CredentialDecision<'_>,
-) -> Result<Credential, ApiError> {
-    let id = ClientId::parse(client_id).map_err(|_| not_found_client())?;
-    match state.store.change_credentials(&id, decide).await {
-        Ok(Ok(
-            CredentialChange::Add(c) | CredentialChange::Replace(c) | CredentialChange::Remove(c),
-        )) => Ok(c),
-        Ok(Err(refusal)) => Err(refusal.into()),
-        Err(StoreError::NotFound) => Err(not_found_client()),
-        Err(error) => Err(error.into()),
-    }
-}
-
 async fn create_credential(
     State(state): State<AppState>,
     caller: Caller,
     Prefix(prefix): Prefix,
-    Path(client_id): Path<String>,
+    ClientPath(client): ClientPath,
     JsonBody(request): JsonBody<CreateCredential>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let new = request.into_credential(time::now())?;
-    let most = state.max_credentials;
-    let decide = |client: &Client, existing: &[Credential]| {
-        credential::decide_add(client, existing, &new, &caller.grants, most)
-    };
-    let created = change(&state, &client_id, &decide).await?;
-    let location = format!("{prefix}/clients/{client_id}/credentials/{}", created.id);
+    let created = credentials::add(&state.app, &caller, &client, request).await?;
+    let location = format!("{prefix}/clients/{client}/credentials/{}", created.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -73,29 +45,24 @@ async fn create_credential(
 async fn list_credentials(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ClientPath(client): ClientPath,
 ) -> Result<Json<Vec<Credential>>, ApiError> {
-    let client = visible_client(&state, &caller, &client_id).await?;
-    Ok(Json(state.store.credentials(&client.id).await?))
+    Ok(Json(credentials::list(&state.app, &caller, &client).await?))
 }
 
 async fn read_credential(
     State(state): State<AppState>,
     caller: Caller,
-    Path((client_id, credential_id)): Path<(String, String)>,
+    CredentialPath(client, credential): CredentialPath,
 ) -> Result<Json<Credential>, ApiError> {
-    let client = visible_client(&state, &caller, &client_id).await?;
-    let credentials = state.store.credentials(&client.id).await?;
-    (credentials.into_iter())
-        .find(|c| c.id == credential_id)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("no credential with this id".to_owned()))
+    let found = credentials::read(&state.app, &caller, &client, &credential).await?;
+    Ok(Json(found))
 }
 
 async fn change_expiry(
     State(state): State<AppState>,
     caller: Caller,
-    Path((client_id, credential_id)): Path<(String, String)>,
+    CredentialPath(client, credential): CredentialPath,
     JsonBody(request): JsonBody<ChangeExpiry>,
 ) -> Result<Json<Credential>, ApiError> {
     let expires_at = request.expires_at.ok_or_else(|| {
@@ -104,30 +71,16 @@ async fn change_expiry(
                 .to_owned(),
         )
     })?;
-    let expires_at = expires_at.map(time::truncate);
-    let now = time::now();
-    let decide = |client: &Client, existing: &[Credential]| {
-        credential::decide_expiry(
-            client,
-            existing,
-            &credential_id,
-            expires_at,
-            &caller.grants,
-            now,
-        )
-    };
-    Ok(Json(change(&state, &client_id, &decide).await?))
+    let changed =
+        credentials::change_expiry(&state.app, &caller, &client, &credential, expires_at).await?;
+    Ok(Json(changed))
 }
 
 async fn delete_credential(
     State(state): State<AppState>,
     caller: Caller,
-    Path((client_id, credential_id)): Path<(String, String)>,
+    CredentialPath(client, credential): CredentialPath,
 ) -> Result<StatusCode, ApiError> {
-    let now = time::now();
-    let decide = |client: &Client, existing: &[Credential]| {
-        credential::decide_remove(client, existing, &credential_id, &caller.grants, now)
-    };
-    change(&state, &client_id, &decide).await?;
+    credentials::remove(&state.app, &caller, &client, &credential).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,11 +12,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::client::{PatchError, Refusal};
-use crate::domain::{FieldError, Invalid};
+use crate::app;
+use crate::domain::client::PatchError;
+use crate::domain::refusal::Refusal;
+use crate::domain::{FieldError, Invalid, Missing};
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The media types PATCH accepts, as announced in `Accept-Patch`.
+pub const ACCEPT_PATCH: &str = "application/json-patch+json, application/json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,8 +34,8 @@ pub enum ApiError {
     SecretRefused(String),
     #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
+    #[error("no {0} with this id")]
+    NotFound(Missing),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -73,12 +78,31 @@ impl ApiError {
     }
 }
 
+impl From<app::Error> for ApiError {
+    fn from(error: app::Error) -> Self {
+        use app::Error as E;
+        match error {
+            E::NotFound(missing) => Self::NotFound(missing),
+            E::Forbidden(why) => Self::Forbidden(why.to_owned()),
+            E::Invalid(invalid) => invalid.into(),
+            E::Refused(refusal) => refusal.into(),
+            E::Store(error) => error.into(),
+            E::SecretRefused(failure) => Self::SecretRefused(failure.to_string()),
+            E::TooManyFailures { retry_after, .. } => Self::TooManyRequests {
+                what: "too many failed verifications of this client's secret",
+                retry_after,
+            },
+            E::Randomness(error) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound => Self::NotFound("it does not exist".to_owned()),
+            StoreError::NotFound(missing) => Self::NotFound(missing),
             StoreError::Conflict(why) => Self::Conflict(why.to_owned()),
-            StoreError::UnknownTenant => Self::NotFound("no tenant with this id".to_owned()),
+            StoreError::Refused(refusal) => refusal.into(),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
@@ -91,10 +115,10 @@ impl From<StoreError> for ApiError {
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::Hidden => Self::NotFound("no client with this id".to_owned()),
+            Refusal::Hidden => Self::NotFound(Missing::Client),
             Refusal::Forbidden(why) => Self::Forbidden(why.to_owned()),
             Refusal::Stale => Self::PreconditionFailed(refusal.to_string()),
-            Refusal::NoSuchCredential => Self::NotFound(refusal.to_string()),
+            Refusal::NoSuchCredential => Self::NotFound(Missing::Credential),
             Refusal::Conflict(why) => Self::Conflict(why),
             Refusal::Invalid(invalid) => invalid.into(),
             Refusal::Patch(error) => error.into(),
@@ -113,12 +137,6 @@ impl From<PatchError> for ApiError {
             }
             PatchError::Invalid(invalid) => invalid.into(),
         }
-    }
-}
-
-impl From<getrandom::Error> for ApiError {
-    fn from(error: getrandom::Error) -> Self {
-        Self::Internal(format!("the OS random number generator failed: {error}"))
     }
 }
 
@@ -223,7 +241,7 @@ impl IntoResponse for ApiError {
         if patch_type {
             response.headers_mut().insert(
                 HeaderName::from_static("accept-patch"),
-                HeaderValue::from_static(super::clients::ACCEPT_PATCH),
+                HeaderValue::from_static(ACCEPT_PATCH),
             );
         }
         if unauthorized {

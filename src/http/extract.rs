@@ -1,14 +1,16 @@
 //! Request extractors whose rejections are problems that say what to change.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::domain::json;
+use crate::domain::client::ClientId;
 use crate::domain::page::{Cursor, Limit};
+use crate::domain::tenant::TenantId;
+use crate::domain::{Missing, json};
 
 /// For answers that carry a secret or a token text: no cache may keep them (RFC 6749 5.1).
 pub const NO_STORE: (axum::http::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
@@ -119,5 +121,66 @@ impl<S: Send + Sync> FromRequestParts<S> for Prefix {
             .map(|uri| uri.path())
             .unwrap_or(parts.uri.path());
         Ok(Self(if path.starts_with("/v1/") { "/v1" } else { "" }))
+    }
+}
+
+/// The path's `{client_id}`, parsed; an id that cannot be one is a client that does not exist.
+pub struct ClientPath(pub ClientId);
+
+/// The path's `{client_id}` and `{credential_id}`.
+pub struct CredentialPath(pub ClientId, pub String);
+
+/// The path's `{tenant_id}`, parsed.
+pub struct TenantPath(pub TenantId);
+
+#[derive(Deserialize)]
+struct PathIds {
+    client_id: Option<String>,
+    credential_id: Option<String>,
+    tenant_id: Option<String>,
+}
+
+async fn path_ids<S: Send + Sync>(parts: &mut Parts, state: &S) -> PathIds {
+    (Path::<PathIds>::from_request_parts(parts, state).await)
+        .map(|Path(ids)| ids)
+        .unwrap_or(PathIds {
+            client_id: None,
+            credential_id: None,
+            tenant_id: None,
+        })
+}
+
+fn client_id(text: Option<String>) -> Result<ClientId, ApiError> {
+    (text.as_deref())
+        .and_then(|text| ClientId::parse(text).ok())
+        .ok_or(ApiError::NotFound(Missing::Client))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(client_id(path_ids(parts, state).await.client_id)?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CredentialPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ids = path_ids(parts, state).await;
+        let credential = (ids.credential_id).ok_or(ApiError::NotFound(Missing::Credential))?;
+        Ok(Self(client_id(ids.client_id)?, credential))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TenantPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        (path_ids(parts, state).await.tenant_id.as_deref())
+            .and_then(|text| TenantId::parse(text).ok())
+            .map(Self)
+            .ok_or(ApiError::NotFound(Missing::Tenant))
     }
 }

@@ -30,23 +30,21 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::app::App;
+use crate::app::limits::FailureLimit;
 use crate::config::Settings;
-use crate::domain::client::ClientId;
 use crate::domain::secret::SecretHash;
 use crate::store::Store;
 use ops::Metrics;
-use throttle::{FailureLimit, TrustedProxies};
+use throttle::TrustedProxies;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub app: App,
     /// Hash of `CLIENTD_BOOTSTRAP_TOKEN`, which holds every permission.
     pub bootstrap: Option<SecretHash>,
     pub metrics: Arc<Metrics>,
-    /// Most credentials one client may hold.
-    pub max_credentials: usize,
     pub auth_failures: Arc<FailureLimit<IpAddr>>,
-    pub verify_failures: Arc<FailureLimit<ClientId>>,
     pub trusted_proxies: Arc<TrustedProxies>,
 }
 
@@ -55,18 +53,14 @@ impl AppState {
         store: Arc<dyn Store>,
         settings: &Settings,
     ) -> Result<Self, metrics_exporter_prometheus::BuildError> {
-        let per_minute = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let auth_failures = NonZeroU32::new(settings.auth_failures_per_minute);
         Ok(Self {
-            store,
+            app: App::new(store, settings),
             bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
             metrics: Arc::new(Metrics::new()?),
-            max_credentials: settings.max_credentials_per_client,
-            auth_failures: Arc::new(FailureLimit::per_minute(per_minute(
-                settings.auth_failures_per_minute,
-            ))),
-            verify_failures: Arc::new(FailureLimit::per_minute(per_minute(
-                settings.verify_failures_per_minute,
-            ))),
+            auth_failures: Arc::new(FailureLimit::per_minute(
+                auth_failures.unwrap_or(NonZeroU32::MIN),
+            )),
             trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
         })
     }
@@ -83,7 +77,7 @@ pub async fn housekeeping(state: AppState) {
         state.metrics.upkeep();
         if tick % 12 == 0 {
             state.auth_failures.forget_stale();
-            state.verify_failures.forget_stale();
+            state.app.verify_failures.forget_stale();
         }
     }
 }

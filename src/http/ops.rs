@@ -30,7 +30,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match state.store.ping().await {
+    match state.app.store.ping().await {
         Ok(()) => Ok(Json(json!({"status": "ready"}))),
         Err(error) => {
             tracing::warn!(%error, "not ready: database unreachable");
@@ -42,7 +42,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(state.store.pool_stats());
+    let text = state.metrics.render(state.app.store.pool_stats());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

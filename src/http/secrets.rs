@@ -1,7 +1,8 @@
 //! `/clients/{clientId}/secrets`: zero-downtime rotation (Stytch), verification for gateways
 //! and authorization servers, and rotation telemetry.
 
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -10,16 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::auth::Caller;
-use super::clients::not_found_client;
+use super::auth::require_deliberate;
 use super::error::ApiError;
-use super::extract::{JsonBody, NO_STORE};
+use super::extract::{ClientPath, JsonBody, NO_STORE};
 use super::ops::FailureKind;
-use crate::domain::client::{Client, ClientId, IssuedSecret};
-use crate::domain::rotation::{self, Rotation, Slot, StoredSecret, in_slot};
+use crate::app::secrets::{self, Rotated, Step};
+use crate::app::{self, Caller};
+use crate::domain::client::Client;
+use crate::domain::rotation::{Slot, StoredSecret, in_slot};
 use crate::domain::secret::SecretString;
-use crate::domain::time;
-use crate::store::StoreError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -80,59 +80,51 @@ fn m2m_view(
 async fn rotate(
     state: &AppState,
     caller: &Caller,
-    client_id: &str,
-    step: Rotation<'_>,
+    client: &crate::domain::client::ClientId,
+    step: Step,
 ) -> Result<Json<Value>, ApiError> {
-    let id = ClientId::parse(client_id).map_err(|_| not_found_client())?;
-    let now = time::now();
-    let decide = |client: &Client, secrets: &[StoredSecret]| {
-        rotation::decide_rotation(client, secrets, step, &caller.grants, now)
-    };
-    match state.store.rotate_secrets(&id, &decide).await {
-        Ok(Ok((client, secrets))) => {
-            let next_text = match step {
-                Rotation::Start(next) => Some(next.text.expose()),
-                Rotation::Complete | Rotation::Cancel => None,
-            };
-            m2m_view(&client, &secrets, next_text)
-        }
-        Ok(Err(refusal)) => Err(refusal.into()),
-        Err(StoreError::NotFound) => Err(not_found_client()),
-        Err(error) => Err(error.into()),
-    }
+    let Rotated {
+        client,
+        secrets,
+        next,
+    } = secrets::rotate(&state.app, caller, client, step).await?;
+    let next_text = next.as_ref().map(|next| next.text.expose());
+    m2m_view(&client, &secrets, next_text)
 }
 
 /// The answer carries the next secret: no cache may keep it (RFC 6749 section 5.1).
 async fn rotate_start(
     State(state): State<AppState>,
     caller: Caller,
+    ClientPath(client): ClientPath,
     headers: HeaderMap,
-    Path(client_id): Path<String>,
+    body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_deliberate(&headers)?;
-    let next = IssuedSecret::generate()?;
-    let answer = rotate(&state, &caller, &client_id, Rotation::Start(&next)).await?;
+    require_deliberate(&headers, &body)?;
+    let answer = rotate(&state, &caller, &client, Step::Start).await?;
     Ok(([NO_STORE], answer))
 }
 
 async fn rotate_complete(
     State(state): State<AppState>,
     caller: Caller,
+    ClientPath(client): ClientPath,
     headers: HeaderMap,
-    Path(client_id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_deliberate(&headers)?;
-    rotate(&state, &caller, &client_id, Rotation::Complete).await
+    require_deliberate(&headers, &body)?;
+    rotate(&state, &caller, &client, Step::Complete).await
 }
 
 async fn rotate_cancel(
     State(state): State<AppState>,
     caller: Caller,
+    ClientPath(client): ClientPath,
     headers: HeaderMap,
-    Path(client_id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_deliberate(&headers)?;
-    rotate(&state, &caller, &client_id, Rotation::Cancel).await
+    require_deliberate(&headers, &body)?;
+    rotate(&state, &caller, &client, Step::Cancel).await
 }
 
 #[derive(Deserialize)]
@@ -144,57 +136,35 @@ struct VerifyRequest {
 async fn verify_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ClientPath(client): ClientPath,
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let (client, secrets) = visible_client_with_secrets(&state, &caller, &client_id).await?;
-    let too_many = |retry_after| ApiError::TooManyRequests {
-        what: "too many failed verifications of this client's secret",
-        retry_after,
-    };
-    if let Some(wait) = state.verify_failures.refused(&client.id) {
-        state.metrics.refused(FailureKind::Verification);
-        return Err(too_many(wait));
+    let verified = secrets::verify(&state.app, &caller, &client, &request.client_secret).await;
+    match &verified {
+        Err(app::Error::SecretRefused(_)) => {
+            (state.metrics).failure(FailureKind::Verification, false);
+        }
+        Err(app::Error::TooManyFailures { failed: true, .. }) => {
+            (state.metrics).failure(FailureKind::Verification, true);
+        }
+        Err(app::Error::TooManyFailures { failed: false, .. }) => {
+            state.metrics.refused(FailureKind::Verification);
+        }
+        _ => {}
     }
-    let slot = rotation::verify(&client, &secrets, &request.client_secret).map_err(|failure| {
-        let limited = state.verify_failures.record_failure(&client.id);
-        (state.metrics).failure(FailureKind::Verification, limited.is_some());
-        limited.map_or_else(|| ApiError::SecretRefused(failure.to_string()), too_many)
-    })?;
-    let now = time::now();
-    let secret_used = in_slot(&secrets, slot).and_then(|secret| secret.last_used);
-    if rotation::use_is_news(secret_used, now) || rotation::use_is_news(client.last_used, now) {
-        let since = now - rotation::LAST_USED_GRANULARITY;
-        state
-            .store
-            .record_secret_use(&client.id, slot, now, since)
-            .await?;
-    }
+    let slot = verified?;
     Ok(Json(json!({"valid": true, "secret": slot})))
 }
 
 async fn secret_telemetry(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client_id): Path<String>,
+    ClientPath(client): ClientPath,
 ) -> Result<Json<Value>, ApiError> {
-    let (client, secrets) = visible_client_with_secrets(&state, &caller, &client_id).await?;
+    let (client, secrets) = secrets::visible(&state.app, &caller, &client).await?;
     Ok(Json(json!({
         "client_id": client.id,
         "current": in_slot(&secrets, Slot::Current),
         "next": in_slot(&secrets, Slot::Next),
     })))
-}
-
-/// The client with its secrets, read together, if the caller can see its tenant.
-async fn visible_client_with_secrets(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<(Client, Vec<StoredSecret>), ApiError> {
-    let id = ClientId::parse(id).map_err(|_| not_found_client())?;
-    match state.store.client_with_secrets(&id).await? {
-        Some((client, secrets)) if caller.grants.can_read(&client.tenant) => Ok((client, secrets)),
-        _ => Err(not_found_client()),
-    }
 }

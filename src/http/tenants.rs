@@ -8,11 +8,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{Caller, not_found_tenant};
 use super::error::ApiError;
-use super::extract::{JsonBody, Paging, Prefix};
-use crate::domain::tenant::{Tenant, TenantId};
-use crate::domain::time;
+use super::extract::{JsonBody, Paging, Prefix, TenantPath};
+use crate::app::{Caller, tenants};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,9 +34,7 @@ async fn create_tenant(
     Prefix(prefix): Prefix,
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_admin()?;
-    let tenant = Tenant::new(&body.id, &body.name, time::now())?;
-    state.store.create_tenant(&tenant).await?;
+    let tenant = tenants::create(&state.app, &caller, &body.id, &body.name).await?;
     let location = format!("{prefix}/tenants/{}", tenant.id);
     Ok((
         StatusCode::CREATED,
@@ -53,36 +49,24 @@ async fn list_tenants(
     paging: Paging,
 ) -> Result<impl IntoResponse, ApiError> {
     let after = paging.cursor.as_ref().map(|cursor| cursor.key());
-    let page = (state.store)
-        .list_tenants(caller.grants.visible_tenants(), after, paging.limit)
-        .await?;
-    Ok(Json(page))
+    Ok(Json(
+        tenants::list(&state.app, &caller, after, paging.limit).await?,
+    ))
 }
 
 async fn read_tenant(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant_id): Path<String>,
+    TenantPath(id): TenantPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tenant_id = TenantId::parse(&tenant_id).map_err(|_| not_found_tenant())?;
-    caller.require_read(&tenant_id)?;
-    let tenant = state.store.tenant(&tenant_id).await?;
-    tenant.map(Json).ok_or_else(not_found_tenant)
+    Ok(Json(tenants::read(&state.app, &caller, &id).await?))
 }
 
 async fn delete_tenant(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant_id): Path<String>,
+    Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_admin()?;
-    let tenant_id = TenantId::parse(&tenant_id).map_err(|_| not_found_tenant())?;
-    match state.store.delete_tenant(&tenant_id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(crate::store::StoreError::NotFound) => Err(not_found_tenant()),
-        Err(crate::store::StoreError::Conflict(_)) => Err(ApiError::Conflict(
-            "the tenant still has clients; delete or move them first".to_owned(),
-        )),
-        Err(error) => Err(error.into()),
-    }
+    tenants::delete(&state.app, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

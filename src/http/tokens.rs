@@ -5,66 +5,20 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{JsonBody, NO_STORE, Paging, Prefix};
-use crate::domain::FieldError;
-use crate::domain::secret::SecretString;
-use crate::domain::tenant::TenantId;
-use crate::domain::time::{self, Timestamp};
-use crate::domain::token::{ApiToken, TokenText};
-use crate::store::Store;
+use crate::app::Caller;
+use crate::app::tokens::{self, CreateToken};
+use crate::domain::token::ApiToken;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token_id}", get(read_token).delete(revoke_token))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    pub name: String,
-    pub permissions: Vec<String>,
-    #[serde(default)]
-    pub tenants: Vec<String>,
-    pub expires_at: Option<Timestamp>,
-}
-
-/// Checks a token request and stores the token: shared by the API and `clientd token create`.
-pub async fn issue_token(
-    store: &dyn Store,
-    request: CreateToken,
-) -> Result<(ApiToken, SecretString), ApiError> {
-    let expires_at = request.expires_at.map(time::truncate);
-    let token = ApiToken::new(
-        &request.name,
-        &request.permissions,
-        &request.tenants,
-        expires_at,
-        time::now(),
-    )?;
-    let missing = store.missing_tenants(token.grants.tenants()).await?;
-    if !missing.is_empty() {
-        return Err(ApiError::Invalid(unknown_tenants(
-            &request.tenants,
-            &missing,
-        )));
-    }
-    let (text, hash) = TokenText::issue(token.id)?;
-    store.create_token(&token, &hash).await?;
-    Ok((token, text))
-}
-
-fn unknown_tenants(requested: &[String], missing: &[TenantId]) -> Vec<FieldError> {
-    (requested.iter().enumerate())
-        .filter(|(_, id)| missing.iter().any(|m| m.as_str() == id.as_str()))
-        .map(|(i, _)| FieldError::new(format!("/tenants/{i}"), "no tenant with this id"))
-        .collect()
 }
 
 #[derive(Serialize)]
@@ -80,8 +34,7 @@ async fn create_token(
     Prefix(prefix): Prefix,
     JsonBody(request): JsonBody<CreateToken>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_admin()?;
-    let (token, text) = issue_token(state.store.as_ref(), request).await?;
+    let (token, text) = tokens::create(&state.app, &caller, request).await?;
     let location = format!("{prefix}/tokens/{}", token.id);
     let body = serde_json::to_value(IssuedToken {
         details: &token,
@@ -101,11 +54,12 @@ async fn list_tokens(
     caller: Caller,
     paging: Paging,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_admin()?;
     let after = (paging.cursor.as_ref())
         .map(|cursor| token_id_cursor(cursor.key()))
         .transpose()?;
-    Ok(Json(state.store.list_tokens(after, paging.limit).await?))
+    Ok(Json(
+        tokens::list(&state.app, &caller, after, paging.limit).await?,
+    ))
 }
 
 /// Token cursors are token ids, in the hyphenated form `next_cursor` gives.
@@ -122,28 +76,16 @@ fn token_id_cursor(key: &str) -> Result<Uuid, ApiError> {
 async fn read_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(token_id): Path<String>,
+    Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require_admin()?;
-    let id = Uuid::try_parse(&token_id).map_err(|_| not_found_token())?;
-    let stored = state.store.token(id).await?.ok_or_else(not_found_token)?;
-    Ok(Json(stored.token))
+    Ok(Json(tokens::read(&state.app, &caller, &id).await?))
 }
 
 async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(token_id): Path<String>,
+    Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_admin()?;
-    let id = Uuid::try_parse(&token_id).map_err(|_| not_found_token())?;
-    match state.store.delete_token(id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(crate::store::StoreError::NotFound) => Err(not_found_token()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-fn not_found_token() -> ApiError {
-    ApiError::NotFound("no token with this id".to_owned())
+    tokens::revoke(&state.app, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,38 +1,45 @@
 //! Persistence: one `Store` trait, with a Postgres and an SQLite adapter chosen once from the
 //! database URL. A store method is one transaction; store code decides no business rule.
+//!
+//! The trait is the sum of one part per aggregate (tenants, tokens, clients, secrets,
+//! credentials). Each part's SQL is written once, in a macro its module exports, and both
+//! adapters expand it; the adapters keep only what differs between the dialects.
 
 mod clients;
+mod credentials;
+mod operations;
 mod postgres;
 mod rows;
+mod secrets;
 mod sqlite;
+mod tenants;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use uuid::Uuid;
 
-use crate::domain::client::{Client, Refusal};
-use crate::domain::credential::{Credential, CredentialChange};
-use crate::domain::page::{Limit, Page};
-use crate::domain::rotation::{SecretChange, StoredSecret};
-use crate::domain::secret::SecretHash;
-use crate::domain::tenant::{Tenant, TenantId};
-use crate::domain::token::{ApiToken, TenantScope};
+use crate::domain::Missing;
+use crate::domain::refusal::Refusal;
 
-pub use clients::ClientStore;
+pub use clients::{ClientDecision, ClientStore};
+pub use credentials::{CredentialDecision, CredentialStore};
 pub use postgres::PostgresStore;
+pub use secrets::{SecretDecision, SecretStore};
 pub use sqlite::SqliteStore;
+pub use tenants::TenantStore;
+pub use tokens::{StoredToken, TokenStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("not found")]
-    NotFound,
+    #[error("no {0} with this id")]
+    NotFound(Missing),
     #[error("{0}")]
     Conflict(&'static str),
-    /// A row names a tenant that does not exist (any more).
-    #[error("no tenant with this id")]
-    UnknownTenant,
+    /// The domain refused the change when the store asked it, under the lock.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// The database could not be reached in time: worth retrying, not the caller's fault.
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
@@ -65,60 +72,36 @@ fn is_outage(sqlstate: &str) -> bool {
 }
 
 impl StoreError {
-    /// Turns a unique-key violation into `conflict`; `kind()` works on both backends.
+    /// Turns a unique-key or foreign-key violation into `instead`; `kind()` works on both
+    /// backends (constraint names are Postgres's only).
+    fn on_violation(error: sqlx::Error, kind: sqlx::error::ErrorKind, instead: Self) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.kind() == kind => instead,
+            _ => error.into(),
+        }
+    }
+
     fn on_unique(error: sqlx::Error, conflict: &'static str) -> Self {
-        match &error {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
-                Self::Conflict(conflict)
-            }
-            _ => error.into(),
-        }
+        Self::on_violation(
+            error,
+            sqlx::error::ErrorKind::UniqueViolation,
+            Self::Conflict(conflict),
+        )
     }
 
-    /// Turns a foreign-key violation into `instead`.
-    fn on_foreign_key_as(error: sqlx::Error, instead: Self) -> Self {
-        match &error {
-            sqlx::Error::Database(db)
-                if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
-            {
-                instead
-            }
-            _ => error.into(),
-        }
-    }
-
-    /// Turns a foreign-key violation into `conflict`.
-    fn on_foreign_key(error: sqlx::Error, conflict: &'static str) -> Self {
-        match &error {
-            sqlx::Error::Database(db)
-                if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation =>
-            {
-                Self::Conflict(conflict)
-            }
-            _ => error.into(),
-        }
+    fn on_foreign_key(error: sqlx::Error, instead: Self) -> Self {
+        Self::on_violation(error, sqlx::error::ErrorKind::ForeignKeyViolation, instead)
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The domain's decision on a stored client, made under the store's lock: the new client,
-/// None to leave it as it is, or why the change is refused.
-pub type ClientDecision<'a> =
-    dyn Fn(&Client, &[Credential]) -> Result<Option<Client>, Refusal> + Send + Sync + 'a;
-
-/// The domain's decision on a rotation step, made under the client's lock.
-pub type SecretDecision<'a> =
-    dyn Fn(&Client, &[StoredSecret]) -> Result<SecretChange, Refusal> + Send + Sync + 'a;
-
-/// The domain's decision on a client's credentials, made under the client's lock.
-pub type CredentialDecision<'a> =
-    dyn Fn(&Client, &[Credential]) -> Result<CredentialChange, Refusal> + Send + Sync + 'a;
-
-/// A stored token with the hash its presented text must match.
-pub struct StoredToken {
-    pub token: ApiToken,
-    pub hash: SecretHash,
+/// Not found unless a statement touched a row.
+fn touched(rows_affected: u64, missing: Missing) -> StoreResult<()> {
+    match rows_affected {
+        0 => Err(StoreError::NotFound(missing)),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +117,9 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
 }
 
+/// The database's upkeep, apart from any aggregate.
 #[async_trait]
-pub trait Store: ClientStore + Send + Sync + 'static {
+pub trait Operations: Send + Sync {
     /// Brings the schema up to date; safe when several replicas start at once.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database through the pool, as a request would.
@@ -145,29 +129,23 @@ pub trait Store: ClientStore + Send + Sync + 'static {
     async fn probe(&self) -> StoreResult<()>;
     fn pool_stats(&self) -> PoolStats;
     async fn close(&self);
+}
 
-    /// Conflict when the id is taken.
-    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
-    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
-    async fn list_tenants(
-        &self,
-        scope: TenantScope<'_>,
-        after: Option<&str>,
-        limit: Limit,
-    ) -> StoreResult<Page<Tenant>>;
-    /// Not found, or conflict while the tenant still owns clients.
-    async fn delete_tenant(&self, id: &TenantId) -> StoreResult<()>;
-    /// The ids among `ids` that name no tenant.
-    async fn missing_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<TenantId>>;
+/// Everything clientd keeps.
+pub trait Store:
+    Operations + TenantStore + TokenStore + ClientStore + SecretStore + CredentialStore + 'static
+{
+}
 
-    /// Conflict when one of its tenants disappeared meanwhile.
-    async fn create_token(&self, token: &ApiToken, hash: &SecretHash) -> StoreResult<()>;
-    /// Creates `token` only if this installation never issued a first token and has none:
-    /// true when it did. Replicas racing at start issue one between them.
-    async fn create_first_token(&self, token: &ApiToken, hash: &SecretHash) -> StoreResult<bool>;
-    async fn token(&self, id: Uuid) -> StoreResult<Option<StoredToken>>;
-    async fn list_tokens(&self, after: Option<Uuid>, limit: Limit) -> StoreResult<Page<ApiToken>>;
-    async fn delete_token(&self, id: Uuid) -> StoreResult<()>;
+impl<T> Store for T where
+    T: Operations
+        + TenantStore
+        + TokenStore
+        + ClientStore
+        + SecretStore
+        + CredentialStore
+        + 'static
+{
 }
 
 /// Which backend a database URL names; anything else is refused rather than guessed.

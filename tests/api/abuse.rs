@@ -135,6 +135,10 @@ on_both_stores! {
             let bearer = app.admin().raw(Method::POST, &start).header("content-type", content_type).body("a=b");
             app.admin().send_raw(bearer).await.assert_problem(415, "unsupported-media-type");
         }
+        for body in ["[]", "\u{1b}x", "null"] {
+            let request = app.admin().raw(Method::POST, &start).header("content-type", "application/json").body(body);
+            app.admin().send_raw(request).await.assert_problem(400, "bad-request");
+        }
         let json = basic.raw(Method::POST, &start).header("content-type", "application/json");
         assert_eq!(basic.send_raw(json).await.status, 200);
         // A Bearer token is never replayed by a browser: no content type is needed.

@@ -188,10 +188,7 @@ async fn stdout_of(child: &mut Child) -> String {
     out
 }
 
-async fn first_token_is_printed_once_and_works(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend).await else {
-        return;
-    };
+async fn first_token_is_printed_once_and_works(database: TestDatabase) {
     let (mut first, mut stderr) = start(&database);
     let log = wait_until_serving(&mut stderr).await;
     assert!(
@@ -232,20 +229,7 @@ async fn stdout_of_after_exit(child: &mut Child) -> String {
     out
 }
 
-#[tokio::test]
-async fn sqlite_first_token_is_printed_once_and_works() {
-    first_token_is_printed_once_and_works(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_first_token_is_printed_once_and_works() {
-    first_token_is_printed_once_and_works(Backend::Postgres).await;
-}
-
-async fn token_create_command_prints_a_working_token(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend).await else {
-        return;
-    };
+async fn token_create_command_prints_a_working_token(database: TestDatabase) {
     let output = clientd()
         .env("DATABASE_URL", &database.url)
         .args([
@@ -293,14 +277,20 @@ async fn token_create_command_prints_a_working_token(backend: Backend) {
     caller.get("/tokens").await.assert_problem(403, "forbidden");
 }
 
-#[tokio::test]
-async fn sqlite_token_create_command_prints_a_working_token() {
-    token_create_command_prints_a_working_token(Backend::Sqlite).await;
-}
+mod stores {
+    use super::*;
 
-#[tokio::test]
-async fn postgres_token_create_command_prints_a_working_token() {
-    token_create_command_prints_a_working_token(Backend::Postgres).await;
+    on_both_stores! {
+        databases;
+
+        async fn first_token_is_printed_once_and_works(database) {
+            super::first_token_is_printed_once_and_works(database).await;
+        }
+
+        async fn token_create_command_prints_a_working_token(database) {
+            super::token_create_command_prints_a_working_token(database).await;
+        }
+    }
 }
 
 #[tokio::test]

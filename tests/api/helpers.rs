@@ -44,15 +44,67 @@ macro_rules! on_both_stores {
             )*
         }
     };
+    (databases; $(async fn $name:ident($database:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $database = crate::helpers::TestDatabase::create(crate::helpers::Backend::Sqlite).await.unwrap();
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some($database) = crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await else { return };
+                    $body
+                }
+            )*
+        }
+    };
     ($(async fn $name:ident($app:ident) $body:block)*) => {
         on_both_stores! { with |_: &mut clientd::config::Settings| {}; $(async fn $name($app) $body)* }
     };
 }
 
-/// A fresh, empty database for one test.
+/// A fresh, empty database for one test, removed when the test ends.
 pub struct TestDatabase {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// For Postgres: the server's admin URL and the database's name, to drop it.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside a test's runtime, which cannot be blocked on: a thread of its own
+        // drops the database (FORCE ends what the stopped server may still hold open).
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
 }
 
 impl TestDatabase {
@@ -61,6 +113,7 @@ impl TestDatabase {
         Self {
             url: "sqlite::memory:".to_owned(),
             _dir: None,
+            postgres: None,
         }
     }
 
@@ -74,6 +127,7 @@ impl TestDatabase {
                 Some(Self {
                     url,
                     _dir: Some(dir),
+                    postgres: None,
                 })
             }
             Backend::Postgres => {
@@ -97,19 +151,21 @@ impl TestDatabase {
                 Some(Self {
                     url: format!("{base}/{name}"),
                     _dir: None,
+                    postgres: Some((admin_url.clone(), name)),
                 })
             }
         }
     }
 }
 
-/// A clientd serving on 127.0.0.1 on a free port, stopped when dropped.
+/// A clientd serving on 127.0.0.1 on a free port, stopped when dropped (before its database
+/// is: fields drop in order).
 pub struct TestApp {
+    _shutdown: oneshot::Sender<()>,
     pub address: SocketAddr,
-    pub database: TestDatabase,
     pub admin_token: String,
     http: reqwest::Client,
-    _shutdown: oneshot::Sender<()>,
+    pub database: TestDatabase,
 }
 
 impl TestApp {
@@ -203,6 +259,52 @@ impl TestApp {
         assert_eq!(response.status, 201, "{}", response.text);
         response.json["token"].as_str().unwrap().to_owned()
     }
+
+    /// Creates a client in `tenant` from a create request and returns the 201 document.
+    pub async fn create_client(&self, tenant: &str, request: Value) -> Value {
+        let response = self
+            .admin()
+            .post(&format!("/tenants/{tenant}/clients"), request)
+            .await;
+        assert_eq!(response.status, 201, "{}", response.text);
+        response.json
+    }
+
+    /// Rows of `table` (one of the schema's), read straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+        if self.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+        }
+    }
+
+    /// Sends a JSON Patch with this content type and optional If-Match, as the admin.
+    pub async fn patch(
+        &self,
+        path: &str,
+        content_type: &str,
+        if_match: Option<&str>,
+        body: Value,
+    ) -> TestResponse {
+        let mut request = self
+            .admin()
+            .raw(reqwest::Method::PATCH, path)
+            .header("content-type", content_type)
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        self.admin().send_raw(request).await
+    }
 }
 
 /// Requests as one caller.
@@ -244,6 +346,14 @@ impl Client<'_> {
 
     pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.app.http.request(method, self.app.url(path))
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> TestResponse {
+        let request = self
+            .raw(reqwest::Method::PATCH, path)
+            .header("content-type", "application/json-patch+json")
+            .body(body.to_string());
+        self.send_raw(request).await
     }
 }
 
@@ -308,67 +418,7 @@ impl TestResponse {
             .collect();
         assert_eq!(found, pointers, "{}", self.text);
     }
-}
 
-impl TestApp {
-    /// Creates a client in `tenant` from a create request and returns the 201 document.
-    pub async fn create_client(&self, tenant: &str, request: Value) -> Value {
-        let response = self
-            .admin()
-            .post(&format!("/tenants/{tenant}/clients"), request)
-            .await;
-        assert_eq!(response.status, 201, "{}", response.text);
-        response.json
-    }
-
-    /// Rows of `table` (one of the schema's), read straight from the database.
-    pub async fn count_rows(&self, table: &str) -> i64 {
-        use sqlx::Connection;
-        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
-        if self.database.url.starts_with("sqlite:") {
-            let mut db = sqlx::SqliteConnection::connect(&self.database.url)
-                .await
-                .unwrap();
-            sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
-        } else {
-            let mut db = sqlx::PgConnection::connect(&self.database.url)
-                .await
-                .unwrap();
-            sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
-        }
-    }
-
-    /// Sends a JSON Patch with this content type and optional If-Match, as the admin.
-    pub async fn patch(
-        &self,
-        path: &str,
-        content_type: &str,
-        if_match: Option<&str>,
-        body: Value,
-    ) -> TestResponse {
-        let mut request = self
-            .admin()
-            .raw(reqwest::Method::PATCH, path)
-            .header("content-type", content_type)
-            .body(body.to_string());
-        if let Some(tag) = if_match {
-            request = request.header("if-match", tag);
-        }
-        self.admin().send_raw(request).await
-    }
-}
-
-impl Client<'_> {
-    pub async fn patch(&self, path: &str, body: Value) -> TestResponse {
-        let request = self
-            .raw(reqwest::Method::PATCH, path)
-            .header("content-type", "application/json-patch+json")
-            .body(body.to_string());
-        self.send_raw(request).await
-    }
-}
-
-impl TestResponse {
     /// Asserts a 422 whose errors point at these fields, in any order.
     pub fn assert_invalid_fields(&self, pointers: &[&str]) {
         let problem = self.assert_problem(422, "validation");

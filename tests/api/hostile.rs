@@ -31,17 +31,17 @@ fn fixture(name: &str) -> String {
 }
 
 on_both_stores! {
-    async fn copying_a_field_into_itself_is_400(app) {
+    async fn copying_a_field_into_itself_is_409(app) {
         let (path, before) = client(&app).await;
         let ops: Vec<Value> = (0..12)
             .map(|i| json!({"op": "copy", "from": "/trustedMetadata", "path": format!("/trustedMetadata/k{i}")}))
             .collect();
         let problem = app.patch(&path, PATCH_JSON, None, Value::Array(ops)).await;
-        let problem = problem.assert_problem(400, "bad-request");
+        let problem = problem.assert_problem(409, "conflict");
         assert!(problem["detail"].as_str().unwrap().contains("into itself"), "{problem}");
         let moved = app.patch(&path, PATCH_JSON, None,
             json!([{"op": "move", "from": "/redirectUris", "path": "/redirectUris/0"}])).await;
-        moved.assert_problem(400, "bad-request");
+        moved.assert_problem(409, "conflict");
         assert_eq!(app.admin().get(&path).await.json, before);
     }
 

@@ -22,10 +22,15 @@ fn both_backends_have_the_same_migrations() {
     assert_eq!(postgres, migration_names("sqlite"));
 }
 
-async fn migrates_an_empty_database_and_then_changes_nothing(backend: Backend) {
-    let Some(database) = TestDatabase::create(backend).await else {
-        return;
-    };
+on_both_stores! {
+    databases;
+
+    async fn migrates_an_empty_database_and_then_changes_nothing(database) {
+        migrate_twice(&database).await;
+    }
+}
+
+async fn migrate_twice(database: &TestDatabase) {
     let settings = Settings::for_database(&database.url);
     let store = clientd::connect(&settings).await.unwrap();
     store.ping().await.unwrap();
@@ -38,16 +43,6 @@ async fn migrates_an_empty_database_and_then_changes_nothing(backend: Backend) {
             .unwrap()
             .is_none()
     );
-}
-
-#[tokio::test]
-async fn sqlite_migrates_an_empty_database_and_then_changes_nothing() {
-    migrates_an_empty_database_and_then_changes_nothing(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_migrates_an_empty_database_and_then_changes_nothing() {
-    migrates_an_empty_database_and_then_changes_nothing(Backend::Postgres).await;
 }
 
 /// Several replicas starting at once against one Postgres: the migrator's advisory lock

@@ -55,7 +55,8 @@ on_both_stores! {
         let mut token = ApiToken::new("old", &["admin".into()], &[], None, time::now()).unwrap();
         token.expires_at = Some(time::now() - chrono::TimeDelta::seconds(1));
         let (text, hash) = TokenText::issue(token.id).unwrap();
-        store.create_token(&token, &hash).await.unwrap();
+        let change = clientd::domain::change::ChangeContext::without_request(clientd::domain::change::Actor::Cli);
+        store.create_token(&token, &hash, &change).await.unwrap();
         app.with_token(text.expose()).get("/tenants").await.assert_problem(401, "unauthorized");
     }
 

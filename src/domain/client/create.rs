@@ -6,9 +6,8 @@ use serde_json::{Map, Value};
 
 use super::{
     AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, GrantType, Mobile,
-    defaults,
+    check_auth_method, defaults,
 };
-use crate::domain::credential::check_auth_method;
 use crate::domain::json::object;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;

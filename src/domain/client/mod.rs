@@ -1,7 +1,9 @@
 //! OAuth clients: the canonical client document (DESIGN section 3), its defaults and rules,
 //! the Nexus create request, and SailPoint-style JSON Patch.
 
+mod auth;
 mod create;
+mod credentials;
 mod patch;
 mod rules;
 
@@ -11,14 +13,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::Invalid;
-use super::credential::{Credential, check_auth_method};
+use super::credential::Credential;
 use super::json::object;
-use super::secret::{SecretHash, SecretString};
+use super::refusal::Refusal;
 use super::tenant::TenantId;
 use super::time::Timestamp;
 use super::token::Grants;
 
+pub use auth::{ClientAuthMethod, check_auth_method};
 pub use create::CreateClient;
+pub use credentials::{CredentialChange, decide_add, decide_expiry, decide_remove};
 pub use patch::{ClientPatch, PatchError};
 
 /// A client id: 1 to 64 letters, digits, `.`, `_` and `-`; generated as 32 lowercase hex.
@@ -105,28 +109,6 @@ pub enum ClientType {
 pub enum AccessType {
     Online,
     Offline,
-}
-
-/// RFC 7591 `token_endpoint_auth_method` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthMethod {
-    None,
-    ClientSecretBasic,
-    ClientSecretPost,
-    ClientSecretJwt,
-    PrivateKeyJwt,
-    TlsClientAuth,
-    SelfSignedTlsClientAuth,
-}
-
-impl ClientAuthMethod {
-    pub fn default_for(client_type: ClientType) -> Self {
-        match client_type {
-            ClientType::Confidential => Self::ClientSecretBasic,
-            ClientType::Public => Self::None,
-        }
-    }
 }
 
 /// An OAuth grant type by its RFC name; SailPoint's upper-case names are accepted as aliases.
@@ -337,46 +319,6 @@ impl Serialize for Stamp {
         let text = self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         serializer.serialize_str(&text)
     }
-}
-
-/// A client secret as issued: the text is shown once, only the hash and last four are kept.
-pub struct IssuedSecret {
-    pub text: SecretString,
-    pub hash: SecretHash,
-    pub last_four: String,
-}
-
-impl IssuedSecret {
-    pub fn generate() -> Result<Self, getrandom::Error> {
-        let text = SecretString::generate()?;
-        let hash = text.hash();
-        let last_four = text.expose()[text.expose().len() - 4..].to_owned();
-        Ok(Self {
-            text,
-            hash,
-            last_four,
-        })
-    }
-}
-
-/// Why a change to a stored client was refused, decided under the store's lock.
-#[derive(Debug, thiserror::Error)]
-pub enum Refusal {
-    /// The caller cannot see the client's tenant: answered as if it did not exist.
-    #[error("no client with this id")]
-    Hidden,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("the client changed since it was read: If-Match does not match its ETag")]
-    Stale,
-    #[error("no credential with this id")]
-    NoSuchCredential,
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-    #[error(transparent)]
-    Patch(#[from] PatchError),
 }
 
 /// The change a JSON Patch makes, checked against the caller's grants and `If-Match`.

@@ -112,6 +112,7 @@ impl ClientPatch {
         let mut document = client.document_value();
         let mut size = json_size(&document);
         for (index, operation) in self.0.iter().enumerate() {
+            refuse_copy_into_itself(index, operation)?;
             size = size.saturating_add(growth(&document, operation));
             if size > MAX_DOCUMENT_BYTES {
                 return Err(Invalid::one(
@@ -138,6 +139,25 @@ impl ClientPatch {
             ..client.clone()
         })
     }
+}
+
+/// A `copy` or `move` whose target lies inside its source would nest the value in itself:
+/// RFC 6902 forbids it for `move`, and for `copy` it is how a small patch doubles a document.
+fn refuse_copy_into_itself(index: usize, operation: &PatchOperation) -> Result<(), PatchError> {
+    let from = match operation {
+        PatchOperation::Move(op) => &op.from,
+        PatchOperation::Copy(op) => &op.from,
+        _ => return Ok(()),
+    };
+    let into = operation.path();
+    if into.starts_with(from) && into != from.as_ref() {
+        return Err(PatchError::NotApplicable {
+            index,
+            path: into.to_string(),
+            reason: "is inside the operation's from: a value cannot be copied or moved into itself",
+        });
+    }
+    Ok(())
 }
 
 /// How many bytes `operation` may add to `document`, at most: the value an `add` or `replace`
@@ -204,14 +224,6 @@ fn check_targets(index: usize, operation: &PatchOperation) -> Result<(), PatchEr
         PatchOperation::Copy(op) => Some(&op.from),
         _ => None,
     };
-    if let Some(from) = from {
-        let into = operation.path();
-        if into.starts_with(from) && into != from.as_ref() {
-            return Err(PatchError::Malformed(format!(
-                "operation {index}: {into} is inside {from}: a value cannot be copied or moved into itself"
-            )));
-        }
-    }
     for pointer in from
         .into_iter()
         .map(|f| f.as_ref())

@@ -1,15 +1,12 @@
 //! Client credentials (Auth0): RSA public keys and X.509 certificates, parsed with RustCrypto's
 //! X.509, SPKI and PKCS#1 decoders, and certificate subject DNs (RFC 4514).
 
-mod decide;
 mod parse;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use decide::{CredentialChange, check_auth_method, decide_add, decide_expiry, decide_remove};
-use parse::{credential_id, parse_pem, subject_dn};
+use parse::{ParsedPem, credential_id, parse_pem, subject_dn};
 
-use super::client::ClientAuthMethod;
 use super::text::{multi_line, single_line};
 use super::time::{Timestamp, rfc3339_millis};
 use super::{Invalid, Violations};
@@ -51,18 +48,6 @@ pub enum Alg {
 impl Alg {
     pub fn parse(text: &str) -> Result<Self, String> {
         serde_json::from_value(text.into()).map_err(|_| format!("unknown alg {text:?}"))
-    }
-}
-
-impl ClientAuthMethod {
-    /// The credential a client authenticating this way needs at least one live of.
-    pub fn needs(self) -> Option<CredentialType> {
-        match self {
-            Self::PrivateKeyJwt => Some(CredentialType::PublicKey),
-            Self::TlsClientAuth => Some(CredentialType::CertSubjectDn),
-            Self::SelfSignedTlsClientAuth => Some(CredentialType::X509Cert),
-            _ => None,
-        }
     }
 }
 
@@ -131,7 +116,7 @@ impl CreateCredential {
     /// The credential this request describes, or every broken rule.
     pub fn into_credential(self, now: Timestamp) -> Result<Credential, Invalid> {
         let mut v = Violations::default();
-        let name = self.name.unwrap_or_default();
+        let name = self.name.clone().unwrap_or_default();
         if name.chars().count() > MAX_NAME {
             v.add("/name", format!("must be at most {MAX_NAME} characters"));
         } else {
@@ -146,139 +131,18 @@ impl CreateCredential {
         if self.expires_at.is_some_and(|at| at <= now) {
             v.add("/expires_at", "must be in the future");
         }
-        let parse_expiry = self.parse_expiry_from_cert.unwrap_or(false);
-        if parse_expiry && self.expires_at.is_some() {
+        if self.parse_expiry() && self.expires_at.is_some() {
             v.add(
                 "/parse_expiry_from_cert",
                 "send either expires_at or parse_expiry_from_cert, not both",
             );
         }
         let id = credential_id().map_err(|e| Invalid::one("/", format!("no randomness: {e}")))?;
+        let new = New { id, name, now };
         let credential = match self.credential_type {
-            CredentialType::CertSubjectDn => {
-                for (pointer, given) in [
-                    ("/pem", self.pem.is_some()),
-                    ("/alg", self.alg.is_some()),
-                    ("/kid", self.kid.is_some()),
-                    ("/parse_expiry_from_cert", parse_expiry),
-                ] {
-                    if given {
-                        v.add(
-                            pointer,
-                            "does not apply to cert_subject_dn, which takes subject_dn alone",
-                        );
-                    }
-                }
-                let dn = match self.subject_dn.as_deref() {
-                    None => {
-                        v.add("/subject_dn", "is required for cert_subject_dn");
-                        None
-                    }
-                    Some(dn) if dn.chars().count() > MAX_SUBJECT_DN => {
-                        v.add(
-                            "/subject_dn",
-                            format!("must be at most {MAX_SUBJECT_DN} characters"),
-                        );
-                        None
-                    }
-                    Some(dn) => {
-                        v.field("/subject_dn", single_line(dn).and_then(|()| subject_dn(dn)))
-                    }
-                };
-                dn.map(|dn| Credential {
-                    id,
-                    name,
-                    kid: None,
-                    alg: None,
-                    credential_type: self.credential_type,
-                    key_fingerprint: format!("dn:{dn}"),
-                    subject_dn: Some(dn),
-                    thumbprint_sha256: None,
-                    created_at: now,
-                    updated_at: now,
-                    expires_at: self.expires_at,
-                    pem: None,
-                    certificate_expires_at: None,
-                })
-            }
+            CredentialType::CertSubjectDn => self.subject_dn_credential(new, &mut v),
             CredentialType::PublicKey | CredentialType::X509Cert => {
-                if self.subject_dn.is_some() {
-                    v.add(
-                        "/subject_dn",
-                        "comes from the certificate: send either pem or subject_dn, not both",
-                    );
-                }
-                let parsed = match self.pem.as_deref() {
-                    None => {
-                        v.add(
-                            "/pem",
-                            format!("is required for {}", self.credential_type.as_str()),
-                        );
-                        None
-                    }
-                    Some(text) => v.field(
-                        "/pem",
-                        multi_line(text).and_then(|()| parse_pem(text, self.credential_type)),
-                    ),
-                };
-                parsed.map(|parsed| {
-                    let alg = self.alg.unwrap_or(if parsed.key.pss_only {
-                        Alg::PS256
-                    } else {
-                        Alg::RS256
-                    });
-                    if parsed.key.pss_only && alg != Alg::PS256 {
-                        v.add(
-                            "/alg",
-                            "does not fit the key: an RSASSA-PSS key signs only with PS256",
-                        );
-                    }
-                    let certificate = parsed.certificate;
-                    let not_after = certificate.as_ref().map(|c| c.not_after);
-                    if let Some(not_after) = not_after {
-                        if not_after <= now {
-                            v.add(
-                                "/pem",
-                                format!("the certificate expired at {}", not_after.to_rfc3339()),
-                            );
-                        }
-                        if self.expires_at.is_some_and(|at| at > not_after) {
-                            v.add(
-                                "/expires_at",
-                                "must not be later than the certificate's notAfter",
-                            );
-                        }
-                    } else if parse_expiry {
-                        v.add(
-                            "/parse_expiry_from_cert",
-                            "needs a certificate in pem, not a bare key",
-                        );
-                    }
-                    Credential {
-                        id,
-                        name,
-                        kid: Some(
-                            self.kid
-                                .unwrap_or_else(|| parsed.key.jwk_thumbprint.clone()),
-                        ),
-                        alg: Some(alg),
-                        credential_type: self.credential_type,
-                        key_fingerprint: parsed.key.jwk_thumbprint,
-                        subject_dn: certificate.as_ref().map(|c| c.subject_dn.clone()),
-                        thumbprint_sha256: certificate
-                            .as_ref()
-                            .map(|c| c.thumbprint_sha256.clone()),
-                        created_at: now,
-                        updated_at: now,
-                        expires_at: if parse_expiry {
-                            not_after
-                        } else {
-                            self.expires_at
-                        },
-                        pem: self.pem.map(|pem| pem.trim().to_owned()),
-                        certificate_expires_at: not_after,
-                    }
-                })
+                self.key_credential(new, &mut v)
             }
         };
         match credential {
@@ -286,4 +150,139 @@ impl CreateCredential {
             _ => Err(v.into_invalid()),
         }
     }
+
+    fn parse_expiry(&self) -> bool {
+        self.parse_expiry_from_cert.unwrap_or(false)
+    }
+
+    /// `cert_subject_dn`: the DN alone, normalised; nothing of a key applies.
+    fn subject_dn_credential(self, new: New, v: &mut Violations) -> Option<Credential> {
+        for (pointer, given) in [
+            ("/pem", self.pem.is_some()),
+            ("/alg", self.alg.is_some()),
+            ("/kid", self.kid.is_some()),
+            ("/parse_expiry_from_cert", self.parse_expiry()),
+        ] {
+            if given {
+                v.add(
+                    pointer,
+                    "does not apply to cert_subject_dn, which takes subject_dn alone",
+                );
+            }
+        }
+        let dn = match self.subject_dn.as_deref() {
+            None => {
+                v.add("/subject_dn", "is required for cert_subject_dn");
+                None
+            }
+            Some(dn) if dn.chars().count() > MAX_SUBJECT_DN => {
+                v.add(
+                    "/subject_dn",
+                    format!("must be at most {MAX_SUBJECT_DN} characters"),
+                );
+                None
+            }
+            Some(dn) => v.field("/subject_dn", single_line(dn).and_then(|()| subject_dn(dn))),
+        }?;
+        Some(Credential {
+            id: new.id,
+            name: new.name,
+            kid: None,
+            alg: None,
+            credential_type: self.credential_type,
+            key_fingerprint: format!("dn:{dn}"),
+            subject_dn: Some(dn),
+            thumbprint_sha256: None,
+            created_at: new.now,
+            updated_at: new.now,
+            expires_at: self.expires_at,
+            pem: None,
+            certificate_expires_at: None,
+        })
+    }
+
+    /// `public_key` and `x509_cert`: an RSA key, bare or in a certificate.
+    fn key_credential(self, new: New, v: &mut Violations) -> Option<Credential> {
+        if self.subject_dn.is_some() {
+            v.add(
+                "/subject_dn",
+                "comes from the certificate: send either pem or subject_dn, not both",
+            );
+        }
+        let parsed: ParsedPem = match self.pem.as_deref() {
+            None => {
+                v.add(
+                    "/pem",
+                    format!("is required for {}", self.credential_type.as_str()),
+                );
+                None
+            }
+            Some(text) => v.field(
+                "/pem",
+                multi_line(text).and_then(|()| parse_pem(text, self.credential_type)),
+            ),
+        }?;
+        let alg = self.alg.unwrap_or(if parsed.key.pss_only {
+            Alg::PS256
+        } else {
+            Alg::RS256
+        });
+        if parsed.key.pss_only && alg != Alg::PS256 {
+            v.add(
+                "/alg",
+                "does not fit the key: an RSASSA-PSS key signs only with PS256",
+            );
+        }
+        let certificate = parsed.certificate;
+        let not_after = certificate.as_ref().map(|c| c.not_after);
+        if let Some(not_after) = not_after {
+            if not_after <= new.now {
+                v.add(
+                    "/pem",
+                    format!("the certificate expired at {}", not_after.to_rfc3339()),
+                );
+            }
+            if self.expires_at.is_some_and(|at| at > not_after) {
+                v.add(
+                    "/expires_at",
+                    "must not be later than the certificate's notAfter",
+                );
+            }
+        } else if self.parse_expiry() {
+            v.add(
+                "/parse_expiry_from_cert",
+                "needs a certificate in pem, not a bare key",
+            );
+        }
+        let expires_at = if self.parse_expiry() {
+            not_after
+        } else {
+            self.expires_at
+        };
+        Some(Credential {
+            id: new.id,
+            name: new.name,
+            kid: Some(
+                self.kid
+                    .unwrap_or_else(|| parsed.key.jwk_thumbprint.clone()),
+            ),
+            alg: Some(alg),
+            credential_type: self.credential_type,
+            key_fingerprint: parsed.key.jwk_thumbprint,
+            subject_dn: certificate.as_ref().map(|c| c.subject_dn.clone()),
+            thumbprint_sha256: certificate.as_ref().map(|c| c.thumbprint_sha256.clone()),
+            created_at: new.now,
+            updated_at: new.now,
+            expires_at,
+            pem: self.pem.map(|pem| pem.trim().to_owned()),
+            certificate_expires_at: not_after,
+        })
+    }
+}
+
+/// What every new credential has, whatever its type.
+struct New {
+    id: String,
+    name: String,
+    now: Timestamp,
 }

@@ -1,9 +1,10 @@
 //! Decisions on a client's credentials, made under the client's lock: who may change them,
 //! the per-client limit, one key once, and the credential each authentication method needs.
 
-use super::Credential;
+use super::{Client, check_auth_method};
 use crate::domain::Violations;
-use crate::domain::client::{Client, ClientAuthMethod, Refusal};
+use crate::domain::credential::Credential;
+use crate::domain::refusal::Refusal;
 use crate::domain::time::Timestamp;
 use crate::domain::token::Grants;
 
@@ -13,27 +14,6 @@ pub enum CredentialChange {
     Add(Credential),
     Replace(Credential),
     Remove(Credential),
-}
-
-/// Checks that a client's authentication method has the credential it needs.
-pub fn check_auth_method(
-    method: ClientAuthMethod,
-    credentials: &[Credential],
-    now: Timestamp,
-) -> Result<(), String> {
-    match method.needs() {
-        Some(kind)
-            if !credentials
-                .iter()
-                .any(|c| c.credential_type == kind && c.is_live(now)) =>
-        {
-            Err(format!(
-                "needs at least one live {} credential: add it first, then change clientAuthMethod",
-                kind.as_str()
-            ))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// May the caller change this client's credentials?
@@ -47,6 +27,19 @@ fn writable(client: &Client, grants: &Grants) -> Result<(), Refusal> {
     } else {
         Ok(())
     }
+}
+
+/// The credential `id` of a client the caller may change.
+fn writable_credential<'a>(
+    client: &Client,
+    existing: &'a [Credential],
+    id: &str,
+    grants: &Grants,
+) -> Result<&'a Credential, Refusal> {
+    writable(client, grants)?;
+    (existing.iter())
+        .find(|c| c.id == id)
+        .ok_or(Refusal::NoSuchCredential)
 }
 
 pub fn decide_add(
@@ -83,11 +76,7 @@ pub fn decide_expiry(
     grants: &Grants,
     now: Timestamp,
 ) -> Result<CredentialChange, Refusal> {
-    writable(client, grants)?;
-    let current = existing
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or(Refusal::NoSuchCredential)?;
+    let current = writable_credential(client, existing, id, grants)?;
     let mut v = Violations::default();
     if let Some(at) = expires_at {
         if at <= now {
@@ -119,11 +108,7 @@ pub fn decide_remove(
     grants: &Grants,
     now: Timestamp,
 ) -> Result<CredentialChange, Refusal> {
-    writable(client, grants)?;
-    let current = existing
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or(Refusal::NoSuchCredential)?;
+    let current = writable_credential(client, existing, id, grants)?;
     let rest: Vec<_> = existing.iter().filter(|c| c.id != id).cloned().collect();
     let method = client.settings.client_auth_method;
     if check_auth_method(method, existing, now).is_ok()

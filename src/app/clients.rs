@@ -1,0 +1,93 @@
+//! Clients: create (Nexus), list, read, JSON Patch (SailPoint) and delete.
+
+use super::{App, Caller, Error, Result};
+use crate::domain::client::{self, Client, ClientId, ClientPatch, ClientType, CreateClient};
+use crate::domain::credential::Credential;
+use crate::domain::page::{Limit, Page};
+use crate::domain::secret::IssuedSecret;
+use crate::domain::tenant::TenantId;
+use crate::domain::{Invalid, Missing, time};
+
+/// A new client and, for a CONFIDENTIAL one, its first secret (shown this once).
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    tenant: TenantId,
+    request: CreateClient,
+) -> Result<(Client, Option<IssuedSecret>)> {
+    // Answered before the tenant is looked up, so a 403 says nothing about whether it exists.
+    if !caller.grants.can_write(&tenant) {
+        return Err(Error::Forbidden(
+            "this token may not create clients in this tenant (needs client.write on it)",
+        ));
+    }
+    let client = request.into_client(tenant, time::now())?;
+    let secret = match client.client_type() {
+        ClientType::Confidential => Some(IssuedSecret::generate()?),
+        ClientType::Public => None,
+    };
+    (app.store)
+        .create_client(&client, secret.as_ref(), &caller.change)
+        .await?;
+    Ok((client, secret))
+}
+
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    tenant: &TenantId,
+    after: Option<&str>,
+    limit: Limit,
+) -> Result<Page<Client>> {
+    caller.require_read(tenant)?;
+    let page = app.store.list_clients(tenant, after, limit).await?;
+    // A client proves its tenant exists (a foreign key, and a tenant with clients cannot be
+    // deleted), so only an empty page costs the lookup that tells 404 from no clients.
+    if page.items.is_empty() && app.store.tenant(tenant).await?.is_none() {
+        return Err(Error::NotFound(Missing::Tenant));
+    }
+    Ok(page)
+}
+
+/// The client, if it exists and the caller can see its tenant.
+pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Client> {
+    match app.store.client(id).await? {
+        Some(client) if caller.grants.can_read(&client.tenant) => Ok(client),
+        _ => Err(Error::NotFound(Missing::Client)),
+    }
+}
+
+/// Applies a JSON Patch under the client's lock, if `If-Match` (when given) names the
+/// current version.
+pub async fn patch(
+    app: &App,
+    caller: &Caller,
+    id: &ClientId,
+    patch: &ClientPatch,
+    if_match: Option<&[String]>,
+) -> Result<Client> {
+    let now = time::now();
+    let decide = |current: &Client, credentials: &[Credential]| {
+        client::decide_patch(current, credentials, patch, &caller.grants, if_match, now)
+    };
+    match app.store.update_client(id, &decide, &caller.change).await {
+        // The client exists (it was locked): what is missing is the tenant it moves to.
+        Err(crate::store::StoreError::NotFound(Missing::Tenant)) => {
+            Err(Invalid::one("/tenant", "no tenant with this id").into())
+        }
+        result => Ok(result?),
+    }
+}
+
+pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
+    let client = read(app, caller, id).await?;
+    if !caller.grants.can_write(&client.tenant) {
+        return Err(Error::Forbidden(
+            "this token may read but not change this tenant's clients",
+        ));
+    }
+    (app.store)
+        .delete_client(&client.id, &client.tenant, &caller.change)
+        .await?;
+    Ok(())
+}

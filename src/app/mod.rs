@@ -1,0 +1,82 @@
+//! Use cases: one function per change or query, given the caller. Each owns the order of its
+//! steps (permission, the domain's decision, the store's write) and returns an outcome or one
+//! `Error`; the HTTP handlers and the command line only translate to and from them.
+
+pub mod clients;
+pub mod credentials;
+mod error;
+pub mod limits;
+pub mod secrets;
+pub mod tenants;
+pub mod tokens;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::domain::change::{Actor, ChangeContext};
+use crate::domain::client::ClientId;
+use crate::domain::tenant::TenantId;
+use crate::domain::token::Grants;
+use crate::store::Store;
+
+pub use error::{Error, Result};
+use limits::FailureLimit;
+
+/// What every use case works with.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    /// Most credentials one client may hold.
+    pub max_credentials: usize,
+    pub verify_failures: Arc<FailureLimit<ClientId>>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, settings: &Settings) -> Self {
+        let per_minute = NonZeroU32::new(settings.verify_failures_per_minute);
+        Self {
+            store,
+            max_credentials: settings.max_credentials_per_client,
+            verify_failures: Arc::new(FailureLimit::per_minute(
+                per_minute.unwrap_or(NonZeroU32::MIN),
+            )),
+        }
+    }
+}
+
+/// Who is calling: what they may do, and what their changes carry.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub grants: Grants,
+    pub change: ChangeContext,
+}
+
+impl Caller {
+    /// The command line, which holds every permission over the database it was given.
+    pub fn command_line() -> Self {
+        Self {
+            grants: Grants::everything(),
+            change: ChangeContext::without_request(Actor::Cli),
+        }
+    }
+
+    fn require_admin(&self) -> Result<()> {
+        if self.grants.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
+                "this needs a token with the admin permission",
+            ))
+        }
+    }
+
+    /// A tenant the caller cannot see is answered exactly as one that does not exist.
+    fn require_read(&self, tenant: &TenantId) -> Result<()> {
+        if self.grants.can_read(tenant) {
+            Ok(())
+        } else {
+            Err(Error::NotFound(crate::domain::Missing::Tenant))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Client secrets: zero-downtime rotation (Stytch), verification for gateways and
+//! authorization servers, and rotation telemetry.
+
+use super::{App, Caller, Error, Result};
+use crate::domain::Missing;
+use crate::domain::client::{Client, ClientId};
+use crate::domain::rotation::{self, Rotation, Slot, StoredSecret, in_slot};
+use crate::domain::secret::{IssuedSecret, SecretString};
+use crate::domain::time;
+
+/// A step of a rotation, as a caller asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Start,
+    Complete,
+    Cancel,
+}
+
+/// A client after a rotation step, with its secrets; `next` only when one started.
+pub struct Rotated {
+    pub client: Client,
+    pub secrets: Vec<StoredSecret>,
+    pub next: Option<IssuedSecret>,
+}
+
+pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Result<Rotated> {
+    let next = match step {
+        Step::Start => Some(IssuedSecret::generate()?),
+        Step::Complete | Step::Cancel => None,
+    };
+    let rotation = match (&next, step) {
+        (Some(next), _) => Rotation::Start(next),
+        (None, Step::Complete) => Rotation::Complete,
+        (None, _) => Rotation::Cancel,
+    };
+    let now = time::now();
+    let decide = |client: &Client, secrets: &[StoredSecret]| {
+        rotation::decide_rotation(client, secrets, rotation, &caller.grants, now)
+    };
+    let (client, secrets) = (app.store)
+        .rotate_secrets(id, &decide, &caller.change)
+        .await?;
+    Ok(Rotated {
+        client,
+        secrets,
+        next,
+    })
+}
+
+/// Which of the client's secrets `presented` is. A client whose secret failed too often
+/// is refused, right secret or not, until its limit lets it try again.
+pub async fn verify(
+    app: &App,
+    caller: &Caller,
+    id: &ClientId,
+    presented: &SecretString,
+) -> Result<Slot> {
+    let (client, secrets) = visible(app, caller, id).await?;
+    if let Some(retry_after) = app.verify_failures.refused(&client.id) {
+        return Err(Error::TooManyFailures {
+            retry_after,
+            failed: false,
+        });
+    }
+    let slot = rotation::verify(&client, &secrets, presented).map_err(|failure| {
+        match app.verify_failures.record_failure(&client.id) {
+            Some(retry_after) => Error::TooManyFailures {
+                retry_after,
+                failed: true,
+            },
+            None => Error::SecretRefused(failure),
+        }
+    })?;
+    let now = time::now();
+    let secret_used = in_slot(&secrets, slot).and_then(|secret| secret.last_used);
+    if rotation::use_is_news(secret_used, now) || rotation::use_is_news(client.last_used, now) {
+        let since = now - rotation::LAST_USED_GRANULARITY;
+        (app.store)
+            .record_secret_use(&client.id, slot, now, since)
+            .await?;
+    }
+    Ok(slot)
+}
+
+/// The client with its secrets, read together, if the caller can see its tenant.
+pub async fn visible(
+    app: &App,
+    caller: &Caller,
+    id: &ClientId,
+) -> Result<(Client, Vec<StoredSecret>)> {
+    match app.store.client_with_secrets(id).await? {
+        Some((client, secrets)) if caller.grants.can_read(&client.tenant) => Ok((client, secrets)),
+        _ => Err(Error::NotFound(Missing::Client)),
+    }
+}

@@ -1,0 +1,39 @@
+//! Tenants: create, list, read and delete.
+
+use super::{App, Caller, Result};
+use crate::domain::Missing;
+use crate::domain::page::{Limit, Page};
+use crate::domain::tenant::{Tenant, TenantId};
+use crate::domain::time;
+
+pub async fn create(app: &App, caller: &Caller, id: &str, name: &str) -> Result<Tenant> {
+    caller.require_admin()?;
+    let tenant = Tenant::new(id, name, time::now())?;
+    app.store.create_tenant(&tenant, &caller.change).await?;
+    Ok(tenant)
+}
+
+/// The tenants the caller can see, by id.
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    after: Option<&str>,
+    limit: Limit,
+) -> Result<Page<Tenant>> {
+    let scope = caller.grants.visible_tenants();
+    Ok(app.store.list_tenants(scope, after, limit).await?)
+}
+
+pub async fn read(app: &App, caller: &Caller, id: &TenantId) -> Result<Tenant> {
+    caller.require_read(id)?;
+    let tenant = app.store.tenant(id).await?;
+    tenant.ok_or(super::Error::NotFound(Missing::Tenant))
+}
+
+/// Conflict while the tenant still has clients. The id is parsed after the permission
+/// check, so only admins learn what is malformed.
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
+    caller.require_admin()?;
+    let id = TenantId::parse(id).map_err(|_| super::Error::NotFound(Missing::Tenant))?;
+    Ok(app.store.delete_tenant(&id, &caller.change).await?)
+}

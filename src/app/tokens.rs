@@ -1,0 +1,86 @@
+//! Admin API tokens: issued (by the API or the command line), listed, read and revoked.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{App, Caller, Error, Result};
+use crate::domain::page::{Limit, Page};
+use crate::domain::secret::SecretString;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::{self, Timestamp};
+use crate::domain::token::{ApiToken, TokenText};
+use crate::domain::{FieldError, Invalid, Missing};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub name: String,
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub tenants: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Checks a token request and stores the token; the text is returned this once.
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    request: CreateToken,
+) -> Result<(ApiToken, SecretString)> {
+    caller.require_admin()?;
+    let expires_at = request.expires_at.map(time::truncate);
+    let token = ApiToken::new(
+        &request.name,
+        &request.permissions,
+        &request.tenants,
+        expires_at,
+        time::now(),
+    )?;
+    let missing = app.store.missing_tenants(token.grants.tenants()).await?;
+    if !missing.is_empty() {
+        return Err(Invalid(unknown_tenants(&request.tenants, &missing)).into());
+    }
+    let (text, hash) = TokenText::issue(token.id)?;
+    app.store
+        .create_token(&token, &hash, &caller.change)
+        .await?;
+    Ok((token, text))
+}
+
+fn unknown_tenants(requested: &[String], missing: &[TenantId]) -> Vec<FieldError> {
+    (requested.iter().enumerate())
+        .filter(|(_, id)| missing.iter().any(|m| m.as_str() == id.as_str()))
+        .map(|(i, _)| FieldError::new(format!("/tenants/{i}"), "no tenant with this id"))
+        .collect()
+}
+
+/// Oldest first (token ids are UUIDv7).
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    after: Option<Uuid>,
+    limit: Limit,
+) -> Result<Page<ApiToken>> {
+    caller.require_admin()?;
+    Ok(app.store.list_tokens(after, limit).await?)
+}
+
+/// A token id: after the permission check, so only admins learn what is malformed.
+fn token_id(text: &str) -> Result<Uuid> {
+    Uuid::try_parse(text).map_err(|_| Error::NotFound(Missing::Token))
+}
+
+pub async fn read(app: &App, caller: &Caller, id: &str) -> Result<ApiToken> {
+    caller.require_admin()?;
+    let stored = app.store.token(token_id(id)?).await?;
+    Ok(stored.ok_or(Error::NotFound(Missing::Token))?.token)
+}
+
+/// Revoked at once: the next request with it is refused.
+pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
+    caller.require_admin()?;
+    Ok(app
+        .store
+        .delete_token(token_id(id)?, &caller.change)
+        .await?)
+}

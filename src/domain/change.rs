@@ -1,0 +1,36 @@
+//! Who makes a change, and where it came from: what every write carries down to the store.
+
+use std::net::IpAddr;
+
+use uuid::Uuid;
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An admin API token, by id and name.
+    Token { id: Uuid, name: String },
+    /// `CLIENTD_BOOTSTRAP_TOKEN`, which lives in configuration only; also the server itself,
+    /// when it issues the first admin token of an installation.
+    Bootstrap,
+    /// The `clientd` command line, working on the database directly.
+    Cli,
+}
+
+/// What a write knows of the request behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeContext {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub source: Option<IpAddr>,
+}
+
+impl ChangeContext {
+    /// A change made outside any request: by the command line, or by the server at start.
+    pub fn without_request(actor: Actor) -> Self {
+        Self {
+            actor,
+            request_id: None,
+            source: None,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! How a client authenticates at the token endpoint, and the credential each way needs.
+
+use serde::{Deserialize, Serialize};
+
+use super::ClientType;
+use crate::domain::credential::{Credential, CredentialType};
+use crate::domain::time::Timestamp;
+
+/// RFC 7591 `token_endpoint_auth_method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+    ClientSecretJwt,
+    PrivateKeyJwt,
+    TlsClientAuth,
+    SelfSignedTlsClientAuth,
+}
+
+impl ClientAuthMethod {
+    pub fn default_for(client_type: ClientType) -> Self {
+        match client_type {
+            ClientType::Confidential => Self::ClientSecretBasic,
+            ClientType::Public => Self::None,
+        }
+    }
+}
+
+impl ClientAuthMethod {
+    /// The credential a client authenticating this way needs at least one live of.
+    pub fn needs(self) -> Option<CredentialType> {
+        match self {
+            Self::PrivateKeyJwt => Some(CredentialType::PublicKey),
+            Self::TlsClientAuth => Some(CredentialType::CertSubjectDn),
+            Self::SelfSignedTlsClientAuth => Some(CredentialType::X509Cert),
+            _ => None,
+        }
+    }
+}
+
+/// Checks that a client's authentication method has the credential it needs.
+pub fn check_auth_method(
+    method: ClientAuthMethod,
+    credentials: &[Credential],
+    now: Timestamp,
+) -> Result<(), String> {
+    match method.needs() {
+        Some(kind)
+            if !credentials
+                .iter()
+                .any(|c| c.credential_type == kind && c.is_live(now)) =>
+        {
+            Err(format!(
+                "needs at least one live {} credential: add it first, then change clientAuthMethod",
+                kind.as_str()
+            ))
+        }
+        _ => Ok(()),
+    }
+}

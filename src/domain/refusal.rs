@@ -1,0 +1,25 @@
+//! Why a change to a stored client was refused: decided by the domain under the store's lock,
+//! carried out of the store, and answered by the HTTP layer.
+
+use super::Invalid;
+use super::client::PatchError;
+
+/// Why a change to a stored client was refused, decided under the store's lock.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The caller cannot see the client's tenant: answered as if it did not exist.
+    #[error("no client with this id")]
+    Hidden,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the client changed since it was read: If-Match does not match its ETag")]
+    Stale,
+    #[error("no credential with this id")]
+    NoSuchCredential,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Patch(#[from] PatchError),
+}

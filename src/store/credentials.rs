@@ -1,0 +1,129 @@
+//! Client credentials. `credential_store!` writes the implementation once for both adapters.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::domain::change::ChangeContext;
+use crate::domain::client::{Client, ClientId, CredentialChange};
+use crate::domain::credential::Credential;
+use crate::domain::refusal::Refusal;
+
+/// The domain's decision on a client's credentials, made under the client's lock.
+pub type CredentialDecision<'a> =
+    dyn Fn(&Client, &[Credential]) -> Result<CredentialChange, Refusal> + Send + Sync + 'a;
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// A client's credentials, oldest first.
+    async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>>;
+    /// Locks the client, lets `decide` say how its credentials change, and applies that.
+    async fn change_credentials(
+        &self,
+        client: &ClientId,
+        decide: &CredentialDecision<'_>,
+        change: &ChangeContext,
+    ) -> StoreResult<CredentialChange>;
+}
+
+pub(super) const CREDENTIALS_OF_CLIENT: &str =
+    "SELECT id, name, credential_type, kid, alg, subject_dn,
+        thumbprint_sha256, key_fingerprint, pem, certificate_expires_at, created_at, updated_at,
+        expires_at
+     FROM client_credentials WHERE client_id = $1 ORDER BY created_at, id";
+
+macro_rules! credential_store {
+    ($store:ident, $db:ty) => {
+        mod credential_store {
+            use async_trait::async_trait;
+
+            use super::$store;
+            use super::client_store::locked_client;
+            use crate::domain::change::ChangeContext;
+            use crate::domain::client::{ClientId, CredentialChange};
+            use crate::domain::credential::Credential;
+            use crate::store::credentials::CREDENTIALS_OF_CLIENT;
+            use crate::store::rows::{self, CredentialRow};
+            use crate::store::{CredentialDecision, CredentialStore, StoreError, StoreResult};
+
+            /// A client's credentials, through the pool or inside a transaction.
+            pub(super) async fn credentials_of<'e, E>(executor: E, client: &ClientId) -> StoreResult<Vec<Credential>>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let rows: Vec<CredentialRow> = sqlx::query_as(CREDENTIALS_OF_CLIENT)
+                    .bind(client.as_str())
+                    .fetch_all(executor)
+                    .await?;
+                rows::credentials(rows)
+            }
+
+            #[async_trait]
+            impl CredentialStore for $store {
+                async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>> {
+                    credentials_of(&self.pool, client).await
+                }
+
+                async fn change_credentials(
+                    &self,
+                    client: &ClientId,
+                    decide: &CredentialDecision<'_>,
+                    _change: &ChangeContext,
+                ) -> StoreResult<CredentialChange> {
+                    let mut tx = self.begin_write().await?;
+                    let current = locked_client(&mut tx, client).await?;
+                    let existing = credentials_of(&mut *tx, client).await?;
+                    let change = decide(&current, &existing)?;
+                    match &change {
+                        CredentialChange::Add(c) => {
+                            sqlx::query(
+                                "INSERT INTO client_credentials (id, client_id, name, credential_type, kid, alg,
+                                    subject_dn, thumbprint_sha256, key_fingerprint, pem, certificate_expires_at,
+                                    created_at, updated_at, expires_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                            )
+                            .bind(&c.id)
+                            .bind(client.as_str())
+                            .bind(&c.name)
+                            .bind(c.credential_type.as_str())
+                            .bind(&c.kid)
+                            .bind(c.alg.map(|alg| format!("{alg:?}")))
+                            .bind(&c.subject_dn)
+                            .bind(&c.thumbprint_sha256)
+                            .bind(&c.key_fingerprint)
+                            .bind(&c.pem)
+                            .bind(c.certificate_expires_at)
+                            .bind(c.created_at)
+                            .bind(c.updated_at)
+                            .bind(c.expires_at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| StoreError::on_unique(e, "this client already has this key"))?;
+                        }
+                        CredentialChange::Replace(c) => {
+                            sqlx::query(
+                                "UPDATE client_credentials SET expires_at = $3, updated_at = $4
+                                 WHERE id = $1 AND client_id = $2",
+                            )
+                            .bind(&c.id)
+                            .bind(client.as_str())
+                            .bind(c.expires_at)
+                            .bind(c.updated_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        CredentialChange::Remove(c) => {
+                            sqlx::query("DELETE FROM client_credentials WHERE id = $1 AND client_id = $2")
+                                .bind(&c.id)
+                                .bind(client.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(change)
+                }
+            }
+        }
+    };
+}
+pub(super) use credential_store;

@@ -1,0 +1,159 @@
+//! Client secrets: what verification reads, rotation steps and use telemetry. `secret_store!`
+//! writes the implementation once for both adapters.
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::domain::change::ChangeContext;
+use crate::domain::client::{Client, ClientId};
+use crate::domain::refusal::Refusal;
+use crate::domain::rotation::{SecretChange, Slot, StoredSecret};
+use crate::domain::time::Timestamp;
+
+/// The domain's decision on a rotation step, made under the client's lock.
+pub type SecretDecision<'a> =
+    dyn Fn(&Client, &[StoredSecret]) -> Result<SecretChange, Refusal> + Send + Sync + 'a;
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The client with its secrets (the current one and, while rotating, the next), in one
+    /// query: what verification reads.
+    async fn client_with_secrets(
+        &self,
+        id: &ClientId,
+    ) -> StoreResult<Option<(Client, Vec<StoredSecret>)>>;
+    /// Locks the client, lets `decide` say what a rotation step does, applies it, and returns
+    /// the client with its secrets as they now are.
+    async fn rotate_secrets(
+        &self,
+        client: &ClientId,
+        decide: &SecretDecision<'_>,
+        change: &ChangeContext,
+    ) -> StoreResult<(Client, Vec<StoredSecret>)>;
+    /// Records a use of `slot`'s secret (and of the client) at `now`, unless one at or after
+    /// `since` is recorded already; concurrent verifications write it once.
+    async fn record_secret_use(
+        &self,
+        client: &ClientId,
+        slot: Slot,
+        now: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<()>;
+}
+
+pub(super) const CLIENT_WITH_SECRETS: &str = "SELECT c.id, c.tenant_id, c.app_type, c.settings,
+        c.manually_created, c.created, c.modified, c.last_used, s.slot, s.secret_hash,
+        s.last_four, s.created AS secret_created, s.last_used AS secret_last_used
+     FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
+     WHERE c.id = $1 ORDER BY s.slot";
+pub(super) const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, last_used
+     FROM client_secrets WHERE client_id = $1 ORDER BY slot";
+
+macro_rules! secret_store {
+    ($store:ident) => {
+        mod secret_store {
+            use async_trait::async_trait;
+
+            use super::$store;
+            use super::client_store::locked_client;
+            use crate::domain::change::ChangeContext;
+            use crate::domain::client::{Client, ClientId};
+            use crate::domain::rotation::{self, SecretChange, Slot, StoredSecret};
+            use crate::domain::time::Timestamp;
+            use crate::store::rows::{self, ClientSecretRow, SecretRow};
+            use crate::store::secrets::{CLIENT_WITH_SECRETS, SECRETS_OF_CLIENT};
+            use crate::store::{SecretDecision, SecretStore, StoreResult};
+
+            #[async_trait]
+            impl SecretStore for $store {
+                async fn client_with_secrets(
+                    &self,
+                    id: &ClientId,
+                ) -> StoreResult<Option<(Client, Vec<StoredSecret>)>> {
+                    let rows: Vec<ClientSecretRow> = sqlx::query_as(CLIENT_WITH_SECRETS)
+                        .bind(id.as_str())
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows::client_with_secrets(rows)
+                }
+
+                async fn rotate_secrets(
+                    &self,
+                    client: &ClientId,
+                    decide: &SecretDecision<'_>,
+                    _change: &ChangeContext,
+                ) -> StoreResult<(Client, Vec<StoredSecret>)> {
+                    let mut tx = self.begin_write().await?;
+                    let current = locked_client(&mut tx, client).await?;
+                    let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
+                        .bind(client.as_str())
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let secrets = rows::secrets(rows)?;
+                    let step = decide(&current, &secrets)?;
+                    match &step {
+                        SecretChange::Start(next) => {
+                            sqlx::query(
+                                "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+                                 VALUES ($1, 'next', $2, $3, $4)",
+                            )
+                            .bind(client.as_str())
+                            .bind(next.hash.as_bytes())
+                            .bind(&next.last_four)
+                            .bind(next.created)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        SecretChange::Complete => {
+                            sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'current'")
+                                .bind(client.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query("UPDATE client_secrets SET slot = 'current' WHERE client_id = $1 AND slot = 'next'")
+                                .bind(client.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        SecretChange::Cancel => {
+                            sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'")
+                                .bind(client.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok((current, rotation::after(&secrets, &step)))
+                }
+
+                async fn record_secret_use(
+                    &self,
+                    client: &ClientId,
+                    slot: Slot,
+                    now: Timestamp,
+                    since: Timestamp,
+                ) -> StoreResult<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "UPDATE client_secrets SET last_used = $3
+                         WHERE client_id = $1 AND slot = $2 AND (last_used IS NULL OR last_used < $4)",
+                    )
+                    .bind(client.as_str())
+                    .bind(slot.as_str())
+                    .bind(now)
+                    .bind(since)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE clients SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $3)")
+                        .bind(client.as_str())
+                        .bind(now)
+                        .bind(since)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+pub(super) use secret_store;
