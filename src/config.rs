@@ -114,6 +114,10 @@ pub struct Settings {
     #[arg(long, env = "CLIENTD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// Days the audit trail keeps an event; older ones are pruned in the background.
+    #[arg(long, env = "CLIENTD_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = parse_retention, global = true)]
+    pub audit_retention_days: u32,
+
     /// Most connections served at once; further ones wait in the listen queue.
     #[arg(long, env = "CLIENTD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = parse_max_connections, global = true)]
     pub max_connections: usize,
@@ -141,6 +145,7 @@ impl Settings {
             body_limit_bytes: 1024 * 1024,
             max_credentials_per_client: 2,
             auth_failures_per_minute: 30,
+            audit_retention_days: 400,
             verify_failures_per_minute: 30,
             trusted_proxies: Vec::new(),
             max_connections: 1024,
@@ -259,6 +264,10 @@ fn parse_verify_failures(text: &str) -> Result<u32, String> {
         1..=1_000_000,
         "failures",
     )
+}
+
+fn parse_retention(text: &str) -> Result<u32, String> {
+    parse_number(text, "CLIENTD_AUDIT_RETENTION_DAYS", 1..=36_500, "days")
 }
 
 fn parse_max_connections(text: &str) -> Result<usize, String> {

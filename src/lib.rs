@@ -95,7 +95,8 @@ pub async fn serve(
         request_timeout: settings.request_timeout(),
         body_limit_bytes: settings.body_limit_bytes,
     };
-    let housekeeping = tokio::spawn(http::housekeeping(state.clone()));
+    let retention = chrono::TimeDelta::days(i64::from(settings.audit_retention_days));
+    let housekeeping = tokio::spawn(http::housekeeping(state.clone(), retention));
     let app = http::router(state, limits);
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving");
@@ -164,7 +165,8 @@ async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
     let (text, hash) =
         TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
     let change = ChangeContext::without_request(Actor::Bootstrap);
-    let issued = (store.create_first_token(&token, &hash, &change).await)
+    let event = app::tokens::event(&change, domain::audit::Action::TokenCreate, &token);
+    let issued = (store.create_first_token(&token, &hash, &event).await)
         .map_err(|e| StartError::FirstToken(e.to_string()))?;
     if issued {
         println!(

@@ -1,19 +1,25 @@
 //! Clients: create (Nexus), list, read, JSON Patch (SailPoint) and delete.
 
 use super::{App, Caller, Error, Result};
+use crate::domain::audit::{Action, Event, changed_fields};
+use crate::domain::change::ChangeContext;
 use crate::domain::client::{self, Client, ClientId, ClientPatch, ClientType, CreateClient};
 use crate::domain::credential::Credential;
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::{Invalid, Missing, time};
+use crate::store::{Commit, StoreError};
 
-/// A new client and, for a CONFIDENTIAL one, its first secret (shown this once).
+/// A new client and, for a CONFIDENTIAL one, its first secret (shown this once). A dry run
+/// makes every check a real create makes, the database's included, and keeps nothing: no
+/// client, no secret, no event.
 pub async fn create(
     app: &App,
     caller: &Caller,
     tenant: TenantId,
     request: CreateClient,
+    commit: Commit,
 ) -> Result<(Client, Option<IssuedSecret>)> {
     // Answered before the tenant is looked up, so a 403 says nothing about whether it exists.
     if !caller.grants.can_write(&tenant) {
@@ -22,12 +28,13 @@ pub async fn create(
         ));
     }
     let client = request.into_client(tenant, time::now())?;
-    let secret = match client.client_type() {
-        ClientType::Confidential => Some(IssuedSecret::generate()?),
-        ClientType::Public => None,
+    let secret = match (client.client_type(), commit) {
+        (ClientType::Confidential, Commit::Yes) => Some(IssuedSecret::generate()?),
+        _ => None,
     };
+    let event = event(&caller.change, Action::ClientCreate, &client);
     (app.store)
-        .create_client(&client, secret.as_ref(), &caller.change)
+        .create_client(&client, secret.as_ref(), &event, commit)
         .await?;
     Ok((client, secret))
 }
@@ -58,21 +65,30 @@ pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Client> {
 }
 
 /// Applies a JSON Patch under the client's lock, if `If-Match` (when given) names the
-/// current version.
+/// current version. The event keeps the patch as applied, the fields it changed and the
+/// resulting document; a patch that changes nothing writes nothing.
 pub async fn patch(
     app: &App,
     caller: &Caller,
     id: &ClientId,
     patch: &ClientPatch,
     if_match: Option<&[String]>,
+    commit: Commit,
 ) -> Result<Client> {
     let now = time::now();
     let decide = |current: &Client, credentials: &[Credential]| {
-        client::decide_patch(current, credentials, patch, &caller.grants, if_match, now)
+        let patched =
+            client::decide_patch(current, credentials, patch, &caller.grants, if_match, now)?;
+        Ok(patched.map(|after| {
+            let changed = changed_fields(&current.document_value(), &after.document_value());
+            let event = event(&caller.change, Action::ClientPatch, &after)
+                .with_patch(patch.to_value(), changed);
+            (after, event)
+        }))
     };
-    match app.store.update_client(id, &decide, &caller.change).await {
+    match app.store.update_client(id, &decide, commit).await {
         // The client exists (it was locked): what is missing is the tenant it moves to.
-        Err(crate::store::StoreError::NotFound(Missing::Tenant)) => {
+        Err(StoreError::NotFound(Missing::Tenant)) => {
             Err(Invalid::one("/tenant", "no tenant with this id").into())
         }
         result => Ok(result?),
@@ -86,8 +102,23 @@ pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
             "this token may read but not change this tenant's clients",
         ));
     }
+    let audit = |deleted: &Client| event(&caller.change, Action::ClientDelete, deleted);
     (app.store)
-        .delete_client(&client.id, &client.tenant, &caller.change)
+        .delete_client(&client.id, &client.tenant, &audit)
         .await?;
     Ok(())
+}
+
+/// A client's event, with its document as it is after the change (before, for a delete).
+fn event(change: &ChangeContext, action: Action, client: &Client) -> Event {
+    let path = format!("/clients/{}", client.id);
+    Event::new(
+        change,
+        action,
+        Some(&client.tenant),
+        client.id.as_str(),
+        path,
+    )
+    .of_client(&client.id)
+    .with_document(&client.document())
 }

@@ -1,39 +1,50 @@
 //! A client's credentials (Auth0): add, list, read, change the expiry, remove.
 
+use serde_json::json;
+
 use super::{App, Caller, Error, Result, clients};
 use crate::domain::Missing;
+use crate::domain::audit::{Action, Event};
+use crate::domain::change::ChangeContext;
 use crate::domain::client::{self, Client, ClientId, CredentialChange};
 use crate::domain::credential::{CreateCredential, Credential};
 use crate::domain::time::{self, Timestamp};
-use crate::store::CredentialDecision;
+use crate::store::{Commit, CredentialDecision};
 
 /// Applies a decision under the client's lock and returns the credential it touched.
 async fn change(
     app: &App,
-    caller: &Caller,
     client: &ClientId,
     decide: &CredentialDecision<'_>,
+    commit: Commit,
 ) -> Result<Credential> {
-    let change = app.store.change_credentials(client, decide, &caller.change);
-    match change.await? {
-        CredentialChange::Add(c) | CredentialChange::Replace(c) | CredentialChange::Remove(c) => {
-            Ok(c)
-        }
+    let change = app.store.change_credentials(client, decide, commit).await?;
+    Ok(touched(&change).clone())
+}
+
+/// The credential a change adds, replaces or removes.
+fn touched(change: &CredentialChange) -> &Credential {
+    match change {
+        CredentialChange::Add(c) | CredentialChange::Replace(c) | CredentialChange::Remove(c) => c,
     }
 }
 
+/// A dry run makes every check a real one makes and keeps nothing.
 pub async fn add(
     app: &App,
     caller: &Caller,
     client: &ClientId,
     request: CreateCredential,
+    commit: Commit,
 ) -> Result<Credential> {
     let new = request.into_credential(time::now())?;
     let most = app.max_credentials;
     let decide = |current: &Client, existing: &[Credential]| {
-        client::decide_add(current, existing, &new, &caller.grants, most)
+        let added = client::decide_add(current, existing, &new, &caller.grants, most)?;
+        let event = event(&caller.change, Action::CredentialCreate, current, &new);
+        Ok((added, event))
     };
-    change(app, caller, client, &decide).await
+    change(app, client, &decide, commit).await
 }
 
 /// Oldest first.
@@ -64,22 +75,51 @@ pub async fn change_expiry(
     let expires_at = expires_at.map(time::truncate);
     let now = time::now();
     let decide = |current: &Client, existing: &[Credential]| {
-        client::decide_expiry(
+        let change = client::decide_expiry(
             current,
             existing,
             credential,
             expires_at,
             &caller.grants,
             now,
+        )?;
+        let patch = json!({"expires_at": touched(&change).expires_at.map(time::rfc3339)});
+        let event = event(
+            &caller.change,
+            Action::CredentialPatch,
+            current,
+            touched(&change),
         )
+        .with_patch(patch, vec!["expires_at".to_owned()]);
+        Ok((change, event))
     };
-    change(app, caller, client, &decide).await
+    change(app, client, &decide, Commit::Yes).await
 }
 
 pub async fn remove(app: &App, caller: &Caller, client: &ClientId, credential: &str) -> Result<()> {
     let now = time::now();
     let decide = |current: &Client, existing: &[Credential]| {
-        client::decide_remove(current, existing, credential, &caller.grants, now)
+        let change = client::decide_remove(current, existing, credential, &caller.grants, now)?;
+        let event = event(
+            &caller.change,
+            Action::CredentialDelete,
+            current,
+            touched(&change),
+        );
+        Ok((change, event))
     };
-    change(app, caller, client, &decide).await.map(|_| ())
+    change(app, client, &decide, Commit::Yes).await.map(|_| ())
+}
+
+/// A credential's event; its document is the API's view, which never holds the PEM.
+fn event(
+    change: &ChangeContext,
+    action: Action,
+    client: &Client,
+    credential: &Credential,
+) -> Event {
+    let path = format!("/clients/{}/credentials/{}", client.id, credential.id);
+    Event::new(change, action, Some(&client.tenant), &credential.id, path)
+        .of_client(&client.id)
+        .with_document(credential)
 }

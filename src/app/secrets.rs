@@ -1,8 +1,11 @@
 //! Client secrets: zero-downtime rotation (Stytch), verification for gateways and
 //! authorization servers, and rotation telemetry.
 
+use serde_json::json;
+
 use super::{App, Caller, Error, Result};
 use crate::domain::Missing;
+use crate::domain::audit::{Action, Event};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::rotation::{self, Rotation, Slot, StoredSecret, in_slot};
 use crate::domain::secret::{IssuedSecret, SecretString};
@@ -34,12 +37,33 @@ pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Re
         (None, _) => Rotation::Cancel,
     };
     let now = time::now();
-    let decide = |client: &Client, secrets: &[StoredSecret]| {
-        rotation::decide_rotation(client, secrets, rotation, &caller.grants, now)
+    let action = match step {
+        Step::Start => Action::SecretRotateStart,
+        Step::Complete => Action::SecretRotateComplete,
+        Step::Cancel => Action::SecretRotateCancel,
     };
-    let (client, secrets) = (app.store)
-        .rotate_secrets(id, &decide, &caller.change)
-        .await?;
+    let decide = |client: &Client, secrets: &[StoredSecret]| {
+        let change = rotation::decide_rotation(client, secrets, rotation, &caller.grants, now)?;
+        // The telemetry view of the secrets after the step: last four, created, last used.
+        let after = rotation::after(secrets, &change);
+        let document = json!({
+            "client_id": client.id,
+            "current": in_slot(&after, Slot::Current),
+            "next": in_slot(&after, Slot::Next),
+        });
+        let path = format!("/clients/{}/secrets", client.id);
+        let event = Event::new(
+            &caller.change,
+            action,
+            Some(&client.tenant),
+            client.id.as_str(),
+            path,
+        )
+        .of_client(&client.id)
+        .with_document(&document);
+        Ok((change, event))
+    };
+    let (client, secrets) = app.store.rotate_secrets(id, &decide).await?;
     Ok(Rotated {
         client,
         secrets,

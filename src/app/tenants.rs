@@ -2,6 +2,8 @@
 
 use super::{App, Caller, Result};
 use crate::domain::Missing;
+use crate::domain::audit::{Action, Event};
+use crate::domain::change::ChangeContext;
 use crate::domain::page::{Limit, Page};
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::time;
@@ -9,7 +11,8 @@ use crate::domain::time;
 pub async fn create(app: &App, caller: &Caller, id: &str, name: &str) -> Result<Tenant> {
     caller.require_admin()?;
     let tenant = Tenant::new(id, name, time::now())?;
-    app.store.create_tenant(&tenant, &caller.change).await?;
+    let event = event(&caller.change, Action::TenantCreate, &tenant);
+    app.store.create_tenant(&tenant, &event).await?;
     Ok(tenant)
 }
 
@@ -35,5 +38,11 @@ pub async fn read(app: &App, caller: &Caller, id: &TenantId) -> Result<Tenant> {
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
     let id = TenantId::parse(id).map_err(|_| super::Error::NotFound(Missing::Tenant))?;
-    Ok(app.store.delete_tenant(&id, &caller.change).await?)
+    let audit = |tenant: &Tenant| event(&caller.change, Action::TenantDelete, tenant);
+    Ok(app.store.delete_tenant(&id, &audit).await?)
+}
+
+fn event(change: &ChangeContext, action: Action, tenant: &Tenant) -> Event {
+    let path = format!("/tenants/{}", tenant.id);
+    Event::new(change, action, Some(&tenant.id), tenant.id.as_str(), path).with_document(tenant)
 }

@@ -4,6 +4,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{App, Caller, Error, Result};
+use crate::domain::audit::{Action, Event};
+use crate::domain::change::ChangeContext;
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretString;
 use crate::domain::tenant::TenantId;
@@ -41,9 +43,8 @@ pub async fn create(
         return Err(Invalid(unknown_tenants(&request.tenants, &missing)).into());
     }
     let (text, hash) = TokenText::issue(token.id)?;
-    app.store
-        .create_token(&token, &hash, &caller.change)
-        .await?;
+    let event = event(&caller.change, Action::TokenCreate, &token);
+    app.store.create_token(&token, &hash, &event).await?;
     Ok((token, text))
 }
 
@@ -79,8 +80,12 @@ pub async fn read(app: &App, caller: &Caller, id: &str) -> Result<ApiToken> {
 /// Revoked at once: the next request with it is refused.
 pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
-    Ok(app
-        .store
-        .delete_token(token_id(id)?, &caller.change)
-        .await?)
+    let audit = |token: &ApiToken| event(&caller.change, Action::TokenRevoke, token);
+    Ok(app.store.delete_token(token_id(id)?, &audit).await?)
+}
+
+/// A token's event: its document holds its grants, never its text or hash.
+pub fn event(change: &ChangeContext, action: Action, token: &ApiToken) -> Event {
+    let path = format!("/tokens/{}", token.id);
+    Event::new(change, action, None, token.id.to_string(), path).with_document(token)
 }

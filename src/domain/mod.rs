@@ -1,5 +1,6 @@
 //! Rules and types of clientd: no HTTP and no SQL here.
 
+pub mod audit;
 pub mod change;
 pub mod client;
 pub mod credential;

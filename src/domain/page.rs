@@ -26,6 +26,10 @@ impl Limit {
     pub fn get(self) -> u32 {
         self.0
     }
+
+    pub fn one() -> Self {
+        Self(1)
+    }
 }
 
 /// A continuation token: the key of the last item a caller has seen. Callers treat it as

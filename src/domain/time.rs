@@ -13,6 +13,11 @@ pub fn truncate(at: Timestamp) -> Timestamp {
     at.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(at)
 }
 
+/// RFC 3339 in UTC with milliseconds, as the API shows every timestamp.
+pub fn rfc3339(at: Timestamp) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Serde format for `Timestamp` fields: RFC 3339 in UTC with milliseconds (`2026-11-24T10:00:00.000Z`).
 pub mod rfc3339_millis {
     use super::Timestamp;

@@ -24,6 +24,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Authenticated already, by the idempotency middleware.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let source = (parts.extensions.get::<SourceAddress>()).map(|source| source.0);
         let limit_key = source.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let too_many = |retry_after| ApiError::TooManyRequests {

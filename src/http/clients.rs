@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ClientPath, JsonBody, NO_STORE, Paging, Prefix, TenantPath, parse_json};
+use super::extract::{
+    ClientPath, DryRun, JsonBody, NO_STORE, Paging, Prefix, TenantPath, parse_json,
+};
 use crate::app::{Caller, clients};
 use crate::domain::client::{self, Client, ClientPatch, CreateClient};
 
@@ -32,16 +34,19 @@ async fn create_client(
     caller: Caller,
     Prefix(prefix): Prefix,
     TenantPath(tenant): TenantPath,
+    dry_run: DryRun,
     JsonBody(request): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
-    let (client, secret) = clients::create(&state.app, &caller, tenant, request).await?;
+    let commit = dry_run.commit();
+    let (client, secret) = clients::create(&state.app, &caller, tenant, request, commit).await?;
     let mut document = client.document_value();
     if let (Some(secret), Value::Object(fields)) = (&secret, &mut document) {
         fields.insert("secret".to_owned(), Value::from(secret.text.expose()));
     }
     let location = format!("{prefix}/clients/{}", client.id);
     let headers = [(header::LOCATION, location), (header::ETAG, client.etag())];
-    Ok((StatusCode::CREATED, [NO_STORE], headers, Json(document)).into_response())
+    let answer = (StatusCode::CREATED, [NO_STORE], headers, Json(document));
+    Ok((dry_run.header(), answer).into_response())
 }
 
 async fn list_clients(
@@ -68,6 +73,7 @@ async fn patch_client(
     State(state): State<AppState>,
     caller: Caller,
     ClientPath(id): ClientPath,
+    dry_run: DryRun,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -76,8 +82,16 @@ async fn patch_client(
     }
     let patch = ClientPatch::parse(parse_json::<Value>(&body)?)?;
     let if_match = if_match(&headers)?;
-    let client = clients::patch(&state.app, &caller, &id, &patch, if_match.as_deref()).await?;
-    Ok(document_response(&client))
+    let commit = dry_run.commit();
+    let client = clients::patch(
+        &state.app,
+        &caller,
+        &id,
+        &patch,
+        if_match.as_deref(),
+        commit,
+    );
+    Ok((dry_run.header(), document_response(&client.await?)).into_response())
 }
 
 async fn delete_client(

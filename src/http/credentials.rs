@@ -8,7 +8,7 @@ use axum::{Json, Router};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ClientPath, CredentialPath, JsonBody, Prefix};
+use super::extract::{ClientPath, CredentialPath, DryRun, JsonBody, Prefix};
 use crate::app::{Caller, credentials};
 use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential};
 
@@ -31,12 +31,15 @@ async fn create_credential(
     caller: Caller,
     Prefix(prefix): Prefix,
     ClientPath(client): ClientPath,
+    dry_run: DryRun,
     JsonBody(request): JsonBody<CreateCredential>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let created = credentials::add(&state.app, &caller, &client, request).await?;
+    let commit = dry_run.commit();
+    let created = credentials::add(&state.app, &caller, &client, request, commit).await?;
     let location = format!("{prefix}/clients/{client}/credentials/{}", created.id);
     Ok((
         StatusCode::CREATED,
+        dry_run.header(),
         [(header::LOCATION, location)],
         Json(created),
     ))

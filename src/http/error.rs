@@ -46,6 +46,9 @@ pub enum ApiError {
     UnsupportedPatchType,
     #[error("{0}")]
     PreconditionFailed(String),
+    /// An Idempotency-Key sent again with another request.
+    #[error("{0}")]
+    KeyReused(String),
     #[error("the request broke {} rule(s)", .0.len())]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
@@ -180,6 +183,11 @@ impl ApiError {
                 "Precondition failed",
             ),
             Self::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "validation", "Validation failed"),
+            Self::KeyReused(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+            ),
             Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Self::TooManyRequests { .. } => (
                 S::TOO_MANY_REQUESTS,

@@ -184,3 +184,45 @@ impl<S: Send + Sync> FromRequestParts<S> for TenantPath {
             .ok_or(ApiError::NotFound(Missing::Tenant))
     }
 }
+
+/// `?dry_run=true` of a route that can rehearse a change. Any other query parameter is a
+/// 400, so that a misspelt `dryrun=true` cannot make the change for real.
+pub struct DryRun(pub bool);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDryRun {
+    dry_run: Option<bool>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for DryRun {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(raw) = Query::<RawDryRun>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::BadRequest(format!(
+                    "the only query parameter here is dry_run=true or dry_run=false ({})",
+                    rejection.body_text()
+                ))
+            })?;
+        Ok(Self(raw.dry_run.unwrap_or(false)))
+    }
+}
+
+impl DryRun {
+    pub fn commit(&self) -> crate::store::Commit {
+        if self.0 {
+            crate::store::Commit::DryRun
+        } else {
+            crate::store::Commit::Yes
+        }
+    }
+
+    /// `Dry-Run: true` on the answer to a rehearsal, nothing otherwise.
+    pub fn header(&self) -> Option<[(axum::http::HeaderName, &'static str); 1]> {
+        self.0
+            .then_some([(axum::http::HeaderName::from_static("dry-run"), "true")])
+    }
+}

@@ -4,7 +4,9 @@ pub mod auth;
 pub mod clients;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod extract;
+pub mod idempotency;
 pub mod ops;
 pub mod secrets;
 pub mod tenants;
@@ -46,6 +48,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub auth_failures: Arc<FailureLimit<IpAddr>>,
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// For the idempotency middleware, which reads bodies itself.
+    pub body_limit_bytes: usize,
+    /// A remembered request still unfinished after this long was abandoned (the server
+    /// stopped under it): longer than any request may run.
+    pub abandoned_after: chrono::TimeDelta,
 }
 
 impl AppState {
@@ -62,14 +69,19 @@ impl AppState {
                 auth_failures.unwrap_or(NonZeroU32::MIN),
             )),
             trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
+            body_limit_bytes: settings.body_limit_bytes,
+            abandoned_after: chrono::TimeDelta::seconds(
+                i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
+            ),
         })
     }
 }
 
 /// Background upkeep while the server runs: metric histograms are drained every few seconds
-/// whether or not anyone scrapes `/metrics` (they grow with every request until drained), and
-/// the failure limiters forget addresses and clients that stopped failing.
-pub async fn housekeeping(state: AppState) {
+/// whether or not anyone scrapes `/metrics` (they grow with every request until drained); the
+/// failure limiters forget addresses and clients that stopped failing every minute; and every
+/// ten minutes the audit trail and the idempotency records drop what is past keeping.
+pub async fn housekeeping(state: AppState, retention: chrono::TimeDelta) {
     let mut ticks = tokio::time::interval(Duration::from_secs(5));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for tick in 0u64.. {
@@ -78,6 +90,9 @@ pub async fn housekeeping(state: AppState) {
         if tick % 12 == 0 {
             state.auth_failures.forget_stale();
             state.app.verify_failures.forget_stale();
+        }
+        if tick % 120 == 0 {
+            crate::app::prune(&state.app, retention).await;
         }
     }
 }
@@ -100,6 +115,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(clients::router())
         .merge(credentials::router())
         .merge(secrets::router())
+        .merge(events::router())
         .merge(tokens::router())
         .merge(ops::router());
     with_middleware(
@@ -138,6 +154,10 @@ fn with_middleware(routes: Router<AppState>, state: AppState, limits: Limits) ->
             throttle::source_address,
         ))
         .layer(middleware::from_fn(error::render_problems))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::remember,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 
-use super::StoreResult;
-use crate::domain::change::ChangeContext;
+use super::{Audit, StoreResult};
+use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::credential::Credential;
 use crate::domain::page::{Limit, Page};
@@ -13,10 +13,17 @@ use crate::domain::refusal::Refusal;
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 
-/// The domain's decision on a stored client, made under the store's lock: the new client,
-/// None to leave it as it is, or why the change is refused.
+/// The domain's decision on a stored client, made under the store's lock: the new client with
+/// the event that records the change, None to leave it as it is, or why it is refused.
 pub type ClientDecision<'a> =
-    dyn Fn(&Client, &[Credential]) -> Result<Option<Client>, Refusal> + Send + Sync + 'a;
+    dyn Fn(&Client, &[Credential]) -> Result<Option<(Client, Event)>, Refusal> + Send + Sync + 'a;
+
+/// A write that is only a rehearsal: every check and statement of the real one, rolled back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    Yes,
+    DryRun,
+}
 
 #[async_trait]
 pub trait ClientStore: Send + Sync {
@@ -26,7 +33,8 @@ pub trait ClientStore: Send + Sync {
         &self,
         client: &Client,
         secret: Option<&IssuedSecret>,
-        change: &ChangeContext,
+        event: &Event,
+        commit: Commit,
     ) -> StoreResult<()>;
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
     async fn list_clients(
@@ -42,14 +50,14 @@ pub trait ClientStore: Send + Sync {
         &self,
         id: &ClientId,
         decide: &ClientDecision<'_>,
-        change: &ChangeContext,
+        commit: Commit,
     ) -> StoreResult<Client>;
     /// Deletes the client, with its secrets and credentials, if it is still in `tenant`.
     async fn delete_client(
         &self,
         id: &ClientId,
         tenant: &TenantId,
-        change: &ChangeContext,
+        audit: &Audit<'_, Client>,
     ) -> StoreResult<()>;
 }
 
@@ -77,15 +85,16 @@ macro_rules! client_store {
 
             use super::$store;
             use super::credential_store::credentials_of;
+            use super::event_store::record;
             use crate::domain::Missing;
-            use crate::domain::change::ChangeContext;
+            use crate::domain::audit::Event;
             use crate::domain::client::{Client, ClientId};
             use crate::domain::page::{Limit, Page};
             use crate::domain::secret::IssuedSecret;
             use crate::domain::tenant::TenantId;
-            use crate::store::clients::{CLIENT_BY_ID, CLIENTS_OF_TENANT};
+            use crate::store::clients::{CLIENT_BY_ID, CLIENTS_OF_TENANT, Commit};
             use crate::store::rows::{self, ClientRow};
-            use crate::store::{ClientDecision, ClientStore, StoreError, StoreResult, touched};
+            use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
             /// The client, locked until `tx` ends (a row lock, or the database lock SQLite's
             /// writers hold already); not found when it does not exist.
@@ -100,13 +109,31 @@ macro_rules! client_store {
                 Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
             }
 
+            /// Commits with the change's event, or rolls a rehearsal back without one.
+            pub(super) async fn finish(
+                mut tx: sqlx::Transaction<'static, $db>,
+                event: &Event,
+                commit: Commit,
+            ) -> StoreResult<()> {
+                match commit {
+                    Commit::DryRun => tx.rollback().await?,
+                    Commit::Yes => {
+                        record(&mut tx, event).await?;
+                        tx.commit().await?;
+                        event.log();
+                    }
+                }
+                Ok(())
+            }
+
             #[async_trait]
             impl ClientStore for $store {
                 async fn create_client(
                     &self,
                     client: &Client,
                     secret: Option<&IssuedSecret>,
-                    _change: &ChangeContext,
+                    event: &Event,
+                    commit: Commit,
                 ) -> StoreResult<()> {
                     let mut tx = self.begin_write().await?;
                     sqlx::query(
@@ -139,8 +166,7 @@ macro_rules! client_store {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    tx.commit().await?;
-                    Ok(())
+                    finish(tx, event, commit).await
                 }
 
                 async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
@@ -170,13 +196,13 @@ macro_rules! client_store {
                     &self,
                     id: &ClientId,
                     decide: &ClientDecision<'_>,
-                    _change: &ChangeContext,
+                    commit: Commit,
                 ) -> StoreResult<Client> {
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, id).await?;
                     let credentials = credentials_of(&mut *tx, id).await?;
                     // The domain decides under the lock: the one call from the store back up.
-                    let Some(changed) = decide(&current, &credentials)? else {
+                    let Some((changed, event)) = decide(&current, &credentials)? else {
                         return Ok(current);
                     };
                     // last_used is left alone: verifications record it without taking this lock.
@@ -190,7 +216,7 @@ macro_rules! client_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant)))?;
-                    tx.commit().await?;
+                    finish(tx, &event, commit).await?;
                     Ok(changed)
                 }
 
@@ -198,14 +224,19 @@ macro_rules! client_store {
                     &self,
                     id: &ClientId,
                     tenant: &TenantId,
-                    _change: &ChangeContext,
+                    audit: &Audit<'_, Client>,
                 ) -> StoreResult<()> {
-                    let deleted = sqlx::query("DELETE FROM clients WHERE id = $1 AND tenant_id = $2")
-                        .bind(id.as_str())
-                        .bind(tenant.as_str())
-                        .execute(self.writer())
-                        .await?;
-                    touched(deleted.rows_affected(), Missing::Client)
+                    let mut tx = self.begin_write().await?;
+                    let deleted: Option<ClientRow> = sqlx::query_as(concat!(
+                        "DELETE FROM clients WHERE id = $1 AND tenant_id = $2 RETURNING ",
+                        "id, tenant_id, app_type, settings, manually_created, created, modified, last_used"
+                    ))
+                    .bind(id.as_str())
+                    .bind(tenant.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let deleted = Client::try_from(deleted.ok_or(StoreError::NotFound(Missing::Client))?)?;
+                    finish(tx, &audit(&deleted), Commit::Yes).await
                 }
             }
         }

@@ -2,15 +2,16 @@
 
 use async_trait::async_trait;
 
-use super::StoreResult;
-use crate::domain::change::ChangeContext;
+use super::{Commit, StoreResult};
+use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId, CredentialChange};
 use crate::domain::credential::Credential;
 use crate::domain::refusal::Refusal;
 
-/// The domain's decision on a client's credentials, made under the client's lock.
+/// The domain's decision on a client's credentials, made under the client's lock, with its
+/// event.
 pub type CredentialDecision<'a> =
-    dyn Fn(&Client, &[Credential]) -> Result<CredentialChange, Refusal> + Send + Sync + 'a;
+    dyn Fn(&Client, &[Credential]) -> Result<(CredentialChange, Event), Refusal> + Send + Sync + 'a;
 
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
@@ -21,7 +22,7 @@ pub trait CredentialStore: Send + Sync {
         &self,
         client: &ClientId,
         decide: &CredentialDecision<'_>,
-        change: &ChangeContext,
+        commit: Commit,
     ) -> StoreResult<CredentialChange>;
 }
 
@@ -37,8 +38,8 @@ macro_rules! credential_store {
             use async_trait::async_trait;
 
             use super::$store;
-            use super::client_store::locked_client;
-            use crate::domain::change::ChangeContext;
+            use super::client_store::{finish, locked_client};
+            use crate::store::Commit;
             use crate::domain::client::{ClientId, CredentialChange};
             use crate::domain::credential::Credential;
             use crate::store::credentials::CREDENTIALS_OF_CLIENT;
@@ -67,12 +68,12 @@ macro_rules! credential_store {
                     &self,
                     client: &ClientId,
                     decide: &CredentialDecision<'_>,
-                    _change: &ChangeContext,
+                    commit: Commit,
                 ) -> StoreResult<CredentialChange> {
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, client).await?;
                     let existing = credentials_of(&mut *tx, client).await?;
-                    let change = decide(&current, &existing)?;
+                    let (change, event) = decide(&current, &existing)?;
                     match &change {
                         CredentialChange::Add(c) => {
                             sqlx::query(
@@ -119,7 +120,7 @@ macro_rules! credential_store {
                                 .await?;
                         }
                     }
-                    tx.commit().await?;
+                    finish(tx, &event, commit).await?;
                     Ok(change)
                 }
             }

@@ -7,6 +7,8 @@
 
 mod clients;
 mod credentials;
+mod events;
+mod idempotency;
 mod operations;
 mod postgres;
 mod rows;
@@ -21,10 +23,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::Missing;
+use crate::domain::audit::Event;
 use crate::domain::refusal::Refusal;
 
-pub use clients::{ClientDecision, ClientStore};
+pub use clients::{ClientDecision, ClientStore, Commit};
 pub use credentials::{CredentialDecision, CredentialStore};
+pub use events::{EventQuery, EventStore, History};
+pub use idempotency::{Claim, Horizon, IdempotencyStore, StoredAnswer};
 pub use postgres::PostgresStore;
 pub use secrets::{SecretDecision, SecretStore};
 pub use sqlite::SqliteStore;
@@ -96,14 +101,6 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Not found unless a statement touched a row.
-fn touched(rows_affected: u64, missing: Missing) -> StoreResult<()> {
-    match rows_affected {
-        0 => Err(StoreError::NotFound(missing)),
-        _ => Ok(()),
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
     pub connections: u32,
@@ -116,6 +113,9 @@ pub struct PoolSettings {
     /// How long a request waits for a free connection before it is refused as unavailable.
     pub acquire_timeout: Duration,
 }
+
+/// How a deletion says what it deleted: the event of the row as it was when it went.
+pub type Audit<'a, T> = dyn Fn(&T) -> Event + Send + Sync + 'a;
 
 /// The database's upkeep, apart from any aggregate.
 #[async_trait]
@@ -133,7 +133,15 @@ pub trait Operations: Send + Sync {
 
 /// Everything clientd keeps.
 pub trait Store:
-    Operations + TenantStore + TokenStore + ClientStore + SecretStore + CredentialStore + 'static
+    Operations
+    + TenantStore
+    + TokenStore
+    + ClientStore
+    + SecretStore
+    + CredentialStore
+    + EventStore
+    + IdempotencyStore
+    + 'static
 {
 }
 
@@ -144,6 +152,8 @@ impl<T> Store for T where
         + ClientStore
         + SecretStore
         + CredentialStore
+        + EventStore
+        + IdempotencyStore
         + 'static
 {
 }

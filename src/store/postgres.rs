@@ -23,6 +23,8 @@ const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
 const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id = ANY($1)";
 
 super::tokens::token_queries!("string_agg");
+const EVENTS_OF_CLIENT: &str =
+    super::events::event_query!("client_id = $8 AND ($9::text[] IS NULL OR tenant_id = ANY($9))");
 const INSERT_TOKEN_TENANTS: &str =
     "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
 
@@ -36,6 +38,8 @@ super::tokens::token_store!(PostgresStore, sqlx::Postgres);
 super::clients::client_store!(PostgresStore, sqlx::Postgres);
 super::secrets::secret_store!(PostgresStore);
 super::credentials::credential_store!(PostgresStore, sqlx::Postgres);
+super::idempotency::idempotency_store!(PostgresStore);
+super::events::event_store!(PostgresStore, sqlx::Postgres);
 
 pub struct PostgresStore {
     pool: PgPool,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{StoreError, StoredToken};
+use crate::domain::audit::{Action, Event, EventActor};
 use crate::domain::client::{AppType, Client, ClientId, ClientSettings};
 use crate::domain::credential::{Alg, Credential, CredentialType};
 use crate::domain::rotation::{Slot, StoredSecret};
@@ -217,4 +218,59 @@ pub fn client_with_secrets(
         Client::try_from(first.client)?,
         secrets(secret_rows)?,
     )))
+}
+
+/// An event row; `seq` is its place in the trail and the key of its page.
+#[derive(sqlx::FromRow)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: Uuid,
+    pub time: DateTime<Utc>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub actor_kind: String,
+    pub actor_token_id: Option<Uuid>,
+    pub actor_token_name: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub action: String,
+    pub resource_id: String,
+    pub resource_path: String,
+    pub patch: Option<sqlx::types::Json<serde_json::Value>>,
+    pub changed: Option<sqlx::types::Json<Vec<String>>>,
+    pub document: Option<sqlx::types::Json<serde_json::Value>>,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let action = Action::parse(&row.action).map_err(StoreError::Corrupt)?;
+        Ok(Event {
+            id: row.id,
+            time: row.time,
+            tenant: (row.tenant_id.as_deref())
+                .map(TenantId::parse)
+                .transpose()
+                .map_err(StoreError::Corrupt)?,
+            actor: EventActor {
+                kind: row.actor_kind,
+                token_id: row.actor_token_id,
+                token_name: row.actor_token_name,
+            },
+            source_ip: row.source_ip.and_then(|ip| ip.parse().ok()),
+            request_id: row.request_id,
+            action,
+            resource_type: action.resource_type(),
+            resource_id: row.resource_id,
+            resource_path: row.resource_path,
+            client: (row.client_id.as_deref())
+                .map(ClientId::parse)
+                .transpose()
+                .map_err(StoreError::Corrupt)?,
+            patch: row.patch.map(|json| json.0),
+            changed: row.changed.map(|json| json.0),
+            document: row.document.map(|json| json.0),
+        })
+    }
 }

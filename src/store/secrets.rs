@@ -4,15 +4,15 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::domain::change::ChangeContext;
+use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::refusal::Refusal;
 use crate::domain::rotation::{SecretChange, Slot, StoredSecret};
 use crate::domain::time::Timestamp;
 
-/// The domain's decision on a rotation step, made under the client's lock.
+/// The domain's decision on a rotation step, made under the client's lock, with its event.
 pub type SecretDecision<'a> =
-    dyn Fn(&Client, &[StoredSecret]) -> Result<SecretChange, Refusal> + Send + Sync + 'a;
+    dyn Fn(&Client, &[StoredSecret]) -> Result<(SecretChange, Event), Refusal> + Send + Sync + 'a;
 
 #[async_trait]
 pub trait SecretStore: Send + Sync {
@@ -28,7 +28,6 @@ pub trait SecretStore: Send + Sync {
         &self,
         client: &ClientId,
         decide: &SecretDecision<'_>,
-        change: &ChangeContext,
     ) -> StoreResult<(Client, Vec<StoredSecret>)>;
     /// Records a use of `slot`'s secret (and of the client) at `now`, unless one at or after
     /// `since` is recorded already; concurrent verifications write it once.
@@ -55,8 +54,8 @@ macro_rules! secret_store {
             use async_trait::async_trait;
 
             use super::$store;
-            use super::client_store::locked_client;
-            use crate::domain::change::ChangeContext;
+            use super::client_store::{finish, locked_client};
+            use crate::store::Commit;
             use crate::domain::client::{Client, ClientId};
             use crate::domain::rotation::{self, SecretChange, Slot, StoredSecret};
             use crate::domain::time::Timestamp;
@@ -81,7 +80,6 @@ macro_rules! secret_store {
                     &self,
                     client: &ClientId,
                     decide: &SecretDecision<'_>,
-                    _change: &ChangeContext,
                 ) -> StoreResult<(Client, Vec<StoredSecret>)> {
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, client).await?;
@@ -90,7 +88,7 @@ macro_rules! secret_store {
                         .fetch_all(&mut *tx)
                         .await?;
                     let secrets = rows::secrets(rows)?;
-                    let step = decide(&current, &secrets)?;
+                    let (step, event) = decide(&current, &secrets)?;
                     match &step {
                         SecretChange::Start(next) => {
                             sqlx::query(
@@ -121,7 +119,7 @@ macro_rules! secret_store {
                                 .await?;
                         }
                     }
-                    tx.commit().await?;
+                    finish(tx, &event, Commit::Yes).await?;
                     Ok((current, rotation::after(&secrets, &step)))
                 }
 

@@ -26,6 +26,9 @@ const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
 const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
 
 super::tokens::token_queries!("group_concat");
+const EVENTS_OF_CLIENT: &str = super::events::event_query!(
+    "client_id = $8 AND ($9 IS NULL OR tenant_id IN (SELECT value FROM json_each($9)))"
+);
 const INSERT_TOKEN_TENANTS: &str =
     "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
 
@@ -40,6 +43,8 @@ super::tokens::token_store!(SqliteStore, sqlx::Sqlite);
 super::clients::client_store!(SqliteStore, sqlx::Sqlite);
 super::secrets::secret_store!(SqliteStore);
 super::credentials::credential_store!(SqliteStore, sqlx::Sqlite);
+super::idempotency::idempotency_store!(SqliteStore);
+super::events::event_store!(SqliteStore, sqlx::Sqlite);
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -134,6 +139,7 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::audit::{Action, Event};
     use crate::domain::change::{Actor, ChangeContext};
     use crate::domain::tenant::Tenant;
     use crate::domain::time;
@@ -150,7 +156,8 @@ mod tests {
         store.migrate().await.unwrap();
         let tenant = Tenant::new("kept", "Kept", time::now()).unwrap();
         let change = ChangeContext::without_request(Actor::Cli);
-        store.create_tenant(&tenant, &change).await.unwrap();
+        let event = Event::new(&change, Action::TenantCreate, Some(&tenant.id), "kept", "/");
+        store.create_tenant(&tenant, &event).await.unwrap();
         for _ in 0..3 {
             let connection = store.pool.acquire().await.unwrap();
             connection.close().await.unwrap();

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 
-use super::StoreResult;
-use crate::domain::change::ChangeContext;
+use super::{Audit, StoreResult};
+use crate::domain::audit::Event;
 use crate::domain::page::{Limit, Page};
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::token::TenantScope;
@@ -13,7 +13,7 @@ use crate::domain::token::TenantScope;
 #[async_trait]
 pub trait TenantStore: Send + Sync {
     /// Conflict when the id is taken.
-    async fn create_tenant(&self, tenant: &Tenant, change: &ChangeContext) -> StoreResult<()>;
+    async fn create_tenant(&self, tenant: &Tenant, event: &Event) -> StoreResult<()>;
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     async fn list_tenants(
         &self,
@@ -22,7 +22,7 @@ pub trait TenantStore: Send + Sync {
         limit: Limit,
     ) -> StoreResult<Page<Tenant>>;
     /// Not found, or conflict while the tenant still owns clients.
-    async fn delete_tenant(&self, id: &TenantId, change: &ChangeContext) -> StoreResult<()>;
+    async fn delete_tenant(&self, id: &TenantId, audit: &Audit<'_, Tenant>) -> StoreResult<()>;
     /// The ids among `ids` that name no tenant.
     async fn missing_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<TenantId>>;
 }
@@ -32,29 +32,30 @@ macro_rules! tenant_store {
         mod tenant_store {
             use async_trait::async_trait;
 
+            use super::event_store::record;
             use super::{TENANTS_AMONG, TENANTS_PAGE, tenant_list, $store};
             use crate::domain::Missing;
-            use crate::domain::change::ChangeContext;
+            use crate::domain::audit::Event;
             use crate::domain::page::{Limit, Page};
             use crate::domain::tenant::{Tenant, TenantId};
             use crate::domain::token::TenantScope;
             use crate::store::rows::TenantRow;
-            use crate::store::{StoreError, StoreResult, TenantStore, touched};
+            use crate::store::{Audit, StoreError, StoreResult, TenantStore};
 
             #[async_trait]
             impl TenantStore for $store {
-                async fn create_tenant(
-                    &self,
-                    tenant: &Tenant,
-                    _change: &ChangeContext,
-                ) -> StoreResult<()> {
+                async fn create_tenant(&self, tenant: &Tenant, event: &Event) -> StoreResult<()> {
+                    let mut tx = self.begin_write().await?;
                     sqlx::query("INSERT INTO tenants (id, name, created) VALUES ($1, $2, $3)")
                         .bind(tenant.id.as_str())
                         .bind(tenant.name.as_str())
                         .bind(tenant.created)
-                        .execute(self.writer())
+                        .execute(&mut *tx)
                         .await
                         .map_err(|e| StoreError::on_unique(e, "a tenant with this id exists"))?;
+                    record(&mut tx, event).await?;
+                    tx.commit().await?;
+                    event.log();
                     Ok(())
                 }
 
@@ -94,21 +95,29 @@ macro_rules! tenant_store {
                 async fn delete_tenant(
                     &self,
                     id: &TenantId,
-                    _change: &ChangeContext,
+                    audit: &Audit<'_, Tenant>,
                 ) -> StoreResult<()> {
-                    let deleted = sqlx::query("DELETE FROM tenants WHERE id = $1")
-                        .bind(id.as_str())
-                        .execute(self.writer())
-                        .await
-                        .map_err(|e| {
-                            StoreError::on_foreign_key(
-                                e,
-                                StoreError::Conflict(
-                                    "the tenant still has clients; delete or move them first",
-                                ),
-                            )
-                        })?;
-                    touched(deleted.rows_affected(), Missing::Tenant)
+                    let mut tx = self.begin_write().await?;
+                    let deleted: Option<TenantRow> = sqlx::query_as(
+                        "DELETE FROM tenants WHERE id = $1 RETURNING id, name, created",
+                    )
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        StoreError::on_foreign_key(
+                            e,
+                            StoreError::Conflict(
+                                "the tenant still has clients; delete or move them first",
+                            ),
+                        )
+                    })?;
+                    let deleted = deleted.ok_or(StoreError::NotFound(Missing::Tenant))?;
+                    let event = audit(&Tenant::try_from(deleted)?);
+                    record(&mut tx, &event).await?;
+                    tx.commit().await?;
+                    event.log();
+                    Ok(())
                 }
 
                 async fn missing_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<TenantId>> {

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::StoreResult;
-use crate::domain::change::ChangeContext;
+use super::{Audit, StoreResult};
+use crate::domain::audit::Event;
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::token::ApiToken;
@@ -24,7 +24,7 @@ pub trait TokenStore: Send + Sync {
         &self,
         token: &ApiToken,
         hash: &SecretHash,
-        change: &ChangeContext,
+        event: &Event,
     ) -> StoreResult<()>;
     /// Creates `token` only if this installation never issued a first token and has none:
     /// true when it did. Replicas racing at start issue one between them.
@@ -32,11 +32,11 @@ pub trait TokenStore: Send + Sync {
         &self,
         token: &ApiToken,
         hash: &SecretHash,
-        change: &ChangeContext,
+        event: &Event,
     ) -> StoreResult<bool>;
     async fn token(&self, id: Uuid) -> StoreResult<Option<StoredToken>>;
     async fn list_tokens(&self, after: Option<Uuid>, limit: Limit) -> StoreResult<Page<ApiToken>>;
-    async fn delete_token(&self, id: Uuid, change: &ChangeContext) -> StoreResult<()>;
+    async fn delete_token(&self, id: Uuid, audit: &Audit<'_, ApiToken>) -> StoreResult<()>;
 }
 
 /// The token queries, with a token's tenants gathered into one space-separated column by
@@ -69,14 +69,15 @@ macro_rules! token_store {
             use async_trait::async_trait;
             use uuid::Uuid;
 
+            use super::event_store::record;
             use super::{$store, INSERT_TOKEN_TENANTS, TOKEN_BY_ID, TOKENS_PAGE, tenant_list};
             use crate::domain::Missing;
-            use crate::domain::change::ChangeContext;
+            use crate::domain::audit::Event;
             use crate::domain::page::{Limit, Page};
             use crate::domain::secret::SecretHash;
             use crate::domain::token::ApiToken;
             use crate::store::rows::{TokenRow, permissions_text};
-            use crate::store::{StoreError, StoreResult, StoredToken, TokenStore, touched};
+            use crate::store::{Audit, StoreError, StoreResult, StoredToken, TokenStore};
 
             async fn insert_token(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -112,11 +113,13 @@ macro_rules! token_store {
                     &self,
                     token: &ApiToken,
                     hash: &SecretHash,
-                    _change: &ChangeContext,
+                    event: &Event,
                 ) -> StoreResult<()> {
                     let mut tx = self.begin_write().await?;
                     insert_token(&mut tx, token, hash).await?;
+                    record(&mut tx, event).await?;
                     tx.commit().await?;
+                    event.log();
                     Ok(())
                 }
 
@@ -124,7 +127,7 @@ macro_rules! token_store {
                     &self,
                     token: &ApiToken,
                     hash: &SecretHash,
-                    _change: &ChangeContext,
+                    event: &Event,
                 ) -> StoreResult<bool> {
                     let mut tx = self.begin_write().await?;
                     let first = sqlx::query(
@@ -143,8 +146,12 @@ macro_rules! token_store {
                     let issue = first && !has_tokens;
                     if issue {
                         insert_token(&mut tx, token, hash).await?;
+                        record(&mut tx, event).await?;
                     }
                     tx.commit().await?;
+                    if issue {
+                        event.log();
+                    }
                     Ok(issue)
                 }
 
@@ -168,12 +175,22 @@ macro_rules! token_store {
                     Ok(Page::from_rows(tokens, limit, |t: &ApiToken| t.id.to_string()))
                 }
 
-                async fn delete_token(&self, id: Uuid, _change: &ChangeContext) -> StoreResult<()> {
-                    let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+                async fn delete_token(&self, id: Uuid, audit: &Audit<'_, ApiToken>) -> StoreResult<()> {
+                    let mut tx = self.begin_write().await?;
+                    let row: Option<TokenRow> = sqlx::query_as(TOKEN_BY_ID)
                         .bind(id)
-                        .execute(self.writer())
+                        .fetch_optional(&mut *tx)
                         .await?;
-                    touched(deleted.rows_affected(), Missing::Token)
+                    let token = StoredToken::try_from(row.ok_or(StoreError::NotFound(Missing::Token))?)?.token;
+                    sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let event = audit(&token);
+                    record(&mut tx, &event).await?;
+                    tx.commit().await?;
+                    event.log();
+                    Ok(())
                 }
             }
         }

@@ -347,6 +347,15 @@ async fn json_logs_are_one_object_per_line_with_request_ids_and_no_secrets() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let created = reqwest::Client::new()
+        .post(format!("http://{address}/tenants"))
+        .bearer_auth(&token)
+        .header("x-request-id", "audit-me")
+        .json(&serde_json::json!({"id": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
     assert_eq!(terminate(child).await, Some(0));
     let mut log = String::new();
     while let Some(line) = stderr.next_line().await.unwrap() {
@@ -361,6 +370,13 @@ async fn json_logs_are_one_object_per_line_with_request_ids_and_no_secrets() {
         .find(|line| line["span"]["request_id"] == "find-me-in-the-log")
         .unwrap_or_else(|| panic!("no log line carries the request id:\n{log}"));
     assert_eq!(request_line["span"]["path"], "/tenants");
+    let audit = (lines.iter())
+        .find(|line| line["target"] == "clientd::audit")
+        .unwrap_or_else(|| panic!("no audit line:\n{log}"));
+    assert_eq!(audit["action"], "tenant.create");
+    let event: serde_json::Value = serde_json::from_str(audit["event"].as_str().unwrap()).unwrap();
+    assert_eq!(event["request_id"], "audit-me");
+    assert_eq!(event["resource_path"], "/tenants/acme");
 }
 
 /// Every secret clientd issues, in a debug-level log of a full rotation: none may appear.

@@ -108,6 +108,15 @@ impl Drop for TestDatabase {
 }
 
 impl TestDatabase {
+    /// The database of another test's, shared: a second replica's view, not dropped by it.
+    pub fn shared(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _dir: None,
+            postgres: None,
+        }
+    }
+
     /// An in-memory SQLite database, private to the server that opens it.
     pub fn in_memory() -> Self {
         Self {
@@ -209,6 +218,18 @@ impl TestApp {
         }
     }
 
+    /// A second server on this one's database, with the same admin token: another replica.
+    pub async fn replica(&self) -> Self {
+        let token = self.admin_token.clone();
+        let shared = token.clone();
+        let mut replica = Self::spawn_with(TestDatabase::shared(&self.database.url), move |s| {
+            s.bootstrap_token = Some(SecretString::new(shared));
+        })
+        .await;
+        replica.admin_token = token;
+        replica
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }
@@ -268,6 +289,24 @@ impl TestApp {
             .await;
         assert_eq!(response.status, 201, "{}", response.text);
         response.json
+    }
+
+    /// Moves every event of the trail `days` into the past, straight in the database.
+    pub async fn age_events(&self, days: i64) {
+        use sqlx::Connection;
+        let at = clientd::domain::time::now() - chrono::TimeDelta::days(days);
+        let sql = "UPDATE events SET time = $1";
+        if self.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(at).execute(&mut db).await.unwrap();
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(at).execute(&mut db).await.unwrap();
+        }
     }
 
     /// Rows of `table` (one of the schema's), read straight from the database.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use clientd::config::Settings;
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{Backend, TestApp, TestDatabase};
 
 fn migration_names(backend: &str) -> BTreeSet<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,6 +27,10 @@ on_both_stores! {
 
     async fn migrates_an_empty_database_and_then_changes_nothing(database) {
         migrate_twice(&database).await;
+    }
+
+    async fn a_database_of_the_last_release_serves_unchanged(database) {
+        serves_the_last_release(database).await;
     }
 }
 
@@ -60,5 +64,148 @@ async fn postgres_replicas_starting_at_once_migrate_once() {
         .collect();
     for start in starts {
         start.await.unwrap().unwrap();
+    }
+}
+
+/// Tenants, clients, secrets, credentials and tokens written by the previous release read,
+/// verify and change as before; the audit trail starts with the first new change.
+async fn serves_the_last_release(database: TestDatabase) {
+    {
+        last_release(&database).await;
+        let app = TestApp::spawn_on(database).await;
+        let tenant = app.admin().get("/tenants/legacy").await;
+        assert_eq!(
+            (tenant.status, tenant.json["name"].as_str()),
+            (200, Some("Legacy"))
+        );
+        let client = app.admin().get("/clients/legacy-portal").await;
+        assert_eq!(client.status, 200, "{}", client.text);
+        assert_eq!(client.json["name"], "Legacy Portal");
+        assert_eq!(
+            client.json["redirectUris"],
+            serde_json::json!(["https://legacy.example/cb"])
+        );
+        assert_eq!(client.json["callbackUrls"], client.json["redirectUris"]);
+        assert_eq!(client.json["created"], "2026-11-20T10:00:00.000Z");
+        assert_eq!(client.json["type"], "CONFIDENTIAL");
+        let verified = app
+            .admin()
+            .post(
+                "/clients/legacy-portal/secrets/verify",
+                serde_json::json!({"client_secret": LEGACY_SECRET}),
+            )
+            .await;
+        assert_eq!(
+            verified.json,
+            serde_json::json!({"valid": true, "secret": "current"}),
+            "{}",
+            verified.text
+        );
+        let token = app
+            .with_token(LEGACY_TOKEN)
+            .get("/tenants/legacy/clients")
+            .await;
+        assert_eq!(token.status, 200, "{}", token.text);
+        assert_eq!(token.json["items"][0]["id"], "legacy-portal");
+        let credentials = app.admin().get("/clients/legacy-portal/credentials").await;
+        assert_eq!(credentials.json[0]["subject_dn"], "CN=legacy.example");
+        // The trail starts with the first change the new release makes.
+        assert_eq!(
+            app.admin().get("/events").await.json["items"],
+            serde_json::json!([])
+        );
+        let patched = app
+            .patch(
+                "/clients/legacy-portal",
+                "application/json-patch+json",
+                None,
+                serde_json::json!([{"op": "replace", "path": "/description", "value": "kept"}]),
+            )
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        let events = app.admin().get("/events").await;
+        assert_eq!(events.json["items"][0]["action"], "client.patch");
+    }
+}
+
+const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdefghijklmnopqrstuv";
+const LEGACY_TOKEN: &str =
+    "cdt_0192e4a0000070008000000000000001_legacytokentextlegacytokentextlegacytoken1";
+
+/// The schema of the last release (migrations 0001 to 0003), and rows as it wrote them.
+async fn last_release(database: &TestDatabase) {
+    use sha2::Digest;
+    use sqlx::Connection;
+    let backend = if database.url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let old = tempfile::tempdir().unwrap();
+    for name in migration_names(backend)
+        .into_iter()
+        .filter(|name| name.as_str() < "0004")
+    {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend)
+            .join(&name);
+        std::fs::copy(from, old.path().join(&name)).unwrap();
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+    let settings = serde_json::json!({
+        "name": "Legacy Portal", "description": null, "businessName": null, "homepageUrl": null,
+        "clientAuthMethod": "client_secret_basic", "grantTypes": ["authorization_code", "refresh_token"],
+        "redirectUris": ["https://legacy.example/cb"], "allowedLogoutUrls": [], "allowedWebOrigins": [],
+        "allowedCorsOrigins": [], "logoUrl": null, "initiateLoginUri": null, "mobile": null, "owners": ["ops"],
+        "productName": null, "applicationName": null, "client_upn_key": null,
+        "accessTokenValiditySeconds": 3600, "refreshTokenValiditySeconds": 2592000,
+        "idTokenExpiration": 36000, "refreshTokenReuseInterval": 0,
+        "refreshTokenAbsoluteLifetime": 2592000, "refreshTokenInactivityLifetime": 1296000,
+        "isRefreshTokenRotationEnabled": false, "isRefreshTokenAbsoluteExpirationEnabled": false,
+        "isRefreshTokenInactivityLifetimeEnabled": false, "allowCrossOriginAuthentication": false,
+        "enabled": true, "strongAuthSupported": false, "claimsSupported": false,
+        "accessType": "OFFLINE", "scope": [], "trustedMetadata": {}
+    });
+    let secret_hash = sha2::Sha256::digest(LEGACY_SECRET.as_bytes()).to_vec();
+    let token_hash = sha2::Sha256::digest(LEGACY_TOKEN.as_bytes()).to_vec();
+    let token_id = uuid::Uuid::parse_str("0192e4a0-0000-7000-8000-000000000001").unwrap();
+    macro_rules! write_rows {
+        ($connection:expr) => {{
+            let db = &mut $connection;
+            migrator.run(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO tenants (id, name, created) VALUES ('legacy', 'Legacy', $1)")
+                .bind(at("2026-11-20T09:00:00Z")).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
+                         VALUES ('legacy-portal', 'legacy', 'regular_web', $1, false, $2, $2, NULL)")
+                .bind(sqlx::types::Json(&settings)).bind(at("2026-11-20T10:00:00Z")).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+                         VALUES ('legacy-portal', 'current', $1, 'stuv', $2)")
+                .bind(&secret_hash).bind(at("2026-11-20T10:00:00Z")).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO client_credentials (id, client_id, name, credential_type, kid, alg, subject_dn,
+                            thumbprint_sha256, key_fingerprint, pem, certificate_expires_at, created_at, updated_at, expires_at)
+                         VALUES ('cred_legacy0000000000000000', 'legacy-portal', 'mtls', 'cert_subject_dn', NULL, NULL,
+                            'CN=legacy.example', NULL, 'dn:CN=legacy.example', NULL, NULL, $1, $1, NULL)")
+                .bind(at("2026-11-21T10:00:00Z")).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO api_tokens (id, name, token_hash, permissions, expires_at, created)
+                         VALUES ($1, 'legacy ci', $2, 'client.read', NULL, $3)")
+                .bind(token_id).bind(&token_hash).bind(at("2026-11-20T09:30:00Z")).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO api_token_tenants (token_id, tenant_id) VALUES ($1, 'legacy')")
+                .bind(token_id).execute(&mut *db).await.unwrap();
+        }};
+    }
+    if backend == "sqlite" {
+        let options =
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&database.url)
+                .unwrap()
+                .create_if_missing(true);
+        write_rows!(
+            sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap()
+        );
+    } else {
+        write_rows!(sqlx::PgConnection::connect(&database.url).await.unwrap());
     }
 }

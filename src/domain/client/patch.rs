@@ -102,6 +102,15 @@ impl ClientPatch {
         Ok(Self(operations))
     }
 
+    /// The patch as applied, for the audit trail.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(&self.0).unwrap_or(Value::Null)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Applies the patch to `client`'s document, all or nothing, and reads the result back.
     ///
     /// The document is a copy, so a failure anywhere leaves the client untouched. Its size is
