@@ -35,6 +35,12 @@ TOKEN_SQL = """SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t
 CLIENT_COLUMNS = "id, tenant_id, app_type, settings, manually_created, created, modified, last_used"
 CLIENT_ID = "'bench-' || lpad(:n::text, 7, '0')"
 
+# The audit event every write inserts, as clientd's store sends it.
+EVENT_SQL = """INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
+  source_ip, request_id, action, resource_type, resource_id, resource_path, patch, changed, document)
+  VALUES (gen_random_uuid(), now(), 'bench', {client_id}, 'token', '{token_id}', 'bench', '127.0.0.1',
+  gen_random_uuid()::text, '{action}', '{resource}', {client_id}, '/clients/' || {client_id}, {patch}, {changed}, '{settings}');"""
+
 # What each call runs, as pgbench scripts: the same statements clientd's store sends.
 PGBENCH = {
     "read": """\\set n random(1, {clients})
@@ -52,6 +58,7 @@ INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, create
   VALUES ('pgb-' || :id, 'bench', 'regular_web', '{settings}', false, now(), now(), NULL);
 INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
   VALUES ('pgb-' || :id, 'current', sha256(:id::text::bytea), 'abcd', now());
+{event_create}
 COMMIT;
 """,
     "patch": """\\set n random(1, {clients})
@@ -62,6 +69,7 @@ SELECT id, name, credential_type, kid, alg, subject_dn, thumbprint_sha256, key_f
   certificate_expires_at, created_at, updated_at, expires_at
   FROM client_credentials WHERE client_id = {client_id} ORDER BY created_at, id;
 UPDATE clients SET tenant_id = 'bench', settings = '{settings}', modified = now() WHERE id = {client_id};
+{event_patch}
 COMMIT;
 """,
     "verify": """\\set n random(1, {clients})
@@ -79,6 +87,7 @@ SELECT {columns} FROM clients WHERE id = {client_id} FOR UPDATE;
 SELECT slot, secret_hash, last_four, created, last_used FROM client_secrets WHERE client_id = {client_id} ORDER BY slot;
 INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
   VALUES ({client_id}, 'next', sha256(:n::text::bytea), 'abcd', now());
+{event_start}
 COMMIT;
 {token}
 BEGIN;
@@ -86,9 +95,11 @@ SELECT {columns} FROM clients WHERE id = {client_id} FOR UPDATE;
 SELECT slot, secret_hash, last_four, created, last_used FROM client_secrets WHERE client_id = {client_id} ORDER BY slot;
 DELETE FROM client_secrets WHERE client_id = {client_id} AND slot = 'current';
 UPDATE client_secrets SET slot = 'current' WHERE client_id = {client_id} AND slot = 'next';
+{event_complete}
 COMMIT;
 """,
 }
+WRITES = ("create", "patch", "rotate")
 CALLS_PER_SCRIPT = {"rotate": 2}
 
 # What wrk sends: each thread keeps to its own share of the seeded clients (`mine`).
@@ -156,6 +167,11 @@ end""",
 end""",
     # Round r over this thread's clients starts (r even) or completes (r odd) a rotation: a
     # client's start and complete are a whole round apart, never in flight together.
+    # A page of a tenant's trail, starting anywhere in it.
+    "events": """function request()
+  counter = counter + 1
+  return wrk.format("GET", "/tenants/" .. tenant .. "/events?limit=50&cursor=" .. mine[counter % #mine + 1], headers())
+end""",
     "rotate": """function request()
   local i = counter % #mine + 1
   local step = math.floor(counter / #mine) % 2 == 0 and "rotate/start" or "rotate"
@@ -230,11 +246,24 @@ def pgbench(database_url, script, args):
     return float(re.search(r"tps = ([\d.]+)", output).group(1))
 
 
-def pgbench_script(call, database_url, token_id, args):
+def pgbench_script(call, database_url, token_id, args, events=True):
+    """The call's SQL; `events=False` leaves the audit event out, to price it."""
     settings = psql(database_url, "SELECT settings::text FROM clients WHERE id = 'bench-0000001'").replace("'", "''")
+
+    def event(action, client_id, patch="NULL", changed="NULL"):
+        if not events:
+            return ""
+        return EVENT_SQL.format(client_id=client_id, token_id=token_id, action=action, resource=action.split(".")[0],
+                                patch=patch, changed=changed, settings=settings)
+
     return PGBENCH[call].format(token=TOKEN_SQL.format(token_id=token_id), columns=CLIENT_COLUMNS,
                                 client_id=CLIENT_ID, settings=settings, clients=SEEDED,
-                                connections=args.connections)
+                                connections=args.connections,
+                                event_create=event("client.create", "'pgb-' || :id"),
+                                event_patch=event("client.patch", CLIENT_ID,
+                                                  """'[{"op":"replace","path":"/name","value":"x"}]'""", """'["name"]'"""),
+                                event_start=event("secret.rotate.start", CLIENT_ID),
+                                event_complete=event("secret.rotate.complete", CLIENT_ID))
 
 
 def run_store(store, database_url, args, report):
@@ -249,6 +278,11 @@ def run_store(store, database_url, args, report):
             script = pgbench_script(call, database_url, token["id"], args)
             figures["pgbench"] = pgbench(database_url, script, args) * CALLS_PER_SCRIPT.get(call, 1)
             figures["ratio"] = figures["rps"] / figures["pgbench"]
+            if call in WRITES:
+                if call == "rotate":
+                    psql(database_url, "DELETE FROM client_secrets WHERE slot = 'next'")
+                bare = pgbench_script(call, database_url, token["id"], args, events=False)
+                figures["pgbench_without_event"] = pgbench(database_url, bare, args) * CALLS_PER_SCRIPT.get(call, 1)
         figures["rss"] = server.peak_rss_mib()
         report.setdefault(store, {})[call] = figures
         print(f"  {call}: {json.dumps({k: round(v, 2) for k, v in figures.items()})}")
@@ -278,6 +312,26 @@ def scale(server, database_url, token, args):
             result = wrk(server, call, token["token"], clients, args, tenant="scale")
             figures[f"{call}@{size}"] = result
             print(f"  {call} with {size} clients: {result['rps']:.0f}/s p99 {result['p99']:.2f} ms")
+    held = 0
+    for size in (SEEDED, args.scale_events):
+        print(f"  filling the audit trail of tenant scale to {size} events")
+        psql(database_url, f"""
+            INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
+                source_ip, request_id, action, resource_type, resource_id, resource_path, patch, changed, document)
+            SELECT gen_random_uuid(), now(), 'scale', 'scale-' || lpad((n % 1000 + 1)::text, 7, '0'), 'token',
+                   NULL, 'bench', '127.0.0.1', NULL, 'client.patch', 'client', 'scale-' || lpad((n % 1000 + 1)::text, 7, '0'),
+                   '/clients/scale-' || lpad((n % 1000 + 1)::text, 7, '0'),
+                   '[{{"op": "replace", "path": "/name", "value": "x"}}]', '["name"]', settings
+            FROM clients, generate_series({held + 1}, {size}) AS n WHERE id = 'bench-0000001'""")
+        psql(database_url, "VACUUM ANALYZE events")
+        held = size
+        low, high = psql(database_url, "SELECT min(seq), max(seq) FROM events WHERE tenant_id = 'scale'").split("|")
+        low, high = int(low), int(high)
+        step = max(1, (high - low) // SEEDED)
+        cursors = [(str(seq), "") for seq in range(low + 50, high + 1, step)]
+        result = wrk(server, "events", token["token"], cursors, args, tenant="scale")
+        figures[f"events@{size}"] = result
+        print(f"  a page of events with {size} in the trail: {result['rps']:.0f}/s p99 {result['p99']:.2f} ms")
     return figures
 
 
@@ -337,6 +391,31 @@ def write_report(report, args, path):
         small, large = scale_[f"{call}@{SEEDED}"], scale_[f"{call}@{big}"]
         lines.append(f"| {call} | {small['rps']:.0f} | {large['rps']:.0f} | {small['rps'] / large['rps']:.2f}x | "
                      f"{small['p99']:.2f} | {large['p99']:.2f} |")
+    events = args.scale_events
+    small, large = scale_[f"events@{SEEDED}"], scale_[f"events@{events}"]
+    lines += [
+        "",
+        f"## From 1,000 to {events:,} events in the audit trail (Postgres)",
+        "",
+        "A page of 50 of a tenant's events (`GET /tenants/scale/events?limit=50&cursor=...`), "
+        "starting anywhere in the trail.",
+        "",
+        f"| req/s at {SEEDED:,} | req/s at {events:,} | slowdown | p99 ms at {SEEDED:,} | p99 ms at {events:,} |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {small['rps']:.0f} | {large['rps']:.0f} | {small['rps'] / large['rps']:.2f}x | {small['p99']:.2f} | {large['p99']:.2f} |",
+        "",
+        "## What the audit trail costs a write (Postgres)",
+        "",
+        "Every write inserts its event in its own transaction. pgbench prices that statement on "
+        "the same database: the call's SQL with the event and without it.",
+        "",
+        "| call | pgbench with the event | without | the event's share |",
+        "|---|---:|---:|---:|",
+    ]
+    for call in WRITES:
+        f = pg[call]
+        lines.append(f"| {call} | {f['pgbench']:.0f} | {f['pgbench_without_event']:.0f} | "
+                     f"{1 - f['pgbench'] / f['pgbench_without_event']:.0%} |")
     read_s, tpcb = builtin["select-only"], builtin["tpc-b"]
     lines += targets(pg, lite, scale_, big, read_s, tpcb)
     lines += [
@@ -418,6 +497,7 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads and pgbench jobs")
     parser.add_argument("--scale-clients", type=int, default=1_000_000)
+    parser.add_argument("--scale-events", type=int, default=1_000_000)
     parser.add_argument("--stores", default="postgres,sqlite")
     parser.add_argument("--calls", default=",".join(CALLS), help="a subset, to investigate one")
     parser.add_argument("--no-scale", action="store_true", help="skip the 1,000,000-client tenant")

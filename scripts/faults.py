@@ -105,18 +105,55 @@ def assert_all_present(api, acknowledged):
     return len(clients), len(uris)
 
 
+def trail(api, tenant):
+    """Every event of a tenant, oldest first."""
+    events, cursor = [], ""
+    while True:
+        status, page, _ = api.call("GET", f"/tenants/{tenant}/events?limit=200&cursor={cursor}")
+        assert status == 200, (status, page)
+        events.extend(page["items"])
+        if not page["next_cursor"]:
+            return list(reversed(events))
+        cursor = page["next_cursor"]
+
+
+def assert_changes_match_events(api, tenant):
+    """Each change has its event and each event its change: the creates name exactly the
+    clients that exist, and the appends recorded are exactly the URIs the clients hold."""
+    events = trail(api, tenant)
+    created = {e["resource_id"] for e in events if e["action"] == "client.create"}
+    appended = {(e["resource_path"], op["value"]) for e in events if e["action"] == "client.patch"
+                for op in e["patch"]}
+    stored, uris, cursor = set(), set(), ""
+    while True:
+        status, page, _ = api.call("GET", f"/tenants/{tenant}/clients?limit=200&cursor={cursor}")
+        for client in page["items"]:
+            stored.add(client["id"])
+            uris.update((f"/clients/{client['id']}", uri) for uri in client["redirectUris"])
+        if not page["next_cursor"]:
+            break
+        cursor = page["next_cursor"]
+    assert created == stored, f"clients without events {stored - created}, events without clients {created - stored}"
+    assert appended == uris, f"appends without events {uris - appended}, events without appends {appended - uris}"
+    return len(events)
+
+
 def kill_during_writes(database_url, store):
-    """kill -9 in the middle of a write load loses no acknowledged write."""
+    """kill -9 in the middle of a write load loses no acknowledged write, and leaves no
+    change without its audit event nor an event without its change."""
     load = WriteLoad(database_url, "faults")
     time.sleep(2)
     load.server.kill()
     load.stop()
     assert not load.errors, f"5xx under load: {load.errors[:3]}"
     restarted = Server(database_url, port=load.server.port).start()
-    clients, uris = assert_all_present(Api(restarted.port), load.acknowledged)
+    api = Api(restarted.port)
+    clients, uris = assert_all_present(api, load.acknowledged)
+    events = assert_changes_match_events(api, "faults")
     restarted.stop()
     restarted.assert_no_internal_errors()
-    print(f"  {store}: killed with -9 under load; all {clients} created clients and {uris} appends survived")
+    print(f"  {store}: killed with -9 under load; all {clients} created clients and {uris} appends survived, "
+          f"each with its event ({events} events, none without its change)")
 
 
 def postgres_restart_under_load(database_url):

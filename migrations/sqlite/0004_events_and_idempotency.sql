@@ -5,7 +5,7 @@
 -- updates or deletes a row; only the retention task removes old ones.
 CREATE TABLE events (
     seq              integer PRIMARY KEY AUTOINCREMENT,
-    id               blob NOT NULL UNIQUE,
+    id               blob NOT NULL,
     time             text NOT NULL,
     tenant_id        text,
     client_id        text,
@@ -24,7 +24,6 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_by_tenant ON events (tenant_id, seq);
 CREATE INDEX events_by_client ON events (client_id, seq);
-CREATE INDEX events_by_time ON events (time);
 
 -- Idempotency-Key: the first answer to a creating or rotating POST, per caller and key.
 CREATE TABLE idempotency_keys (

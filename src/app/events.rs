@@ -39,8 +39,8 @@ impl<'a> Filters<'a> {
         }
     }
 
-    /// The first page with no filter: whether any event is there at all.
-    fn any(self) -> Self {
+    /// A first page of one event and no filter: whether there is any trail at all.
+    fn first_unfiltered(self) -> Self {
         Self {
             before: None,
             action: None,
@@ -77,7 +77,7 @@ pub async fn of_tenant(
         && app.store.tenant(tenant).await?.is_none()
         && (app
             .store
-            .events(&filters.any().query(History::Tenant(tenant)))
+            .events(&filters.first_unfiltered().query(History::Tenant(tenant)))
             .await?)
             .items
             .is_empty()
@@ -99,7 +99,10 @@ pub async fn of_client(
     let visible = match app.store.client(client).await? {
         Some(current) => caller.grants.can_read(&current.tenant),
         None => {
-            let any = app.store.events(&filters.any().query(history())).await?;
+            let any = app
+                .store
+                .events(&filters.first_unfiltered().query(history()))
+                .await?;
             !any.items.is_empty()
         }
     };

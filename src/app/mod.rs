@@ -91,6 +91,7 @@ pub async fn prune(app: &App, retention: chrono::TimeDelta) {
     let before = crate::domain::time::now() - retention;
     loop {
         match app.store.prune_events(before, BATCH).await {
+            // A whole batch went: older ones may remain behind it.
             Ok(pruned) if pruned as i64 == BATCH => continue,
             Ok(pruned) => {
                 if pruned > 0 {

@@ -14,6 +14,9 @@ use super::client::ClientId;
 use super::tenant::TenantId;
 use super::time::{self, Timestamp, rfc3339_millis};
 
+/// The largest JSON Patch an event keeps whole: the size of the largest client document.
+pub const MAX_KEPT_PATCH: usize = super::client::MAX_DOCUMENT_BYTES;
+
 /// What a change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
@@ -191,8 +194,16 @@ impl Event {
         self
     }
 
+    /// The patch as applied, unless it is larger than any document it could produce: then
+    /// only its size is kept, so that no event (nor page of events) grows with what a caller
+    /// sends rather than with what changed.
     pub fn with_patch(mut self, patch: Value, changed: Vec<String>) -> Self {
-        self.patch = Some(patch);
+        let bytes = super::json::json_size(&patch);
+        self.patch = Some(if bytes <= MAX_KEPT_PATCH {
+            patch
+        } else {
+            serde_json::json!({"omitted": format!("the patch was {bytes} bytes, more than the {MAX_KEPT_PATCH} an event keeps")})
+        });
         self.changed = Some(changed);
         self
     }

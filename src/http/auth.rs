@@ -28,8 +28,9 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let source = (parts.extensions.get::<SourceAddress>()).map(|source| source.0);
-        let limit_key = source.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let source = parts.extensions.get::<SourceAddress>().copied();
+        let limit_key = source.map_or(IpAddr::from([0, 0, 0, 0]), SourceAddress::limit_key);
+        let source = source.map(|source| source.0);
         let too_many = |retry_after| ApiError::TooManyRequests {
             what: "too many failed authentications from this address",
             retry_after,

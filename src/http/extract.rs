@@ -212,6 +212,12 @@ impl<S: Send + Sync> FromRequestParts<S> for DryRun {
 }
 
 impl DryRun {
+    /// The dry-run flag of a request's query, or None when the query is not one.
+    pub fn of(uri: &axum::http::Uri) -> Option<Self> {
+        let Query(raw) = Query::<RawDryRun>::try_from_uri(uri).ok()?;
+        Some(Self(raw.dry_run.unwrap_or(false)))
+    }
+
     pub fn commit(&self) -> crate::store::Commit {
         if self.0 {
             crate::store::Commit::DryRun

@@ -13,43 +13,49 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::DryRun;
 use crate::app::Caller;
 use crate::app::idempotency::{LIFETIME, MAX_KEY, SECRET_FIELDS, actor_key};
 use crate::domain::time;
 use crate::store::{Claim, Horizon, StoredAnswer};
 
-/// The routes whose POST creates or rotates, as the router names them.
-const REMEMBERED: [&str; 5] = [
-    "/tenants",
-    "/tokens",
-    "/tenants/{tenant_id}/clients",
-    "/clients/{client_id}/credentials",
-    "/clients/{client_id}/secrets/rotate/start",
+/// The routes whose POST creates or rotates, as the router names them, and whether the
+/// route can rehearse (`?dry_run=true`), which keeps nothing and so is never remembered.
+const REMEMBERED: [(&str, bool); 5] = [
+    ("/tenants", false),
+    ("/tokens", false),
+    ("/tenants/{tenant_id}/clients", true),
+    ("/clients/{client_id}/credentials", true),
+    ("/clients/{client_id}/secrets/rotate/start", false),
 ];
 
 /// The headers a replay gives back.
 const KEPT_HEADERS: [HeaderName; 3] = [header::LOCATION, header::ETAG, header::CONTENT_TYPE];
 
 /// Middleware: remembers and replays answers to requests that carry an `Idempotency-Key`.
-pub async fn remember(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match remembered(&state, request, next).await {
+pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match with_key(&state, request, next).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn remembered(state: &AppState, request: Request, next: Next) -> Result<Response, ApiError> {
+async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Response, ApiError> {
     let Some(key) = request.headers().get("idempotency-key").cloned() else {
         return Ok(next.run(request).await);
     };
     let route = (request.extensions().get::<MatchedPath>())
         .map(|path| path.as_str().trim_start_matches("/v1").to_owned());
-    let remembered_route = route.is_some_and(|route| REMEMBERED.contains(&route.as_str()));
-    // A dry run keeps nothing, so there is nothing to replay.
-    let dry_run = (request.uri().query()).is_some_and(|query| query.contains("dry_run=true"));
-    if request.method() != Method::POST || !remembered_route || dry_run {
+    let remembered = (REMEMBERED.iter()).find(|(path, _)| route.as_deref() == Some(*path));
+    let rehearsal = remembered.is_some_and(|(_, rehearses)| *rehearses)
+        && DryRun::of(request.uri()).is_some_and(|dry_run| dry_run.0);
+    if request.method() != Method::POST || remembered.is_none() || rehearsal {
         return Ok(next.run(request).await);
     }
+    let (mut parts, body) = request.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, state).await?;
+    let actor = actor_key(&caller.change.actor);
+    parts.extensions.insert(caller);
     let key = (key.to_str().ok())
         .filter(|key| (1..=MAX_KEY).contains(&key.len()))
         .filter(|key| key.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
@@ -59,10 +65,7 @@ async fn remembered(state: &AppState, request: Request, next: Next) -> Result<Re
                 "Idempotency-Key must be 1 to {MAX_KEY} visible ASCII characters (a UUID is a good key)"
             ))
         })?;
-    let (mut parts, body) = request.into_parts();
-    let caller = Caller::from_request_parts(&mut parts, state).await?;
-    let actor = actor_key(&caller.change.actor);
-    parts.extensions.insert(caller);
+    // Inside the request timeout, so a body that never arrives cannot hold the connection.
     let body = to_bytes(body, state.body_limit_bytes).await.map_err(|_| {
         ApiError::PayloadTooLarge(
             "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)"
@@ -76,7 +79,7 @@ async fn remembered(state: &AppState, request: Request, next: Next) -> Result<Re
         expired: now - LIFETIME,
         abandoned: now - state.abandoned_after,
     };
-    let store = &state.app.store;
+    let store = state.app.store.clone();
     match store.claim_idempotency_key(&actor, &key, &hash, horizon).await? {
         Claim::Running => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still being processed; retry in a moment"
@@ -88,29 +91,66 @@ async fn remembered(state: &AppState, request: Request, next: Next) -> Result<Re
         )),
         Claim::Replay(answer) => Ok(replay(answer)),
         Claim::Claimed => {
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            if !response.status().is_success() {
-                // Only a success is kept: after a failure the retry tries again.
-                store.release_idempotency_key(&actor, &key).await?;
-                return Ok(response);
-            }
-            let (parts, body) = response.into_parts();
-            let body = to_bytes(body, usize::MAX)
+            // The request and the keeping of its answer run to the end even if the caller
+            // hangs up (which drops this future): a retry must find the answer, not make the
+            // change a second time.
+            let request = Request::from_parts(parts, Body::from(body));
+            let claim = ClaimedKey { actor, key, hash };
+            let finished = tokio::spawn(async move {
+                let response = next.run(request).await;
+                claim.settle(store.as_ref(), response).await
+            });
+            finished
                 .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let answer = StoredAnswer {
-                status: parts.status.as_u16(),
-                headers: (KEPT_HEADERS.iter())
-                    .filter_map(|name| {
-                        let value = parts.headers.get(name)?.to_str().ok()?;
-                        Some((name.as_str().to_owned(), value.to_owned()))
-                    })
-                    .collect(),
-                body: without_secrets(&body),
-            };
-            store.complete_idempotency_key(&actor, &key, &answer).await?;
-            Ok(Response::from_parts(parts, Body::from(body)))
+                .map_err(|e| ApiError::Internal(format!("the request's task failed: {e}")))
         }
+    }
+}
+
+/// A key this request holds, until its answer is kept or the key released.
+struct ClaimedKey {
+    actor: String,
+    key: String,
+    hash: Vec<u8>,
+}
+
+impl ClaimedKey {
+    /// Keeps a success for replay; releases the key after a failure, so a retry tries again.
+    /// The answer goes back to the caller either way: a record that could not be kept is
+    /// logged, never turned into an error for a change that was made.
+    async fn settle(self, store: &dyn crate::store::Store, response: Response) -> Response {
+        let (actor, key, hash) = (&self.actor, &self.key, &self.hash);
+        if !response.status().is_success() {
+            if let Err(error) = store.release_idempotency_key(actor, key, hash).await {
+                tracing::warn!(%error, "could not release an idempotency key");
+            }
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        let body = match to_bytes(body, usize::MAX).await {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::warn!(%error, "could not read an answer to keep it");
+                return Response::from_parts(parts, Body::empty());
+            }
+        };
+        let answer = StoredAnswer {
+            status: parts.status.as_u16(),
+            headers: (KEPT_HEADERS.iter())
+                .filter_map(|name| {
+                    let value = parts.headers.get(name)?.to_str().ok()?;
+                    Some((name.as_str().to_owned(), value.to_owned()))
+                })
+                .collect(),
+            body: without_secrets(&body),
+        };
+        if let Err(error) = store
+            .complete_idempotency_key(actor, key, hash, &answer)
+            .await
+        {
+            tracing::warn!(%error, "could not keep an idempotent answer; a retry will get 409 until the key is taken over");
+        }
+        Response::from_parts(parts, Body::from(body))
     }
 }
 

@@ -154,16 +154,16 @@ fn with_middleware(routes: Router<AppState>, state: AppState, limits: Limits) ->
             throttle::source_address,
         ))
         .layer(middleware::from_fn(error::render_problems))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::remember,
-        ))
         .layer(CatchPanicLayer::custom(|_| {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             limits.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
         ))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes));
     routes

@@ -30,23 +30,41 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return source;
         }
-        let forwarded: Vec<&str> = (headers.get_all("x-forwarded-for").iter())
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
+        // Bytes, not text: one byte a client put in its own part of the header must not make
+        // the proxies' part unreadable.
+        let forwarded: Vec<&[u8]> = (headers.get_all("x-forwarded-for").iter())
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
             .collect();
         for hop in forwarded.iter().rev() {
-            match hop.parse::<IpAddr>() {
-                Ok(address) => {
+            match std::str::from_utf8(hop)
+                .ok()
+                .and_then(|hop| hop.parse::<IpAddr>().ok())
+            {
+                Some(address) => {
                     source = address;
                     if !self.trusts(address) {
                         break;
                     }
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         source
+    }
+}
+
+impl SourceAddress {
+    /// What failures are counted under: the address, or for IPv6 its /64, which one host
+    /// is commonly given whole (so it cannot try again from a fresh address each time).
+    pub fn limit_key(self) -> IpAddr {
+        match self.0 {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+            v4 => v4,
+        }
     }
 }
 
@@ -94,5 +112,23 @@ mod tests {
             TrustedProxies::default().source(ip("10.0.0.1"), &spoofed),
             ip("10.0.0.1")
         );
+        let mut unreadable = HeaderMap::new();
+        unreadable.insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\x80junk, 203.0.113.9").unwrap(),
+        );
+        assert_eq!(
+            proxies.source(ip("10.0.0.1"), &unreadable),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn ipv6_sources_are_limited_by_their_64() {
+        let a = SourceAddress(ip("2001:db8:1:2:aaaa::1")).limit_key();
+        let b = SourceAddress(ip("2001:db8:1:2:bbbb::9")).limit_key();
+        assert_eq!(a, b);
+        assert_eq!(a, ip("2001:db8:1:2::"));
+        assert_eq!(SourceAddress(ip("192.0.2.1")).limit_key(), ip("192.0.2.1"));
     }
 }

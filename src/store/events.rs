@@ -36,7 +36,7 @@ pub struct EventQuery<'a> {
 #[async_trait]
 pub trait EventStore: Send + Sync {
     async fn events(&self, query: &EventQuery<'_>) -> StoreResult<Page<Event>>;
-    /// Deletes events older than `before`, at most `batch` of them: how many went.
+    /// Deletes the events older than `before` among the `batch` oldest: how many went.
     async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64>;
 }
 
@@ -49,7 +49,7 @@ macro_rules! event_query {
                     patch, changed, document
              FROM events WHERE ",
             $where,
-            " AND ($1 IS NULL OR seq < $1)
+            " AND seq < $1
               AND ($2 IS NULL OR action = $2)
               AND ($3 IS NULL OR resource_type = $3)
               AND ($4 IS NULL OR actor_token_id = $4)
@@ -120,7 +120,7 @@ macro_rules! event_store {
                         History::Client(..) => EVENTS_OF_CLIENT,
                     };
                     let mut select = sqlx::query_as::<_, EventRow>(sql)
-                        .bind(query.before)
+                        .bind(query.before.unwrap_or(i64::MAX))
                         .bind(query.action.map(|action| action.as_str()))
                         .bind(query.resource_type)
                         .bind(query.actor)
@@ -153,9 +153,10 @@ macro_rules! event_store {
                 }
 
                 async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64> {
+                    // The oldest rows by seq are the oldest by time: no index on time needed.
                     let pruned = sqlx::query(
-                        "DELETE FROM events WHERE seq IN
-                            (SELECT seq FROM events WHERE time < $1 ORDER BY seq LIMIT $2)",
+                        "DELETE FROM events WHERE time < $1 AND seq IN
+                            (SELECT seq FROM events ORDER BY seq LIMIT $2)",
                     )
                     .bind(before)
                     .bind(batch)

@@ -44,14 +44,22 @@ pub trait IdempotencyStore: Send + Sync {
         request_hash: &[u8],
         horizon: Horizon,
     ) -> StoreResult<Claim>;
+    /// Keeps the answer of the claim made with `request_hash` (a claim taken over since by
+    /// another request is left alone).
     async fn complete_idempotency_key(
         &self,
         actor: &str,
         key: &str,
+        request_hash: &[u8],
         answer: &StoredAnswer,
     ) -> StoreResult<()>;
     /// Forgets a claim whose request failed, so that a retry may try again.
-    async fn release_idempotency_key(&self, actor: &str, key: &str) -> StoreResult<()>;
+    async fn release_idempotency_key(
+        &self,
+        actor: &str,
+        key: &str,
+        request_hash: &[u8],
+    ) -> StoreResult<()>;
     async fn forget_idempotency_keys(&self, created_before: Timestamp) -> StoreResult<u64>;
 }
 
@@ -129,26 +137,37 @@ macro_rules! idempotency_store {
                     &self,
                     actor: &str,
                     key: &str,
+                    request_hash: &[u8],
                     answer: &StoredAnswer,
                 ) -> StoreResult<()> {
                     sqlx::query(
                         "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
-                         WHERE actor = $1 AND key = $2",
+                         WHERE actor = $1 AND key = $2 AND request_hash = $6 AND status IS NULL",
                     )
                     .bind(actor)
                     .bind(key)
                     .bind(i32::from(answer.status))
                     .bind(Json(&answer.headers))
                     .bind(&answer.body)
+                    .bind(request_hash)
                     .execute(self.writer())
                     .await?;
                     Ok(())
                 }
 
-                async fn release_idempotency_key(&self, actor: &str, key: &str) -> StoreResult<()> {
-                    sqlx::query("DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2 AND status IS NULL")
+                async fn release_idempotency_key(
+                    &self,
+                    actor: &str,
+                    key: &str,
+                    request_hash: &[u8],
+                ) -> StoreResult<()> {
+                    sqlx::query(
+                        "DELETE FROM idempotency_keys
+                         WHERE actor = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
+                    )
                         .bind(actor)
                         .bind(key)
+                        .bind(request_hash)
                         .execute(self.writer())
                         .await?;
                     Ok(())

@@ -182,10 +182,15 @@ macro_rules! token_store {
                         .fetch_optional(&mut *tx)
                         .await?;
                     let token = StoredToken::try_from(row.ok_or(StoreError::NotFound(Missing::Token))?)?.token;
-                    sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+                    // Two revokes at once both read the token; only the one whose delete
+                    // removes it records the revocation.
+                    let deleted = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
+                    if deleted.rows_affected() == 0 {
+                        return Err(StoreError::NotFound(Missing::Token));
+                    }
                     let event = audit(&token);
                     record(&mut tx, &event).await?;
                     tx.commit().await?;

@@ -252,6 +252,13 @@ on_both_stores! {
         assert_eq!((started.status, restarted.status), (200, 200), "{}", restarted.text);
         assert!(restarted.json.get("next_client_secret").is_none());
         assert_eq!(restarted.json["next_client_secret_last_four"], started.json["next_client_secret_last_four"]);
+        // A route without dry runs ignores dry_run, and so does the key: no second token.
+        let dry_body = json!({"name": "dry?", "permissions": ["admin"]});
+        let once = post_with_key(&app, &app.admin_token, "/tokens?dry_run=true", "tok-2", dry_body.clone()).await;
+        let twice = post_with_key(&app, &app.admin_token, "/tokens?dry_run=true", "tok-2", dry_body).await;
+        assert_eq!((once.status, twice.status), (201, 201));
+        assert_eq!(twice.header("idempotent-replayed"), Some("true"));
+        assert_eq!(twice.json["id"], once.json["id"]);
         let long = "k".repeat(256);
         post_with_key(&app, &app.admin_token, "/tenants", &long, json!({"id": "x", "name": "x"})).await.assert_problem(400, "bad-request");
         let events = all_events(&app, "/events?action=client.create").await;

@@ -91,10 +91,11 @@ on_both_stores! {
         assert_eq!(app.count_rows("clients").await, 0);
         let created = app.create_client("acme", base).await;
         let path = format!("/clients/{}", created["id"].as_str().unwrap());
+        // A patch is refused where it holds the NUL, before it is applied.
         for (op, pointer) in [
-            (json!({"op": "replace", "path": "/name", "value": "a\u{0}"}), "/name"),
-            (json!({"op": "add", "path": "/trustedMetadata/x", "value": {"y": "\u{0}"}}), "/trustedMetadata/x/y"),
-            (json!({"op": "add", "path": "/owners/-", "value": "\u{0}"}), "/owners/0"),
+            (json!({"op": "replace", "path": "/name", "value": "a\u{0}"}), "/0/value"),
+            (json!({"op": "add", "path": "/trustedMetadata/x", "value": {"y": "\u{0}"}}), "/0/value/y"),
+            (json!({"op": "add", "path": "/owners/-", "value": "\u{0}"}), "/0/value"),
         ] {
             app.patch(&path, PATCH_JSON, None, json!([op])).await.assert_invalid(&[pointer]);
         }
@@ -105,6 +106,31 @@ on_both_stores! {
         for list in ["/tenants", "/tenants/acme/clients", "/tokens"] {
             app.admin().get(&format!("{list}?cursor=%00")).await.assert_problem(400, "bad-request");
         }
+    }
+
+    async fn nul_anywhere_in_a_patch_is_refused_even_when_undone(app) {
+        let (path, before) = client(&app).await;
+        for (ops, pointer) in [
+            (json!([{"op": "replace", "path": "/name", "value": "a\u{0}"}, {"op": "replace", "path": "/name", "value": "ok"}]), "/0/value"),
+            (json!([{"op": "add", "path": "/trustedMetadata/a\u{0}b", "value": 1}, {"op": "remove", "path": "/trustedMetadata/a\u{0}b"}]), "/0/path"),
+            (json!([{"op": "test", "path": "/name", "value": {"k": ["\u{0}"]}}]), "/0/value/k/0"),
+        ] {
+            app.patch(&path, PATCH_JSON, None, ops).await.assert_invalid(&[pointer]);
+        }
+        assert_eq!(app.admin().get(&path).await.json, before);
+    }
+
+    async fn replacing_a_large_value_with_another_counts_only_the_difference(app) {
+        let (path, _) = client(&app).await;
+        // Twenty 9 KB values in turn, then a small one: the document never holds more than
+        // one of them, so the patch is well under the cap however many it sends.
+        let mut ops: Vec<Value> = (0..20)
+            .map(|i| json!({"op": "replace", "path": "/trustedMetadata", "value": {"big": format!("{i:02}").repeat(4500)}}))
+            .collect();
+        ops.push(json!({"op": "replace", "path": "/trustedMetadata", "value": {"small": true}}));
+        let patched = app.patch(&path, PATCH_JSON, None, Value::Array(ops)).await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        assert_eq!(patched.json["trustedMetadata"], json!({"small": true}));
     }
 
     async fn control_characters_stay_out_of_names_but_not_descriptions(app) {

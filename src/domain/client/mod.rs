@@ -24,6 +24,7 @@ pub use auth::{ClientAuthMethod, check_auth_method};
 pub use create::CreateClient;
 pub use credentials::{CredentialChange, decide_add, decide_expiry, decide_remove};
 pub use patch::{ClientPatch, PatchError};
+pub use rules::MAX_DOCUMENT_BYTES;
 
 /// A client id: 1 to 64 letters, digits, `.`, `_` and `-`; generated as 32 lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use super::rules::MAX_DOCUMENT_BYTES;
 use super::{Client, ClientSettings};
-use crate::domain::Invalid;
 use crate::domain::json::{fit, json_size, misfit};
 use crate::domain::tenant::TenantId;
+use crate::domain::text::check_json;
+use crate::domain::{Invalid, Violations};
 
 /// The top-level fields a patch may change (`tenant` moves the client).
 pub const PATCHABLE: [&str; 34] = [
@@ -96,6 +97,7 @@ impl ClientPatch {
                     ))
                 })?;
                 check_targets(index, &operation)?;
+                check_text(index, &operation)?;
                 Ok::<_, PatchError>(operation)
             })
             .collect::<Result<_, _>>()?;
@@ -119,11 +121,11 @@ impl ClientPatch {
     /// few hundred bytes could otherwise build gigabytes before any rule saw the result.
     pub fn apply(&self, client: &Client) -> Result<Client, PatchError> {
         let mut document = client.document_value();
-        let mut size = json_size(&document);
+        let mut size = json_size(&document) as i64;
         for (index, operation) in self.0.iter().enumerate() {
             refuse_copy_into_itself(index, operation)?;
-            size = size.saturating_add(growth(&document, operation));
-            if size > MAX_DOCUMENT_BYTES {
+            size += growth(&document, operation);
+            if size > MAX_DOCUMENT_BYTES as i64 {
                 return Err(Invalid::one(
                     operation.path().to_string(),
                     format!(
@@ -169,18 +171,25 @@ fn refuse_copy_into_itself(index: usize, operation: &PatchOperation) -> Result<(
     Ok(())
 }
 
-/// How many bytes `operation` may add to `document`, at most: the value an `add` or `replace`
-/// brings (its member name too), or the size of what a `copy` duplicates.
-fn growth(document: &Value, operation: &PatchOperation) -> usize {
-    let key = operation
-        .path()
-        .last()
-        .map_or(0, |token| token.encoded().len() + 4);
+/// About how many bytes `operation` adds to `document` (negative when it shrinks it): the
+/// value it brings (with its member name), less the one it replaces or removes. Each part
+/// costs the size of a value the patch or the document already holds, never more.
+fn growth(document: &Value, operation: &PatchOperation) -> i64 {
+    let size = |value: &Value| json_size(value) as i64;
+    let at = |pointer: &Pointer| pointer.resolve(document).map_or(0, size);
+    let target = operation.path();
+    let key = (target.last()).map_or(0, |token| token.encoded().len() as i64 + 4);
+    // `add` and `copy` replace an object's member, but insert into an array.
+    let displaced = match target.parent().map(|parent| parent.resolve(document)) {
+        Some(Ok(Value::Array(_))) => 0,
+        _ => at(target),
+    };
     match operation {
-        PatchOperation::Add(op) => key + json_size(&op.value),
-        PatchOperation::Replace(op) => json_size(&op.value),
-        PatchOperation::Copy(op) => key + op.from.resolve(document).map_or(0, json_size),
-        PatchOperation::Remove(_) | PatchOperation::Move(_) | PatchOperation::Test(_) => 0,
+        PatchOperation::Add(op) => key + size(&op.value) - displaced,
+        PatchOperation::Replace(op) => size(&op.value) - at(target),
+        PatchOperation::Copy(op) => key + at(&op.from) - displaced,
+        PatchOperation::Remove(_) => -at(target),
+        PatchOperation::Move(_) | PatchOperation::Test(_) => 0,
     }
 }
 
@@ -211,6 +220,39 @@ fn apply_one(
             },
         }
     })
+}
+
+/// No NUL in a value, path or from: even one that a later operation takes away would reach
+/// the audit trail, which keeps the patch as sent and, on Postgres, cannot hold it.
+fn check_text(index: usize, operation: &PatchOperation) -> Result<(), PatchError> {
+    let mut v = Violations::default();
+    let (value, from) = match operation {
+        PatchOperation::Add(op) => (Some(&op.value), None),
+        PatchOperation::Replace(op) => (Some(&op.value), None),
+        PatchOperation::Test(op) => (Some(&op.value), None),
+        PatchOperation::Move(op) => (None, Some(&op.from)),
+        PatchOperation::Copy(op) => (None, Some(&op.from)),
+        PatchOperation::Remove(_) => (None, None),
+    };
+    if let Some(value) = value {
+        check_json(&mut v, &format!("/{index}/value"), value);
+    }
+    for (member, pointer) in [
+        ("path", Some(operation.path())),
+        ("from", from.map(|f| f.as_ref())),
+    ] {
+        if pointer.is_some_and(|pointer| pointer.as_str().contains('\0')) {
+            v.add(
+                format!("/{index}/{member}"),
+                "must not hold the NUL character (U+0000)",
+            );
+        }
+    }
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(PatchError::Invalid(v.into_invalid()))
+    }
 }
 
 /// Refuses operations that would change a read-only field: `test` may read anything, every
