@@ -6,10 +6,11 @@ use crate::domain::change::ChangeContext;
 use crate::domain::client::{self, Client, ClientId, ClientPatch, ClientType, CreateClient};
 use crate::domain::credential::Credential;
 use crate::domain::page::{Limit, Page};
+use crate::domain::query::{ClientFilter, Position, Sorter};
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::{Invalid, Missing, time};
-use crate::store::{Commit, StoreError};
+use crate::store::{ClientQuery, Commit, Reach, StoreError};
 
 /// A new client and, for a CONFIDENTIAL one, its first secret (shown this once). A dry run
 /// makes every check a real create makes, the database's included, and keeps nothing: no
@@ -39,21 +40,63 @@ pub async fn create(
     Ok((client, secret))
 }
 
+/// A listing as a caller asks for it: filter, order, where to start, whether to count.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub filter: ClientFilter,
+    pub sorter: Sorter,
+    pub after: Option<Position>,
+    pub limit: Limit,
+    pub count: bool,
+}
+
+/// A page of clients, with the number of all matches when asked for.
+pub struct Listed {
+    pub page: Page<Client>,
+    pub total: Option<u64>,
+}
+
+/// A tenant's clients.
 pub async fn list(
     app: &App,
     caller: &Caller,
     tenant: &TenantId,
-    after: Option<&str>,
-    limit: Limit,
-) -> Result<Page<Client>> {
+    listing: &Listing,
+) -> Result<Listed> {
     caller.require_read(tenant)?;
-    let page = app.store.list_clients(tenant, after, limit).await?;
+    let listed = run(app, listing, Reach::Tenant(tenant)).await?;
     // A client proves its tenant exists (a foreign key, and a tenant with clients cannot be
     // deleted), so only an empty page costs the lookup that tells 404 from no clients.
-    if page.items.is_empty() && app.store.tenant(tenant).await?.is_none() {
+    if listed.page.items.is_empty() && app.store.tenant(tenant).await?.is_none() {
         return Err(Error::NotFound(Missing::Tenant));
     }
-    Ok(page)
+    Ok(listed)
+}
+
+/// The clients of every tenant the caller can read.
+pub async fn list_all(app: &App, caller: &Caller, listing: &Listing) -> Result<Listed> {
+    run(
+        app,
+        listing,
+        Reach::Tenants(caller.grants.visible_tenants()),
+    )
+    .await
+}
+
+async fn run(app: &App, listing: &Listing, reach: Reach<'_>) -> Result<Listed> {
+    let query = ClientQuery {
+        reach,
+        filter: &listing.filter,
+        sorter: listing.sorter,
+        after: listing.after.as_ref(),
+        limit: listing.limit,
+    };
+    let page = app.store.list_clients(&query).await?;
+    let total = match listing.count {
+        true => Some(app.store.count_clients(&query).await?),
+        false => None,
+    };
+    Ok(Listed { page, total })
 }
 
 /// The client, if it exists and the caller can see its tenant.

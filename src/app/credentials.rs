@@ -7,9 +7,9 @@ use crate::domain::Missing;
 use crate::domain::audit::{Action, Event};
 use crate::domain::change::ChangeContext;
 use crate::domain::client::{self, Client, ClientId, CredentialChange};
-use crate::domain::credential::{CreateCredential, Credential};
+use crate::domain::credential::{CreateCredential, Credential, CredentialType};
 use crate::domain::time::{self, Timestamp};
-use crate::store::{Commit, CredentialDecision};
+use crate::store::{ClientCredential, Commit, CredentialDecision, CredentialQuery};
 
 /// Applies a decision under the client's lock and returns the credential it touched.
 async fn change(
@@ -45,6 +45,34 @@ pub async fn add(
         Ok((added, event))
     };
     change(app, client, &decide, commit).await
+}
+
+/// Credentials across every client of the tenants the caller can read, by id: "which
+/// credentials expire in the next 30 days" is one call.
+pub async fn list_all(
+    app: &App,
+    caller: &Caller,
+    filters: &CredentialFilters,
+    after: Option<&str>,
+    limit: crate::domain::page::Limit,
+) -> Result<crate::domain::page::Page<ClientCredential>> {
+    let query = CredentialQuery {
+        tenants: caller.grants.visible_tenants(),
+        expires_before: filters.expires_before,
+        client: filters.client.as_ref(),
+        credential_type: filters.credential_type,
+        after,
+        limit,
+    };
+    Ok(app.store.list_credentials(&query).await?)
+}
+
+/// The filters of a listing across clients.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFilters {
+    pub expires_before: Option<Timestamp>,
+    pub client: Option<ClientId>,
+    pub credential_type: Option<CredentialType>,
 }
 
 /// Oldest first.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod credential;
 pub mod json;
 pub mod page;
+pub mod query;
 pub mod refusal;
 pub mod rotation;
 pub mod secret;

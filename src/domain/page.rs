@@ -12,6 +12,12 @@ pub const MAX_LIMIT: u32 = 200;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(u32);
 
+impl Default for Limit {
+    fn default() -> Self {
+        Self(DEFAULT_LIMIT)
+    }
+}
+
 impl Limit {
     pub fn parse(limit: Option<u32>) -> Result<Self, Invalid> {
         match limit.unwrap_or(DEFAULT_LIMIT) {

@@ -66,7 +66,7 @@ impl Serialize for Permission {
 }
 
 /// Which tenants a caller can see.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantScope<'a> {
     All,
     Only(&'a [TenantId]),

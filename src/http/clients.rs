@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,8 +12,9 @@ use serde_json::Value;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{
-    ClientPath, DryRun, JsonBody, NO_STORE, Paging, Prefix, TenantPath, parse_json,
+    ClientListing, ClientPath, DryRun, JsonBody, NO_STORE, Prefix, TenantPath, parse_json,
 };
+use crate::app::clients::Listed;
 use crate::app::{Caller, clients};
 use crate::domain::client::{self, Client, ClientPatch, CreateClient};
 
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
             "/tenants/{tenant_id}/clients",
             get(list_clients).post(create_client),
         )
+        .route("/clients", get(list_all_clients))
         .route(
             "/clients/{client_id}",
             get(read_client).patch(patch_client).delete(delete_client),
@@ -53,11 +55,27 @@ async fn list_clients(
     State(state): State<AppState>,
     caller: Caller,
     TenantPath(tenant): TenantPath,
-    paging: Paging,
-) -> Result<impl IntoResponse, ApiError> {
-    let after = paging.cursor.as_ref().map(|cursor| cursor.key());
-    let page = clients::list(&state.app, &caller, &tenant, after, paging.limit).await?;
-    Ok(Json(page.map_ref(Client::document)).into_response())
+    ClientListing(listing): ClientListing,
+) -> Result<Response, ApiError> {
+    let listed = clients::list(&state.app, &caller, &tenant, &listing).await?;
+    Ok(listing_response(&listed))
+}
+
+/// Every tenant's clients that the caller can read.
+async fn list_all_clients(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientListing(listing): ClientListing,
+) -> Result<Response, ApiError> {
+    let listed = clients::list_all(&state.app, &caller, &listing).await?;
+    Ok(listing_response(&listed))
+}
+
+/// The page of documents, and `X-Total-Count` when the matches were counted.
+fn listing_response(listed: &Listed) -> Response {
+    let total =
+        (listed.total).map(|total| [(HeaderName::from_static("x-total-count"), total.to_string())]);
+    (total, Json(listed.page.map_ref(Client::document))).into_response()
 }
 
 async fn read_client(

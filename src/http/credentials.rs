@@ -1,6 +1,7 @@
 //! `/clients/{clientId}/credentials`: Auth0-style public-key and certificate credentials.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -9,11 +10,18 @@ use axum::{Json, Router};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientPath, CredentialPath, DryRun, JsonBody, Prefix};
+use serde::Deserialize;
+
+use crate::app::credentials::CredentialFilters;
 use crate::app::{Caller, credentials};
-use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential};
+use crate::domain::client::ClientId;
+use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential, CredentialType};
+use crate::domain::page::{Cursor, Limit, Page};
+use crate::store::ClientCredential;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/credentials", get(list_all_credentials))
         .route(
             "/clients/{client_id}/credentials",
             get(list_credentials).post(create_credential),
@@ -86,4 +94,66 @@ async fn delete_credential(
 ) -> Result<StatusCode, ApiError> {
     credentials::remove(&state.app, &caller, &client, &credential).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcrossClients {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    expires_before: Option<String>,
+    client_id: Option<String>,
+    credential_type: Option<String>,
+}
+
+/// Credentials of every client in the tenants the token can read, each with its client and
+/// tenant, by credential id.
+async fn list_all_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AcrossClients>, QueryRejection>,
+) -> Result<Json<Page<ClientCredential>>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::BadRequest(format!(
+            "this listing takes limit, cursor, expires_before, client_id and credential_type ({})",
+            rejection.body_text()
+        ))
+    })?;
+    let bad = |what: &str, why: &str| ApiError::BadRequest(format!("{what} {why}"));
+    let limit = Limit::parse(query.limit).map_err(|_| bad("limit", "must be 1 to 200"))?;
+    let expires_before = (query.expires_before.as_deref())
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|at| at.to_utc())
+                .map_err(|_| {
+                    bad(
+                        "expires_before",
+                        "must be an RFC 3339 date-time, like 2027-01-01T00:00:00Z",
+                    )
+                })
+        })
+        .transpose()?;
+    let client = (query.client_id.as_deref())
+        .map(|id| ClientId::parse(id).map_err(|_| bad("client_id", "is not a client id")))
+        .transpose()?;
+    let credential_type = (query.credential_type.as_deref())
+        .map(|kind| {
+            CredentialType::parse(kind).map_err(|_| {
+                bad(
+                    "credential_type",
+                    "must be public_key, x509_cert or cert_subject_dn",
+                )
+            })
+        })
+        .transpose()?;
+    let cursor = Cursor::parse(query.cursor.as_deref().unwrap_or(""))
+        .map_err(|_| bad("cursor", "must not hold control characters"))?;
+    let filters = CredentialFilters {
+        expires_before,
+        client,
+        credential_type,
+    };
+    let after = cursor.as_ref().map(|cursor| cursor.key());
+    let page = credentials::list_all(&state.app, &caller, &filters, after, limit).await?;
+    Ok(Json(page))
 }

@@ -232,3 +232,60 @@ impl DryRun {
             .then_some([(axum::http::HeaderName::from_static("dry-run"), "true")])
     }
 }
+
+/// `?limit=&cursor=&filters=&sorters=&count=` of a client listing (SailPoint's collection
+/// parameters). Any other parameter is a 400, so that a misspelt `filter=` cannot quietly
+/// list everything.
+pub struct ClientListing(pub crate::app::clients::Listing);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListing {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    filters: Option<String>,
+    sorters: Option<String>,
+    count: Option<bool>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientListing {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        use crate::domain::query::{ClientFilter, Position, Sorter};
+        let Query(raw) = Query::<RawListing>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::BadRequest(format!(
+                    "a listing takes limit, cursor, filters, sorters and count=true ({})",
+                    rejection.body_text()
+                ))
+            })?;
+        let bad = |what: &str, why: String| ApiError::BadRequest(format!("{what}: {why}"));
+        let limit = Limit::parse(raw.limit)
+            .map_err(|_| bad("limit", "must be a whole number from 1 to 200".to_owned()))?;
+        let filter = (raw.filters.as_deref())
+            .map(ClientFilter::parse)
+            .transpose()
+            .map_err(|why| bad("filters", why))?
+            .unwrap_or_default();
+        let sorter = (raw.sorters.as_deref())
+            .map(Sorter::parse)
+            .transpose()
+            .map_err(|why| bad("sorters", why))?
+            .unwrap_or_default();
+        let cursor = Cursor::parse(raw.cursor.as_deref().unwrap_or(""))
+            .map_err(|_| bad("cursor", "must not hold control characters".to_owned()))?;
+        let after = (cursor.as_ref())
+            .map(|cursor| Position::decode(cursor.key(), sorter))
+            .transpose()
+            .map_err(|why| bad("cursor", why))?;
+        Ok(Self(crate::app::clients::Listing {
+            filter,
+            sorter,
+            after,
+            limit,
+            count: raw.count.unwrap_or(false),
+        }))
+    }
+}

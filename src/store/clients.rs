@@ -9,14 +9,33 @@ use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::credential::Credential;
 use crate::domain::page::{Limit, Page};
+use crate::domain::query::{ClientFilter, Position, Sorter};
 use crate::domain::refusal::Refusal;
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
+use crate::domain::token::TenantScope;
 
 /// The domain's decision on a stored client, made under the store's lock: the new client with
 /// the event that records the change, None to leave it as it is, or why it is refused.
 pub type ClientDecision<'a> =
     dyn Fn(&Client, &[Credential]) -> Result<Option<(Client, Event)>, Refusal> + Send + Sync + 'a;
+
+/// Which clients a listing reaches: one tenant's, or those of the tenants a caller can see.
+#[derive(Debug, Clone, Copy)]
+pub enum Reach<'a> {
+    Tenant(&'a TenantId),
+    Tenants(TenantScope<'a>),
+}
+
+/// A page of clients: where, which, in what order, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientQuery<'a> {
+    pub reach: Reach<'a>,
+    pub filter: &'a ClientFilter,
+    pub sorter: Sorter,
+    pub after: Option<&'a Position>,
+    pub limit: Limit,
+}
 
 /// A write that is only a rehearsal: every check and statement of the real one, rolled back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +56,10 @@ pub trait ClientStore: Send + Sync {
         commit: Commit,
     ) -> StoreResult<()>;
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
-    async fn list_clients(
-        &self,
-        tenant: &TenantId,
-        after: Option<&str>,
-        limit: Limit,
-    ) -> StoreResult<Page<Client>>;
+    /// A page of clients; `next_cursor` is an encoded `Position`.
+    async fn list_clients(&self, query: &ClientQuery<'_>) -> StoreResult<Page<Client>>;
+    /// How many clients the query's reach and filter match, whatever the page.
+    async fn count_clients(&self, query: &ClientQuery<'_>) -> StoreResult<u64>;
     /// Locks the client, lets `decide` say what it becomes, and stores that: concurrent
     /// updates apply one after another, never over each other. Tenant not found when the
     /// client moves to a tenant that does not exist.
@@ -74,8 +91,6 @@ macro_rules! client_query {
 pub(super) use client_query;
 
 pub(super) const CLIENT_BY_ID: &str = client_query!(" WHERE id = $1");
-pub(super) const CLIENTS_OF_TENANT: &str =
-    client_query!(" WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
 
 macro_rules! client_store {
     ($store:ident, $db:ty) => {
@@ -89,11 +104,14 @@ macro_rules! client_store {
             use crate::domain::Missing;
             use crate::domain::audit::Event;
             use crate::domain::client::{Client, ClientId};
-            use crate::domain::page::{Limit, Page};
+            use crate::domain::page::Page;
             use crate::domain::secret::IssuedSecret;
+            use crate::domain::query::{Position, SortKey, Sorter, Term};
             use crate::domain::tenant::TenantId;
-            use crate::store::clients::{CLIENT_BY_ID, CLIENTS_OF_TENANT, Commit};
-            use crate::store::rows::{self, ClientRow};
+            use crate::domain::time::{self, Timestamp};
+            use crate::domain::token::TenantScope;
+            use crate::store::clients::{CLIENT_BY_ID, ClientQuery, Commit, Reach};
+            use crate::store::rows::ClientRow;
             use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
             /// The client, locked until `tx` ends (a row lock, or the database lock SQLite's
@@ -107,6 +125,121 @@ macro_rules! client_store {
                     .fetch_optional(&mut **tx)
                     .await?;
                 Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
+            }
+
+            /// A client row with its name as the database orders it (lowercased).
+            #[derive(sqlx::FromRow)]
+            struct SortedRow {
+                #[sqlx(flatten)]
+                client: ClientRow,
+                sort_name: Option<String>,
+            }
+
+            fn sort_key(key: SortKey) -> &'static str {
+                match key {
+                    SortKey::Id => "id",
+                    SortKey::Name => super::NAME_KEY,
+                    SortKey::Created => "created",
+                    SortKey::Modified => "modified",
+                    SortKey::LastUsed => super::LAST_USED_KEY,
+                }
+            }
+
+            /// Where the page after `row` starts.
+            fn position(sorter: Sorter, row: &SortedRow) -> Position {
+                let stamp = |at: &Timestamp| time::rfc3339(*at);
+                let value = match sorter.key {
+                    SortKey::Id => None,
+                    SortKey::Name => row.sort_name.clone(),
+                    SortKey::Created => Some(stamp(&row.client.created)),
+                    SortKey::Modified => Some(stamp(&row.client.modified)),
+                    SortKey::LastUsed => row.client.last_used.as_ref().map(stamp),
+                };
+                Position {
+                    key: sorter.key,
+                    descending: sorter.descending,
+                    value,
+                    id: row.client.id.clone(),
+                }
+            }
+
+            /// The reach and every term of the filter, each value bound.
+            fn push_matches(q: &mut sqlx::QueryBuilder<$db>, query: &ClientQuery<'_>) {
+                match query.reach {
+                    Reach::Tenant(tenant) => {
+                        q.push("tenant_id = ").push_bind(tenant.as_str().to_owned());
+                    }
+                    Reach::Tenants(TenantScope::All) => {
+                        q.push("true");
+                    }
+                    Reach::Tenants(TenantScope::Only(ids)) => super::push_tenant_in(q, ids),
+                }
+                let like = |text: &str| text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                for term in &query.filter.0 {
+                    q.push(" AND ");
+                    match term {
+                        Term::NameEq(name) => {
+                            q.push(super::NAME_KEY).push(" = ").push_bind(name.clone());
+                        }
+                        Term::NameStartsWith(prefix) => {
+                            q.push(super::NAME_KEY).push(" LIKE ").push_bind(format!("{}%", like(prefix))).push(" ESCAPE '\\'");
+                        }
+                        Term::NameContains(part) => {
+                            q.push(super::NAME_KEY).push(" LIKE ").push_bind(format!("%{}%", like(part))).push(" ESCAPE '\\'");
+                        }
+                        Term::AppTypeIn(types) => {
+                            q.push("app_type IN (");
+                            let mut separated = q.separated(", ");
+                            for app_type in types {
+                                separated.push_bind(app_type.as_str());
+                            }
+                            if types.is_empty() {
+                                separated.push("NULL");
+                            }
+                            q.push(")");
+                        }
+                        Term::Enabled(enabled) => {
+                            q.push(super::ENABLED_KEY).push(" = ").push_bind(*enabled);
+                        }
+                        Term::OwnersContain(owner) => super::push_contains(q, "owners", owner.clone()),
+                        Term::GrantTypesContain(grant) => {
+                            let name = serde_json::to_value(grant).ok().and_then(|v| v.as_str().map(str::to_owned));
+                            super::push_contains(q, "grantTypes", name.unwrap_or_default());
+                        }
+                        Term::LastUsedAtMost(at) => { q.push("last_used <= ").push_bind(*at); }
+                        Term::LastUsedAtLeast(at) => { q.push("last_used >= ").push_bind(*at); }
+                        Term::NeverUsed => { q.push("last_used IS NULL"); }
+                        Term::CreatedAtMost(at) => { q.push("created <= ").push_bind(*at); }
+                        Term::CreatedAtLeast(at) => { q.push("created >= ").push_bind(*at); }
+                        Term::ModifiedAtMost(at) => { q.push("modified <= ").push_bind(*at); }
+                        Term::ModifiedAtLeast(at) => { q.push("modified >= ").push_bind(*at); }
+                    }
+                }
+            }
+
+            /// Keyset: past the cursor's (sort value, id), in the sorter's direction.
+            fn push_after(q: &mut sqlx::QueryBuilder<$db>, sorter: Sorter, after: &Position) {
+                let beyond = if sorter.descending { " < " } else { " > " };
+                q.push(" AND ");
+                match sorter.key {
+                    SortKey::Id => {
+                        q.push("id").push(beyond).push_bind(after.id.clone());
+                        return;
+                    }
+                    SortKey::Name => {
+                        q.push("(").push(super::NAME_KEY).push(", id)").push(beyond).push("(");
+                        q.push_bind(after.value.clone().unwrap_or_default());
+                    }
+                    SortKey::Created | SortKey::Modified => {
+                        q.push("(").push(sort_key(sorter.key)).push(", id)").push(beyond).push("(");
+                        q.push_bind(after.time().unwrap_or_default());
+                    }
+                    SortKey::LastUsed => {
+                        q.push("(").push(super::LAST_USED_KEY).push(", id)").push(beyond).push("(");
+                        super::push_last_used(q, after.time());
+                    }
+                }
+                q.push(", ").push_bind(after.id.clone()).push(")");
             }
 
             /// Commits with the change's event, or rolls a rehearsal back without one.
@@ -177,19 +310,38 @@ macro_rules! client_store {
                     row.map(Client::try_from).transpose()
                 }
 
-                async fn list_clients(
-                    &self,
-                    tenant: &TenantId,
-                    after: Option<&str>,
-                    limit: Limit,
-                ) -> StoreResult<Page<Client>> {
-                    let rows: Vec<ClientRow> = sqlx::query_as(CLIENTS_OF_TENANT)
-                        .bind(tenant.as_str())
-                        .bind(after.unwrap_or(""))
-                        .bind(i64::from(limit.get()) + 1)
-                        .fetch_all(&self.pool)
-                        .await?;
-                    Ok(Page::from_rows(rows::clients(rows)?, limit, |c: &Client| c.id.to_string()))
+                async fn list_clients(&self, query: &ClientQuery<'_>) -> StoreResult<Page<Client>> {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used, ",
+                    );
+                    select.push(super::NAME_KEY).push(" AS sort_name FROM clients WHERE ");
+                    push_matches(&mut select, query);
+                    if let Some(after) = query.after {
+                        push_after(&mut select, query.sorter, after);
+                    }
+                    let direction = if query.sorter.descending { " DESC" } else { "" };
+                    select.push(" ORDER BY ");
+                    if query.sorter.key != SortKey::Id {
+                        select.push(sort_key(query.sorter.key)).push(direction).push(", ");
+                    }
+                    select.push("id").push(direction).push(" LIMIT ");
+                    select.push_bind(i64::from(query.limit.get()) + 1);
+                    let rows: Vec<SortedRow> = select.build_query_as().fetch_all(&self.pool).await?;
+                    let sorter = query.sorter;
+                    let page = Page::from_rows(rows, query.limit, |row: &SortedRow| {
+                        position(sorter, row).encode()
+                    });
+                    let clients = (page.items.into_iter())
+                        .map(|row| Client::try_from(row.client))
+                        .collect::<StoreResult<_>>()?;
+                    Ok(Page { items: clients, next_cursor: page.next_cursor })
+                }
+
+                async fn count_clients(&self, query: &ClientQuery<'_>) -> StoreResult<u64> {
+                    let mut count = sqlx::QueryBuilder::<$db>::new("SELECT count(*) FROM clients WHERE ");
+                    push_matches(&mut count, query);
+                    let (matches,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+                    Ok(u64::try_from(matches).unwrap_or(0))
                 }
 
                 async fn update_client(

@@ -5,18 +5,47 @@ use async_trait::async_trait;
 use super::{Commit, StoreResult};
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId, CredentialChange};
-use crate::domain::credential::Credential;
+use crate::domain::credential::{Credential, CredentialType};
+use crate::domain::page::{Limit, Page};
 use crate::domain::refusal::Refusal;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::domain::token::TenantScope;
 
 /// The domain's decision on a client's credentials, made under the client's lock, with its
 /// event.
 pub type CredentialDecision<'a> =
     dyn Fn(&Client, &[Credential]) -> Result<(CredentialChange, Event), Refusal> + Send + Sync + 'a;
 
+/// A credential with the client and tenant it belongs to, as a listing across clients shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClientCredential {
+    #[serde(flatten)]
+    pub credential: Credential,
+    pub client_id: ClientId,
+    pub tenant: TenantId,
+}
+
+/// Which credentials a listing across clients returns, by credential id.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialQuery<'a> {
+    pub tenants: TenantScope<'a>,
+    pub expires_before: Option<Timestamp>,
+    pub client: Option<&'a ClientId>,
+    pub credential_type: Option<CredentialType>,
+    pub after: Option<&'a str>,
+    pub limit: Limit,
+}
+
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// A client's credentials, oldest first.
     async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>>;
+    /// Credentials of every client the query reaches, by id.
+    async fn list_credentials(
+        &self,
+        query: &CredentialQuery<'_>,
+    ) -> StoreResult<Page<ClientCredential>>;
     /// Locks the client, lets `decide` say how its credentials change, and applies that.
     async fn change_credentials(
         &self,
@@ -42,7 +71,10 @@ macro_rules! credential_store {
             use crate::store::Commit;
             use crate::domain::client::{ClientId, CredentialChange};
             use crate::domain::credential::Credential;
-            use crate::store::credentials::CREDENTIALS_OF_CLIENT;
+            use crate::domain::page::Page;
+            use crate::domain::tenant::TenantId;
+            use crate::domain::token::TenantScope;
+            use crate::store::credentials::{CREDENTIALS_OF_CLIENT, ClientCredential, CredentialQuery};
             use crate::store::rows::{self, CredentialRow};
             use crate::store::{CredentialDecision, CredentialStore, StoreError, StoreResult};
 
@@ -58,10 +90,56 @@ macro_rules! credential_store {
                 rows::credentials(rows)
             }
 
+            #[derive(sqlx::FromRow)]
+            struct ListedRow {
+                #[sqlx(flatten)]
+                credential: CredentialRow,
+                client_id: String,
+                tenant_id: String,
+            }
+
             #[async_trait]
             impl CredentialStore for $store {
                 async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>> {
                     credentials_of(&self.pool, client).await
+                }
+
+                async fn list_credentials(
+                    &self,
+                    query: &CredentialQuery<'_>,
+                ) -> StoreResult<Page<ClientCredential>> {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT k.id, k.name, k.credential_type, k.kid, k.alg, k.subject_dn,
+                            k.thumbprint_sha256, k.key_fingerprint, k.pem, k.certificate_expires_at,
+                            k.created_at, k.updated_at, k.expires_at, c.id AS client_id, c.tenant_id
+                         FROM client_credentials k JOIN clients c ON c.id = k.client_id WHERE k.id > ",
+                    );
+                    select.push_bind(query.after.unwrap_or("").to_owned());
+                    if let TenantScope::Only(ids) = query.tenants {
+                        select.push(" AND c.");
+                        super::push_tenant_in(&mut select, ids);
+                    }
+                    if let Some(before) = query.expires_before {
+                        select.push(" AND k.expires_at < ").push_bind(before);
+                    }
+                    if let Some(client) = query.client {
+                        select.push(" AND k.client_id = ").push_bind(client.as_str().to_owned());
+                    }
+                    if let Some(kind) = query.credential_type {
+                        select.push(" AND k.credential_type = ").push_bind(kind.as_str());
+                    }
+                    select.push(" ORDER BY k.id LIMIT ").push_bind(i64::from(query.limit.get()) + 1);
+                    let rows: Vec<ListedRow> = select.build_query_as().fetch_all(&self.pool).await?;
+                    let mut listed = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let credential = rows::credentials(vec![row.credential])?.remove(0);
+                        listed.push(ClientCredential {
+                            credential,
+                            client_id: ClientId::parse(&row.client_id).map_err(StoreError::Corrupt)?,
+                            tenant: TenantId::parse(&row.tenant_id).map_err(StoreError::Corrupt)?,
+                        });
+                    }
+                    Ok(Page::from_rows(listed, query.limit, |c: &ClientCredential| c.credential.id.clone()))
                 }
 
                 async fn change_credentials(

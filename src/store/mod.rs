@@ -26,8 +26,8 @@ use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::refusal::Refusal;
 
-pub use clients::{ClientDecision, ClientStore, Commit};
-pub use credentials::{CredentialDecision, CredentialStore};
+pub use clients::{ClientDecision, ClientQuery, ClientStore, Commit, Reach};
+pub use credentials::{ClientCredential, CredentialDecision, CredentialQuery, CredentialStore};
 pub use events::{EventQuery, EventStore, History};
 pub use idempotency::{Claim, Horizon, IdempotencyStore, StoredAnswer};
 pub use postgres::PostgresStore;

@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::clients::client_query;
 use super::{PoolSettings, StoreResult};
 use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -30,6 +31,33 @@ const INSERT_TOKEN_TENANTS: &str =
 
 fn tenant_list(ids: &[TenantId]) -> Vec<String> {
     ids.iter().map(|id| id.as_str().to_owned()).collect()
+}
+
+/// How clients are matched and ordered inside their settings document.
+const NAME_KEY: &str = "(lower(settings->>'name') COLLATE \"C\")";
+const ENABLED_KEY: &str = "(settings->>'enabled')::boolean";
+/// Never-used clients sort first, as the earliest time there is.
+const LAST_USED_KEY: &str = "coalesce(last_used, '-infinity'::timestamptz)";
+
+fn push_last_used(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, at: Option<Timestamp>) {
+    q.push("coalesce(")
+        .push_bind(at)
+        .push("::timestamptz, '-infinity'::timestamptz)");
+}
+
+/// A list in the settings (owners, grantTypes) that holds `value`.
+fn push_contains(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, field: &'static str, value: String) {
+    q.push("(settings->'")
+        .push(field)
+        .push("') @> jsonb_build_array(")
+        .push_bind(value)
+        .push("::text)");
+}
+
+fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, ids: &[TenantId]) {
+    q.push("tenant_id = ANY(")
+        .push_bind(tenant_list(ids))
+        .push(")");
 }
 
 super::operations::operations!(PostgresStore, sqlx::Postgres, "migrations/postgres");

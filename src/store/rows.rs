@@ -111,10 +111,6 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-pub fn clients(rows: Vec<ClientRow>) -> Result<Vec<Client>, StoreError> {
-    rows.into_iter().map(Client::try_from).collect()
-}
-
 #[derive(sqlx::FromRow)]
 pub struct CredentialRow {
     pub id: String,

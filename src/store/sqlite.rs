@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 use super::clients::client_query;
 use super::{PoolSettings, StoreError, StoreResult};
 use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
 
 /// The whole database is locked by `BEGIN IMMEDIATE` already.
 const LOCK_CLIENT: &str = client_query!(" WHERE id = $1");
@@ -35,6 +36,32 @@ const INSERT_TOKEN_TENANTS: &str =
 /// Tenant ids as a JSON array, for `json_each`.
 fn tenant_list(ids: &[TenantId]) -> String {
     serde_json::Value::from(ids.iter().map(|id| id.as_str()).collect::<Vec<_>>()).to_string()
+}
+
+/// How clients are matched and ordered inside their settings document. SQLite's lower()
+/// folds ASCII letters only.
+const NAME_KEY: &str = "lower(json_extract(settings, '$.name'))";
+const ENABLED_KEY: &str = "json_extract(settings, '$.enabled')";
+/// Never-used clients sort first: the empty text is before every RFC 3339 time.
+const LAST_USED_KEY: &str = "coalesce(last_used, '')";
+
+fn push_last_used(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, at: Option<Timestamp>) {
+    q.push("coalesce(").push_bind(at).push(", '')");
+}
+
+/// A list in the settings (owners, grantTypes) that holds `value`.
+fn push_contains(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, field: &'static str, value: String) {
+    q.push("EXISTS (SELECT 1 FROM json_each(settings, '$.")
+        .push(field)
+        .push("') WHERE value = ")
+        .push_bind(value)
+        .push(")");
+}
+
+fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
+    q.push("tenant_id IN (SELECT value FROM json_each(")
+        .push_bind(tenant_list(ids))
+        .push("))");
 }
 
 super::operations::operations!(SqliteStore, sqlx::Sqlite, "migrations/sqlite");

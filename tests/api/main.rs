@@ -13,6 +13,7 @@ mod binary;
 mod clients;
 mod credentials;
 mod errors;
+mod finding;
 mod hostile;
 mod migrations;
 mod openapi;

@@ -67,6 +67,13 @@ pub enum AppType {
 }
 
 impl AppType {
+    pub const ALL: [AppType; 4] = [
+        Self::RegularWeb,
+        Self::Spa,
+        Self::Native,
+        Self::NonInteractive,
+    ];
+
     pub fn parse(text: &str) -> Result<Self, String> {
         serde_json::from_value(Value::from(text)).map_err(|_| {
             format!("unknown app type {text:?}; use regular_web, spa, native or non_interactive")

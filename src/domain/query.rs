@@ -1,0 +1,413 @@
+//! SailPoint's collection parameters for clients: `filters` (terms joined by `and`),
+//! `sorters` (one field, `-` for descending, ties broken by id) and the keyset position a
+//! cursor carries. Parsed here into types; the store binds every value, never user text.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::client::{AppType, ClientType, GrantType};
+use super::time::{self, Timestamp};
+
+/// One term of a filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Term {
+    /// Case-insensitive, on the lowercased name.
+    NameEq(String),
+    NameStartsWith(String),
+    NameContains(String),
+    AppTypeIn(Vec<AppType>),
+    Enabled(bool),
+    OwnersContain(String),
+    GrantTypesContain(GrantType),
+    LastUsedAtMost(Timestamp),
+    LastUsedAtLeast(Timestamp),
+    NeverUsed,
+    CreatedAtMost(Timestamp),
+    CreatedAtLeast(Timestamp),
+    ModifiedAtMost(Timestamp),
+    ModifiedAtLeast(Timestamp),
+}
+
+/// Every term must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientFilter(pub Vec<Term>);
+
+const FIELDS: &str = "name (eq, sw, co), appType and type (eq, in), enabled (eq), owners and grantTypes (co), lastUsed (le, ge, isnull), created and modified (le, ge)";
+const MAX_TERMS: usize = 20;
+
+impl ClientFilter {
+    /// `name sw "billing" and enabled eq false`. A malformed or unsupported term is named in
+    /// the error.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let tokens = tokenize(text)?;
+        let mut terms = Vec::new();
+        for (i, clause) in tokens.split(|token| *token == Token::And).enumerate() {
+            if clause.is_empty() {
+                return Err(format!(
+                    "term {} is empty: join terms with a single and",
+                    i + 1
+                ));
+            }
+            terms.extend(
+                term(clause).map_err(|why| format!("term {} ({}): {why}", i + 1, show(clause)))?,
+            );
+        }
+        if terms.len() > MAX_TERMS {
+            return Err(format!("at most {MAX_TERMS} terms"));
+        }
+        Ok(Self(terms))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    List(Vec<String>),
+    And,
+}
+
+fn show(clause: &[Token]) -> String {
+    let words: Vec<String> = (clause.iter())
+        .map(|token| match token {
+            Token::Word(word) => word.clone(),
+            Token::Quoted(text) => format!("{text:?}"),
+            Token::List(items) => format!(
+                "({})",
+                items
+                    .iter()
+                    .map(|i| format!("{i:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Token::And => "and".to_owned(),
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Words, "quoted strings" (with `\"` and `\\`), ("lists", "of", "strings") and `and`.
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            tokens.push(Token::Quoted(quoted(&mut chars)?));
+        } else if c == '(' {
+            chars.next();
+            let mut items = Vec::new();
+            loop {
+                match chars.next() {
+                    Some('"') => items.push(quoted(&mut chars)?),
+                    Some(c) if c.is_whitespace() || c == ',' => {}
+                    Some(')') => break,
+                    Some(other) => {
+                        return Err(format!("a list holds quoted strings, not {other:?}"));
+                    }
+                    None => return Err("a list is not closed with )".to_owned()),
+                }
+            }
+            tokens.push(Token::List(items));
+        } else {
+            let mut word = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || c == '"' || c == '(' {
+                    break;
+                }
+                word.push(c);
+                chars.next();
+            }
+            tokens.push(if word.eq_ignore_ascii_case("and") {
+                Token::And
+            } else {
+                Token::Word(word)
+            });
+        }
+    }
+    Ok(tokens)
+}
+
+fn quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {
+    let mut text = String::new();
+    loop {
+        match chars.next() {
+            Some('"') => return Ok(text),
+            Some('\\') => match chars.next() {
+                Some(c @ ('"' | '\\')) => text.push(c),
+                _ => return Err("only \\\" and \\\\ may be escaped in a string".to_owned()),
+            },
+            Some(c) if c.is_control() => {
+                return Err("a string may not hold control characters".to_owned());
+            }
+            Some(c) => text.push(c),
+            None => return Err("a string is not closed with \"".to_owned()),
+        }
+    }
+}
+
+fn term(clause: &[Token]) -> Result<Vec<Term>, String> {
+    let (field, op, value) = match clause {
+        [Token::Word(field), Token::Word(op)] => (field.as_str(), op.to_ascii_lowercase(), None),
+        [Token::Word(field), Token::Word(op), value] => {
+            (field.as_str(), op.to_ascii_lowercase(), Some(value))
+        }
+        _ => return Err("a term is: field operator value".to_owned()),
+    };
+    let text = |value: Option<&Token>| match value {
+        Some(Token::Quoted(text)) => Ok(text.clone()),
+        _ => Err(format!("{op} takes a quoted string")),
+    };
+    let list = |value: Option<&Token>| match value {
+        Some(Token::Quoted(text)) if op == "eq" => Ok(vec![text.clone()]),
+        Some(Token::List(items)) if op == "in" => Ok(items.clone()),
+        _ => Err("eq takes a quoted string and in a list (\"a\", \"b\")".to_owned()),
+    };
+    let at = |value: Option<&Token>| {
+        let raw = match value {
+            Some(Token::Quoted(text) | Token::Word(text)) => text,
+            _ => return Err(format!("{op} takes an RFC 3339 date-time")),
+        };
+        chrono::DateTime::parse_from_rfc3339(raw)
+            .map(|at| time::truncate(at.to_utc()))
+            .map_err(|_| format!("{raw:?} is not an RFC 3339 date-time, like 2026-12-01T00:00:00Z"))
+    };
+    let unsupported = || {
+        Err(format!(
+            "{field} does not take {op}; the fields and operators are {FIELDS}"
+        ))
+    };
+    Ok(match (field, op.as_str()) {
+        ("name", "eq") => vec![Term::NameEq(text(value)?.to_lowercase())],
+        ("name", "sw") => vec![Term::NameStartsWith(text(value)?.to_lowercase())],
+        ("name", "co") => vec![Term::NameContains(text(value)?.to_lowercase())],
+        ("appType", "eq" | "in") => {
+            let types = (list(value)?.iter())
+                .map(|t| AppType::parse(t))
+                .collect::<Result<Vec<_>, _>>()?;
+            vec![Term::AppTypeIn(types)]
+        }
+        ("type", "eq" | "in") => {
+            let mut types = Vec::new();
+            for t in list(value)? {
+                let client_type = match t.as_str() {
+                    "CONFIDENTIAL" => ClientType::Confidential,
+                    "PUBLIC" => ClientType::Public,
+                    other => {
+                        return Err(format!(
+                            "unknown type {other:?}; use CONFIDENTIAL or PUBLIC"
+                        ));
+                    }
+                };
+                types.extend(
+                    AppType::ALL
+                        .into_iter()
+                        .filter(|a| a.client_type() == client_type),
+                );
+            }
+            vec![Term::AppTypeIn(types)]
+        }
+        ("enabled", "eq") => match value {
+            Some(Token::Word(word) | Token::Quoted(word)) if word == "true" => {
+                vec![Term::Enabled(true)]
+            }
+            Some(Token::Word(word) | Token::Quoted(word)) if word == "false" => {
+                vec![Term::Enabled(false)]
+            }
+            _ => return Err("enabled eq takes true or false".to_owned()),
+        },
+        ("owners", "co") => vec![Term::OwnersContain(text(value)?)],
+        ("grantTypes", "co") => {
+            let grant = text(value)?;
+            let grant: GrantType = serde_json::from_value(grant.clone().into())
+                .map_err(|_| format!("unknown grant type {grant:?}"))?;
+            vec![Term::GrantTypesContain(grant)]
+        }
+        ("lastUsed", "le") => vec![Term::LastUsedAtMost(at(value)?)],
+        ("lastUsed", "ge") => vec![Term::LastUsedAtLeast(at(value)?)],
+        ("lastUsed", "isnull") if value.is_none() => vec![Term::NeverUsed],
+        ("created", "le") => vec![Term::CreatedAtMost(at(value)?)],
+        ("created", "ge") => vec![Term::CreatedAtLeast(at(value)?)],
+        ("modified", "le") => vec![Term::ModifiedAtMost(at(value)?)],
+        ("modified", "ge") => vec![Term::ModifiedAtLeast(at(value)?)],
+        (
+            "name" | "appType" | "type" | "enabled" | "owners" | "grantTypes" | "lastUsed"
+            | "created" | "modified",
+            _,
+        ) => {
+            return unsupported();
+        }
+        _ => {
+            return Err(format!(
+                "{field} cannot be filtered on; the fields and operators are {FIELDS}"
+            ));
+        }
+    })
+}
+
+/// What a page of clients is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    Id,
+    Name,
+    Created,
+    Modified,
+    LastUsed,
+}
+
+/// A field, ascending or descending; ties are broken by id in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sorter {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sorter {
+    fn default() -> Self {
+        Self {
+            key: SortKey::Id,
+            descending: false,
+        }
+    }
+}
+
+impl Sorter {
+    /// `name`, `-created`, ... (one field).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (descending, field) = match text.strip_prefix('-') {
+            Some(field) => (true, field),
+            None => (false, text),
+        };
+        let key = match field {
+            "id" => SortKey::Id,
+            "name" => SortKey::Name,
+            "created" => SortKey::Created,
+            "modified" => SortKey::Modified,
+            "lastUsed" => SortKey::LastUsed,
+            _ if field.contains(',') => {
+                return Err("sort by one field; ties are always broken by id".to_owned());
+            }
+            other => {
+                return Err(format!(
+                    "cannot sort by {other:?}; use id, name, created, modified or lastUsed, with - for descending"
+                ));
+            }
+        };
+        Ok(Self { key, descending })
+    }
+}
+
+/// Where a page starts: after the client with this sort value and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub key: SortKey,
+    pub descending: bool,
+    /// The sort value of the last client seen: the lowercased name, or an RFC 3339 time
+    /// (None for a client never used).
+    pub value: Option<String>,
+    pub id: String,
+}
+
+impl Position {
+    /// Opaque to callers: the sorter, the value and the id, as URL-safe text. A cursor of
+    /// the default order is the id itself, as before sorters existed.
+    pub fn encode(&self) -> String {
+        if self.key == SortKey::Id && !self.descending {
+            return self.id.clone();
+        }
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("s.{}", URL_SAFE_NO_PAD.encode(json))
+    }
+
+    pub fn decode(cursor: &str, sorter: Sorter) -> Result<Self, String> {
+        let wrong = || {
+            "cursor must be the next_cursor of the previous page, with the same sorters".to_owned()
+        };
+        let position = match cursor.strip_prefix("s.") {
+            Some(encoded) => {
+                let json = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| wrong())?;
+                serde_json::from_slice::<Self>(&json).map_err(|_| wrong())?
+            }
+            None => Self {
+                key: SortKey::Id,
+                descending: false,
+                value: None,
+                id: cursor.to_owned(),
+            },
+        };
+        if position.key != sorter.key || position.descending != sorter.descending {
+            return Err(wrong());
+        }
+        if let (SortKey::Created | SortKey::Modified | SortKey::LastUsed, Some(value)) =
+            (position.key, &position.value)
+        {
+            chrono::DateTime::parse_from_rfc3339(value).map_err(|_| wrong())?;
+        }
+        Ok(position)
+    }
+
+    /// The sort value as a time, for the keys that are times.
+    pub fn time(&self) -> Option<Timestamp> {
+        (self.value.as_deref())
+            .and_then(|value| chrono::DateTime::parse_from_rfc3339(value).ok())
+            .map(|at| at.to_utc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_every_field_and_operator() {
+        let filter = ClientFilter::parse(
+            r#"name sw "Bill" and appType in ("spa", "native") and type eq "CONFIDENTIAL" and enabled eq false and owners co "a@b" and grantTypes co "CLIENT_CREDENTIALS" and lastUsed isnull and created ge 2026-01-01T00:00:00Z and modified le "2027-01-01T00:00:00Z""#,
+        )
+        .unwrap();
+        assert_eq!(filter.0.len(), 9);
+        assert_eq!(filter.0[0], Term::NameStartsWith("bill".to_owned()));
+        assert_eq!(
+            filter.0[5],
+            Term::GrantTypesContain(GrantType::ClientCredentials)
+        );
+        assert_eq!(filter.0[6], Term::NeverUsed);
+    }
+
+    #[test]
+    fn bad_terms_are_named() {
+        for (bad, named) in [
+            ("name gt \"a\"", "term 1"),
+            ("enabled eq true and color eq \"red\"", "term 2"),
+            ("name eq bill", "quoted"),
+            ("name eq \"open", "not closed"),
+            ("lastUsed le yesterday", "RFC 3339"),
+            ("appType in (\"spa\"", "not closed"),
+            ("name eq \"a\" and", "empty"),
+            ("type eq \"SECRET\"", "CONFIDENTIAL"),
+        ] {
+            let error = ClientFilter::parse(bad).unwrap_err();
+            assert!(error.contains(named), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn cursors_carry_the_sorter_and_refuse_another() {
+        let sorter = Sorter::parse("-created").unwrap();
+        let position = Position {
+            key: SortKey::Created,
+            descending: true,
+            value: Some("2026-12-01T00:00:00.000Z".to_owned()),
+            id: "c1".to_owned(),
+        };
+        assert_eq!(
+            Position::decode(&position.encode(), sorter),
+            Ok(position.clone())
+        );
+        assert!(Position::decode(&position.encode(), Sorter::default()).is_err());
+        assert_eq!(Position::decode("c9", Sorter::default()).unwrap().id, "c9");
+    }
+}
