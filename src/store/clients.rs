@@ -92,6 +92,32 @@ pub(super) use client_query;
 
 pub(super) const CLIENT_BY_ID: &str = client_query!(" WHERE id = $1");
 
+/// A new client, its secret and its event in one statement: one round trip, atomic as any
+/// statement is (Postgres, whose CTEs may modify data; SQLite's cannot).
+pub(super) const CREATE_CLIENT_AT_ONCE: &str = concat!(
+    "WITH new_client AS (
+        INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+    ), new_secret AS (
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+        SELECT id, 'current', $9, $10, $6 FROM new_client WHERE $9::bytea IS NOT NULL
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26
+      FROM new_client"
+);
+
+/// A patched client and its event in one statement, under the lock already held.
+pub(super) const UPDATE_CLIENT_AT_ONCE: &str = concat!(
+    "WITH changed AS (
+        UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1 RETURNING id
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM changed"
+);
+
 macro_rules! client_store {
     ($store:ident, $db:ty) => {
         mod client_store {
@@ -100,7 +126,7 @@ macro_rules! client_store {
 
             use super::$store;
             use super::credential_store::credentials_of;
-            use super::event_store::record;
+            use super::event_store::{bind_event, record};
             use crate::domain::Missing;
             use crate::domain::audit::Event;
             use crate::domain::client::{Client, ClientId};
@@ -110,7 +136,9 @@ macro_rules! client_store {
             use crate::domain::tenant::TenantId;
             use crate::domain::time::{self, Timestamp};
             use crate::domain::token::TenantScope;
-            use crate::store::clients::{CLIENT_BY_ID, ClientQuery, Commit, Reach};
+            use crate::store::clients::{
+                CLIENT_BY_ID, CREATE_CLIENT_AT_ONCE, ClientQuery, Commit, Reach, UPDATE_CLIENT_AT_ONCE,
+            };
             use crate::store::rows::ClientRow;
             use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
@@ -268,6 +296,26 @@ macro_rules! client_store {
                     event: &Event,
                     commit: Commit,
                 ) -> StoreResult<()> {
+                    let refused = |e| match StoreError::on_unique(e, "a client with this id exists") {
+                        StoreError::Backend(e) => StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant)),
+                        other => other,
+                    };
+                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                        let insert = sqlx::query(CREATE_CLIENT_AT_ONCE)
+                            .bind(client.id.as_str())
+                            .bind(client.tenant.as_str())
+                            .bind(client.app_type.as_str())
+                            .bind(Json(&client.settings))
+                            .bind(client.manually_created)
+                            .bind(client.created)
+                            .bind(client.modified)
+                            .bind(client.last_used)
+                            .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
+                            .bind(secret.map(|s| s.last_four.clone()));
+                        bind_event(insert, event).execute(self.writer()).await.map_err(refused)?;
+                        event.log();
+                        return Ok(());
+                    }
                     let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
@@ -283,10 +331,7 @@ macro_rules! client_store {
                     .bind(client.last_used)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| match StoreError::on_unique(e, "a client with this id exists") {
-                        StoreError::Backend(e) => StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant)),
-                        other => other,
-                    })?;
+                    .map_err(refused)?;
                     if let Some(secret) = secret {
                         sqlx::query(
                             "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
@@ -357,17 +402,24 @@ macro_rules! client_store {
                     let Some((changed, event)) = decide(&current, &credentials)? else {
                         return Ok(current);
                     };
+                    let moved_away = |e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant));
                     // last_used is left alone: verifications record it without taking this lock.
-                    sqlx::query(
-                        "UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1",
-                    )
-                    .bind(id.as_str())
-                    .bind(changed.tenant.as_str())
-                    .bind(Json(&changed.settings))
-                    .bind(changed.modified)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant)))?;
+                    let update = |sql| {
+                        sqlx::query(sql)
+                            .bind(id.as_str())
+                            .bind(changed.tenant.as_str())
+                            .bind(Json(&changed.settings))
+                            .bind(changed.modified)
+                    };
+                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                        let statement = bind_event(update(UPDATE_CLIENT_AT_ONCE), &event);
+                        statement.execute(&mut *tx).await.map_err(moved_away)?;
+                        tx.commit().await?;
+                        event.log();
+                        return Ok(changed);
+                    }
+                    let statement = update("UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1");
+                    statement.execute(&mut *tx).await.map_err(moved_away)?;
                     finish(tx, &event, commit).await?;
                     Ok(changed)
                 }

@@ -40,6 +40,15 @@ pub trait EventStore: Send + Sync {
     async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64>;
 }
 
+/// The columns an event is inserted with, in the order `bind_event` binds them.
+macro_rules! event_columns {
+    () => {
+        "(id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name, source_ip,
+          request_id, action, resource_type, resource_id, resource_path, patch, changed, document)"
+    };
+}
+pub(super) use event_columns;
+
 /// The columns of an event, then the query's own clauses, then the filters every page takes.
 macro_rules! event_query {
     ($where:literal) => {
@@ -79,17 +88,26 @@ macro_rules! event_store {
             use crate::store::rows::EventRow;
             use crate::store::{EventStore, StoreResult};
 
+            type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
             /// Inserts `event` in the transaction of the change it records.
             pub(super) async fn record(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 event: &Event,
             ) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
-                        actor_token_name, source_ip, request_id, action, resource_type, resource_id,
-                        resource_path, patch, changed, document)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                )
+                let insert = sqlx::query(concat!(
+                    "INSERT INTO events ",
+                    crate::store::events::event_columns!(),
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                ));
+                bind_event(insert, event).execute(&mut **tx).await?;
+                Ok(())
+            }
+
+            /// Binds the event's sixteen columns, in `event_columns!` order, after what
+            /// `query` has bound already.
+            pub(super) fn bind_event<'q>(query: Query<'q>, event: &Event) -> Query<'q> {
+                query
                 .bind(event.id)
                 .bind(event.time)
                 .bind(event.tenant.as_ref().map(|t| t.as_str()))
@@ -106,9 +124,6 @@ macro_rules! event_store {
                 .bind(event.patch.as_ref().map(Json))
                 .bind(event.changed.as_ref().map(Json))
                 .bind(event.document.as_ref().map(Json))
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
             }
 
             #[async_trait]

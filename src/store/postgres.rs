@@ -60,6 +60,9 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, ids: &[TenantId]) 
         .push(")");
 }
 
+/// A CTE may insert and update, so a write and its event can be one statement.
+const DATA_MODIFYING_CTE: bool = true;
+
 super::operations::operations!(PostgresStore, sqlx::Postgres, "migrations/postgres");
 super::tenants::tenant_store!(PostgresStore);
 super::tokens::token_store!(PostgresStore, sqlx::Postgres);

@@ -64,6 +64,10 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
         .push("))");
 }
 
+/// SQLite's CTEs cannot modify data: a write and its event are two statements of one
+/// transaction (in-process, so no round trip is saved by one).
+const DATA_MODIFYING_CTE: bool = false;
+
 super::operations::operations!(SqliteStore, sqlx::Sqlite, "migrations/sqlite");
 super::tenants::tenant_store!(SqliteStore);
 super::tokens::token_store!(SqliteStore, sqlx::Sqlite);
