@@ -346,12 +346,16 @@ def scale(server, database_url, token, args):
 
 # Filtered and sorted pages at a million clients: the store's query for each (as
 # src/store/clients.rs builds it for Postgres), for EXPLAIN, and the API query wrk sends.
+# The filters match one client in a thousand (the `rare` ones), so a page must come from an
+# index range, not a scan that happens to fill it at once.
 FINDING = {
     "unfiltered": ("", "TRUE"),
-    "name sw": ('filters=name%20sw%20%22bench%22', """(lower(settings->>'name') COLLATE "C") LIKE 'bench%' ESCAPE '\\'"""),
-    "appType": ('filters=appType%20eq%20%22regular_web%22', "app_type IN ('regular_web')"),
-    "enabled": ('filters=enabled%20eq%20true', "(settings->>'enabled')::boolean = true"),
-    "lastUsed": ('filters=lastUsed%20le%202999-01-01T00%3A00%3A00Z', "last_used <= '2999-01-01T00:00:00Z'"),
+    "name sw (1 in 1,000)": ('filters=name%20sw%20%22rare%22',
+                             """(lower(settings->>'name') COLLATE "C") LIKE (lower('rare%') COLLATE "C") ESCAPE '!'"""),
+    "appType (1 in 1,000)": ('filters=appType%20eq%20%22spa%22', "app_type IN ('spa')"),
+    "enabled (1 in 1,000)": ('filters=enabled%20eq%20false', "(settings->>'enabled')::boolean = false"),
+    "lastUsed isnull (1 in 1,000)": ('filters=lastUsed%20isnull',
+                                     "coalesce(last_used, '-infinity'::timestamptz) = '-infinity'::timestamptz"),
 }
 SORTED = {
     "sorted by name": ("name", "Name", """(lower(settings->>'name') COLLATE "C")"""),
@@ -371,6 +375,12 @@ def finding(server, database_url, token, args):
     size = args.scale_clients
     step = max(1, size // SEEDED)
     ids = [f"scale-{n:07d}" for n in range(step, size + 1, step)]
+    # One client in a thousand is rare: renamed, a spa, disabled and never used.
+    psql(database_url, """UPDATE clients SET app_type = 'spa', last_used = NULL,
+        settings = jsonb_set(jsonb_set(settings, '{enabled}', 'false'), '{name}', to_jsonb('Rare ' || id))
+        WHERE tenant_id = 'scale' AND id LIKE '%000'""")
+    psql(database_url, "VACUUM ANALYZE clients")
+    psql(database_url, "CHECKPOINT")
     name, created = psql(database_url, "SELECT lower(settings->>'name'), to_char(created AT TIME ZONE 'UTC', "
                          "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM clients WHERE id = 'scale-0000001'").split("|")
     figures, plans = {}, {}
@@ -382,6 +392,7 @@ def finding(server, database_url, token, args):
         plans[case] = psql(database_url, f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT {columns} "
                            f"FROM clients WHERE tenant_id = 'scale' AND {condition} AND id > '{ids[len(ids) // 2]}' "
                            "ORDER BY id LIMIT 51")
+        # A selective filter's page holds the matches of the whole tenant after the cursor.
         print(f"  {case} at {size} clients: {result['rps']:.0f}/s p99 {result['p99']:.2f} ms")
     for case, (sorter, key, expression) in SORTED.items():
         value = name if key == "Name" else created
@@ -459,7 +470,8 @@ def write_report(report, args, path):
         f"## Finding clients at {big:,} clients in a tenant (Postgres)",
         "",
         "A page of 50 from anywhere in the tenant (a cursor taken at random), filtered or sorted, "
-        "against an unfiltered page. The target is within 1.5x of the unfiltered page.",
+        "against an unfiltered page. Each filter matches one client in a thousand, so its page "
+        "gathers matches from across the tenant. The target is within 1.5x of the unfiltered page.",
         "",
         "| page | req/s | p99 ms | cost against unfiltered |",
         "|---|---:|---:|---:|",

@@ -12,7 +12,8 @@ use super::time::{self, Timestamp};
 /// One term of a filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Term {
-    /// Case-insensitive, on the lowercased name.
+    /// Case-insensitive: the store lowercases both sides with the database's own lower(),
+    /// so the value and the name fold alike.
     NameEq(String),
     NameStartsWith(String),
     NameContains(String),
@@ -35,11 +36,15 @@ pub struct ClientFilter(pub Vec<Term>);
 
 const FIELDS: &str = "name (eq, sw, co), appType and type (eq, in), enabled (eq), owners and grantTypes (co), lastUsed (le, ge, isnull), created and modified (le, ge)";
 const MAX_TERMS: usize = 20;
+const MAX_FILTER: usize = 4096;
 
 impl ClientFilter {
     /// `name sw "billing" and enabled eq false`. A malformed or unsupported term is named in
     /// the error.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.chars().count() > MAX_FILTER {
+            return Err(format!("a filter is at most {MAX_FILTER} characters"));
+        }
         let tokens = tokenize(text)?;
         let mut terms = Vec::new();
         for (i, clause) in tokens.split(|token| *token == Token::And).enumerate() {
@@ -155,16 +160,29 @@ fn term(clause: &[Token]) -> Result<Vec<Term>, String> {
         [Token::Word(field), Token::Word(op), value] => {
             (field.as_str(), op.to_ascii_lowercase(), Some(value))
         }
-        _ => return Err("a term is: field operator value".to_owned()),
+        _ => {
+            return Err(
+                "a term is: field operator value (or, not and parentheses are not supported: join terms with and)"
+                    .to_owned(),
+            );
+        }
     };
     let text = |value: Option<&Token>| match value {
         Some(Token::Quoted(text)) => Ok(text.clone()),
         _ => Err(format!("{op} takes a quoted string")),
     };
+    // No name is longer than 200 characters, so neither is a value worth matching.
+    let name = |value: Option<&Token>| {
+        let name = text(value)?;
+        if name.chars().count() > 200 {
+            return Err("a name is at most 200 characters".to_owned());
+        }
+        Ok(name)
+    };
     let list = |value: Option<&Token>| match value {
         Some(Token::Quoted(text)) if op == "eq" => Ok(vec![text.clone()]),
-        Some(Token::List(items)) if op == "in" => Ok(items.clone()),
-        _ => Err("eq takes a quoted string and in a list (\"a\", \"b\")".to_owned()),
+        Some(Token::List(items)) if op == "in" && !items.is_empty() => Ok(items.clone()),
+        _ => Err("eq takes a quoted string and in a non-empty list (\"a\", \"b\")".to_owned()),
     };
     let at = |value: Option<&Token>| {
         let raw = match value {
@@ -181,13 +199,15 @@ fn term(clause: &[Token]) -> Result<Vec<Term>, String> {
         ))
     };
     Ok(match (field, op.as_str()) {
-        ("name", "eq") => vec![Term::NameEq(text(value)?.to_lowercase())],
-        ("name", "sw") => vec![Term::NameStartsWith(text(value)?.to_lowercase())],
-        ("name", "co") => vec![Term::NameContains(text(value)?.to_lowercase())],
+        ("name", "eq") => vec![Term::NameEq(name(value)?)],
+        ("name", "sw") => vec![Term::NameStartsWith(name(value)?)],
+        ("name", "co") => vec![Term::NameContains(name(value)?)],
         ("appType", "eq" | "in") => {
-            let types = (list(value)?.iter())
+            let mut types = (list(value)?.iter())
                 .map(|t| AppType::parse(t))
                 .collect::<Result<Vec<_>, _>>()?;
+            types.sort_by_key(|t| t.as_str());
+            types.dedup();
             vec![Term::AppTypeIn(types)]
         }
         ("type", "eq" | "in") => {
@@ -316,7 +336,7 @@ impl Position {
     /// Opaque to callers: the sorter, the value and the id, as URL-safe text. A cursor of
     /// the default order is the id itself, as before sorters existed.
     pub fn encode(&self) -> String {
-        if self.key == SortKey::Id && !self.descending {
+        if self.key == SortKey::Id && !self.descending && !self.id.starts_with("s.") {
             return self.id.clone();
         }
         let json = serde_json::to_vec(self).unwrap_or_default();
@@ -340,6 +360,11 @@ impl Position {
             },
         };
         if position.key != sorter.key || position.descending != sorter.descending {
+            return Err(wrong());
+        }
+        // Decoded text reaches the database: no control character (Postgres refuses NUL).
+        let fits = |text: &str| super::text::single_line(text).is_ok();
+        if !fits(&position.id) || !position.value.as_deref().is_none_or(fits) {
             return Err(wrong());
         }
         if let (SortKey::Created | SortKey::Modified | SortKey::LastUsed, Some(value)) =
@@ -369,7 +394,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(filter.0.len(), 9);
-        assert_eq!(filter.0[0], Term::NameStartsWith("bill".to_owned()));
+        assert_eq!(filter.0[0], Term::NameStartsWith("Bill".to_owned()));
         assert_eq!(
             filter.0[5],
             Term::GrantTypesContain(GrantType::ClientCredentials)
@@ -409,5 +434,15 @@ mod tests {
         );
         assert!(Position::decode(&position.encode(), Sorter::default()).is_err());
         assert_eq!(Position::decode("c9", Sorter::default()).unwrap().id, "c9");
+        let dotted = Position {
+            key: SortKey::Id,
+            descending: false,
+            value: None,
+            id: "s.billing".to_owned(),
+        };
+        assert_eq!(
+            Position::decode(&dotted.encode(), Sorter::default()),
+            Ok(dotted)
+        );
     }
 }

@@ -202,18 +202,26 @@ macro_rules! client_store {
                     }
                     Reach::Tenants(TenantScope::Only(ids)) => super::push_tenant_in(q, ids),
                 }
-                let like = |text: &str| text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                // `!` escapes LIKE's wildcards (and itself): no backslash, whose meaning in a
+                // string literal depends on the server's settings.
+                let like = |text: &str| text.replace('!', "!!").replace('%', "!%").replace('_', "!_");
                 for term in &query.filter.0 {
                     q.push(" AND ");
                     match term {
+                        // Both sides are lowercased by the database, so they fold alike.
                         Term::NameEq(name) => {
-                            q.push(super::NAME_KEY).push(" = ").push_bind(name.clone());
+                            q.push(super::NAME_KEY).push(" = ");
+                            super::push_lower(q, name.clone());
                         }
                         Term::NameStartsWith(prefix) => {
-                            q.push(super::NAME_KEY).push(" LIKE ").push_bind(format!("{}%", like(prefix))).push(" ESCAPE '\\'");
+                            q.push(super::NAME_KEY).push(" LIKE ");
+                            super::push_lower(q, format!("{}%", like(prefix)));
+                            q.push(" ESCAPE '!'");
                         }
                         Term::NameContains(part) => {
-                            q.push(super::NAME_KEY).push(" LIKE ").push_bind(format!("%{}%", like(part))).push(" ESCAPE '\\'");
+                            q.push(super::NAME_KEY).push(" LIKE ");
+                            super::push_lower(q, format!("%{}%", like(part)));
+                            q.push(" ESCAPE '!'");
                         }
                         Term::AppTypeIn(types) => {
                             q.push("app_type IN (");
@@ -234,9 +242,19 @@ macro_rules! client_store {
                             let name = serde_json::to_value(grant).ok().and_then(|v| v.as_str().map(str::to_owned));
                             super::push_contains(q, "grantTypes", name.unwrap_or_default());
                         }
-                        Term::LastUsedAtMost(at) => { q.push("last_used <= ").push_bind(*at); }
-                        Term::LastUsedAtLeast(at) => { q.push("last_used >= ").push_bind(*at); }
-                        Term::NeverUsed => { q.push("last_used IS NULL"); }
+                        // On the indexed expression, where never-used clients are the earliest.
+                        Term::LastUsedAtMost(at) => {
+                            q.push(super::LAST_USED_KEY).push(" <= ");
+                            super::push_last_used(q, Some(*at));
+                            q.push(" AND ").push(super::LAST_USED_KEY).push(" > ").push(super::NEVER_USED);
+                        }
+                        Term::LastUsedAtLeast(at) => {
+                            q.push(super::LAST_USED_KEY).push(" >= ");
+                            super::push_last_used(q, Some(*at));
+                        }
+                        Term::NeverUsed => {
+                            q.push(super::LAST_USED_KEY).push(" = ").push(super::NEVER_USED);
+                        }
                         Term::CreatedAtMost(at) => { q.push("created <= ").push_bind(*at); }
                         Term::CreatedAtLeast(at) => { q.push("created >= ").push_bind(*at); }
                         Term::ModifiedAtMost(at) => { q.push("modified <= ").push_bind(*at); }

@@ -38,6 +38,14 @@ const NAME_KEY: &str = "(lower(settings->>'name') COLLATE \"C\")";
 const ENABLED_KEY: &str = "(settings->>'enabled')::boolean";
 /// Never-used clients sort first, as the earliest time there is.
 const LAST_USED_KEY: &str = "coalesce(last_used, '-infinity'::timestamptz)";
+const NEVER_USED: &str = "'-infinity'::timestamptz";
+
+/// A value lowercased as `NAME_KEY` lowercases names.
+fn push_lower(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, text: String) {
+    q.push("(lower(")
+        .push_bind(text)
+        .push("::text) COLLATE \"C\")");
+}
 
 fn push_last_used(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, at: Option<Timestamp>) {
     q.push("coalesce(")

@@ -44,6 +44,12 @@ const NAME_KEY: &str = "lower(json_extract(settings, '$.name'))";
 const ENABLED_KEY: &str = "json_extract(settings, '$.enabled')";
 /// Never-used clients sort first: the empty text is before every RFC 3339 time.
 const LAST_USED_KEY: &str = "coalesce(last_used, '')";
+const NEVER_USED: &str = "''";
+
+/// A value lowercased as `NAME_KEY` lowercases names.
+fn push_lower(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, text: String) {
+    q.push("lower(").push_bind(text).push(")");
+}
 
 fn push_last_used(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, at: Option<Timestamp>) {
     q.push("coalesce(").push_bind(at).push(", '')");
