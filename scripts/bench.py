@@ -574,6 +574,19 @@ LIMITS = """## What limits it
   write work each queue behind one another; p99 is about twice the mean of 16 / throughput.
 - Logging one line per request at `info` costs about 10% (measured with `RUST_LOG=warn`).
 
+- **The audit trail and the finding indexes cost writes.** Each write inserts its event (the
+  table above prices it at about a sixth of the database's work) and creates and patches now
+  keep six more client indexes current (listing by name, created, modified, lastUsed,
+  appType, enabled). On Postgres a create is one statement (a data-modifying CTE) and a
+  patch's update and event are one, to give back round trips. Folding a patch's credential
+  read into its lock, and a rotation's statements into one, would give back more.
+- **A rare name prefix is sorted, not ranged.** `name sw` with the default order by id reads
+  the index range of the prefix (about 500 of the thousand rare clients past a random cursor)
+  and sorts it by id for the page: that sort, not a scan, is the extra cost. The same filter
+  sorted by name is a direct range.
+- **A page of events reads its rows from the heap**; at a million events of about a kilobyte
+  each, the table outgrows the cache and the slowest pages wait for the disk (the p99).
+
 Fixed on the way, each found by this benchmark: SQLite writers waited in SQLite's busy handler
 (sleeps of up to 100 ms; now they queue in a pool of one connection); sqlx pinged each
 connection before each use; a page of clients looked its tenant up even when a client on it
