@@ -41,12 +41,9 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
 }
 
 async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Response, ApiError> {
-    // Any bytes will do (obs-text too, read leniently); surrounding white space is not part
-    // of the key, and an empty key is none.
-    let key = (request.headers().get("idempotency-key"))
-        .map(|value| String::from_utf8_lossy(value.as_bytes().trim_ascii()).into_owned())
-        .filter(|key| !key.is_empty());
-    let Some(key) = key else {
+    // Any bytes will do (obs-text too, read leniently); their number is the key's length,
+    // as a client that sends Latin-1 counts it.
+    let Some(key) = request.headers().get("idempotency-key").cloned() else {
         return Ok(next.run(request).await);
     };
     let route = (request.extensions().get::<MatchedPath>())
@@ -61,11 +58,13 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
     let caller = Caller::from_request_parts(&mut parts, state).await?;
     let actor = actor_key(&caller.change.actor);
     parts.extensions.insert(caller);
-    if key.chars().count() > MAX_KEY {
+    let key = key.as_bytes().trim_ascii();
+    if key.is_empty() || key.len() > MAX_KEY {
         return Err(ApiError::BadRequest(format!(
-            "Idempotency-Key must be at most {MAX_KEY} characters (a UUID is a good key)"
+            "Idempotency-Key must be 1 to {MAX_KEY} characters (a UUID is a good key)"
         )));
     }
+    let key = String::from_utf8_lossy(key).into_owned();
     // Inside the request timeout, so a body that never arrives cannot hold the connection.
     let body = to_bytes(body, state.body_limit_bytes).await.map_err(|_| {
         ApiError::PayloadTooLarge(
