@@ -318,8 +318,9 @@ macro_rules! client_store {
                         StoreError::Backend(e) => StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant)),
                         other => other,
                     };
-                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
-                        let insert = sqlx::query(CREATE_CLIENT_AT_ONCE)
+                    // The client's eight columns, first in both statements.
+                    let insert = |sql| {
+                        sqlx::query(sql)
                             .bind(client.id.as_str())
                             .bind(client.tenant.as_str())
                             .bind(client.app_type.as_str())
@@ -328,6 +329,9 @@ macro_rules! client_store {
                             .bind(client.created)
                             .bind(client.modified)
                             .bind(client.last_used)
+                    };
+                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                        let insert = insert(CREATE_CLIENT_AT_ONCE)
                             .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
                             .bind(secret.map(|s| s.last_four.clone()));
                         bind_event(insert, event).execute(self.writer()).await.map_err(refused)?;
@@ -335,18 +339,10 @@ macro_rules! client_store {
                         return Ok(());
                     }
                     let mut tx = self.begin_write().await?;
-                    sqlx::query(
+                    insert(
                         "INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
-                    .bind(client.id.as_str())
-                    .bind(client.tenant.as_str())
-                    .bind(client.app_type.as_str())
-                    .bind(Json(&client.settings))
-                    .bind(client.manually_created)
-                    .bind(client.created)
-                    .bind(client.modified)
-                    .bind(client.last_used)
                     .execute(&mut *tx)
                     .await
                     .map_err(refused)?;
