@@ -223,6 +223,18 @@ impl Event {
     }
 }
 
+/// What a page of the trail is filtered by, and where it starts (before `before`, a seq).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventFilters {
+    pub before: Option<i64>,
+    pub action: Option<Action>,
+    pub resource_type: Option<&'static str>,
+    pub actor: Option<Uuid>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: super::page::Limit,
+}
+
 /// The top-level fields whose values differ between two documents, in `after`'s order.
 pub fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
     let (Value::Object(before), Value::Object(after)) = (before, after) else {

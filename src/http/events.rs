@@ -13,10 +13,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ClientPath, TenantPath};
 use crate::app::Caller;
-use crate::app::events::{self, Filters};
-use crate::domain::audit::{Action, Event, RESOURCE_TYPES};
+use crate::app::events;
+use crate::domain::audit::{Action, Event, EventFilters, RESOURCE_TYPES};
 use crate::domain::page::{Limit, Page};
-use crate::domain::time::{self, Timestamp};
+use crate::domain::time;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,10 +28,10 @@ pub fn router() -> Router<AppState> {
 async fn all_events(
     State(state): State<AppState>,
     caller: Caller,
-    query: EventFilters,
+    EventQuery(filters): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
     Ok(Json(
-        events::everything(&state.app, &caller, query.filters()).await?,
+        events::everything(&state.app, &caller, filters).await?,
     ))
 }
 
@@ -39,9 +39,9 @@ async fn tenant_events(
     State(state): State<AppState>,
     caller: Caller,
     TenantPath(tenant): TenantPath,
-    query: EventFilters,
+    EventQuery(filters): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    let page = events::of_tenant(&state.app, &caller, &tenant, query.filters()).await?;
+    let page = events::of_tenant(&state.app, &caller, &tenant, filters).await?;
     Ok(Json(page))
 }
 
@@ -49,36 +49,14 @@ async fn client_events(
     State(state): State<AppState>,
     caller: Caller,
     ClientPath(client): ClientPath,
-    query: EventFilters,
+    EventQuery(filters): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    let page = events::of_client(&state.app, &caller, &client, query.filters()).await?;
+    let page = events::of_client(&state.app, &caller, &client, filters).await?;
     Ok(Json(page))
 }
 
 /// The query of an events page, every value checked: a bad one is a 400 that names it.
-struct EventFilters {
-    before: Option<i64>,
-    action: Option<Action>,
-    resource_type: Option<&'static str>,
-    actor: Option<Uuid>,
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-    limit: Limit,
-}
-
-impl EventFilters {
-    fn filters(&self) -> Filters<'static> {
-        Filters {
-            before: self.before,
-            action: self.action,
-            resource_type: self.resource_type,
-            actor: self.actor,
-            since: self.since,
-            until: self.until,
-            limit: self.limit,
-        }
-    }
-}
+struct EventQuery(EventFilters);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,7 +70,7 @@ struct RawFilters {
     until: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for EventFilters {
+impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -151,7 +129,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EventFilters {
             })
             .transpose()
         };
-        Ok(Self {
+        Ok(Self(EventFilters {
             before,
             action,
             resource_type,
@@ -159,6 +137,6 @@ impl<S: Send + Sync> FromRequestParts<S> for EventFilters {
             since: at("since", raw.since.as_deref())?,
             until: at("until", raw.until.as_deref())?,
             limit,
-        })
+        }))
     }
 }

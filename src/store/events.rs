@@ -2,16 +2,14 @@
 //! own transaction; `event_store!` writes that and the reading once for both adapters, which
 //! bring `EVENTS_OF_CLIENT` (how the caller's tenants are matched) and `tenant_list`.
 
-use async_trait::async_trait;
-use uuid::Uuid;
-
 use super::StoreResult;
-use crate::domain::audit::{Action, Event};
+use crate::domain::audit::{Event, EventFilters};
 use crate::domain::client::ClientId;
-use crate::domain::page::{Limit, Page};
+use crate::domain::page::Page;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::token::TenantScope;
+use async_trait::async_trait;
 
 /// Whose history to read.
 pub enum History<'a> {
@@ -21,16 +19,10 @@ pub enum History<'a> {
     Client(&'a ClientId, TenantScope<'a>),
 }
 
-/// A page of history: newest first, before `before` (a cursor), with optional filters.
+/// A page of history: newest first, filtered.
 pub struct EventQuery<'a> {
     pub history: History<'a>,
-    pub before: Option<i64>,
-    pub action: Option<Action>,
-    pub resource_type: Option<&'a str>,
-    pub actor: Option<Uuid>,
-    pub since: Option<Timestamp>,
-    pub until: Option<Timestamp>,
-    pub limit: Limit,
+    pub filters: EventFilters,
 }
 
 #[async_trait]
@@ -135,13 +127,13 @@ macro_rules! event_store {
                         History::Client(..) => EVENTS_OF_CLIENT,
                     };
                     let mut select = sqlx::query_as::<_, EventRow>(sql)
-                        .bind(query.before.unwrap_or(i64::MAX))
-                        .bind(query.action.map(|action| action.as_str()))
-                        .bind(query.resource_type)
-                        .bind(query.actor)
-                        .bind(query.since)
-                        .bind(query.until)
-                        .bind(i64::from(query.limit.get()) + 1);
+                        .bind(query.filters.before.unwrap_or(i64::MAX))
+                        .bind(query.filters.action.map(|action| action.as_str()))
+                        .bind(query.filters.resource_type)
+                        .bind(query.filters.actor)
+                        .bind(query.filters.since)
+                        .bind(query.filters.until)
+                        .bind(i64::from(query.filters.limit.get()) + 1);
                     match &query.history {
                         History::Everything => {}
                         History::Tenant(tenant) => select = select.bind(tenant.as_str()),
@@ -154,7 +146,7 @@ macro_rules! event_store {
                         }
                     }
                     let rows = select.fetch_all(&self.pool).await?;
-                    let mut page = Page::from_rows(rows, query.limit, |row: &EventRow| {
+                    let mut page = Page::from_rows(rows, query.filters.limit, |row: &EventRow| {
                         row.seq.to_string()
                     });
                     let events = std::mem::take(&mut page.items)
