@@ -129,6 +129,11 @@ pub struct Settings {
     /// Seconds a kept-alive connection may sit idle between requests before it is closed.
     #[arg(long, env = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_keep_alive_timeout, global = true)]
     pub keep_alive_timeout_secs: u64,
+
+    /// Mebibytes of memory for clients (with their secrets) and API tokens served without
+    /// a database round trip; 0 sends every read to the database.
+    #[arg(long, env = "CLIENTD_CACHE_MIB", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=65_536), global = true)]
+    pub cache_mib: u64,
 }
 
 impl Settings {
@@ -151,6 +156,7 @@ impl Settings {
             max_connections: 1024,
             header_read_timeout_secs: 10,
             keep_alive_timeout_secs: 30,
+            cache_mib: 48,
         }
     }
 

@@ -90,7 +90,18 @@ pub async fn serve(
     if settings.bootstrap_token.is_none() {
         announce_first_token(store.as_ref()).await?;
     }
+    // Taken before serving: on SQLite it claims the file for this one process.
+    let changes = (store.changes().await).map_err(|source| StartError::Database {
+        url: telemetry::redact_url(&settings.database_url),
+        source,
+    })?;
     let state = AppState::new(store.clone(), &settings)?;
+    let use_cases = state.app.clone();
+    let coherence = tokio::spawn({
+        let app = use_cases.clone();
+        async move { app.cache.follow(app.store.as_ref(), changes).await }
+    });
+    let uses = tokio::spawn(app::uses::record_every_second(use_cases.clone()));
     let limits = Limits {
         request_timeout: settings.request_timeout(),
         body_limit_bytes: settings.body_limit_bytes,
@@ -109,6 +120,10 @@ pub async fn serve(
     )
     .await;
     housekeeping.abort();
+    uses.abort();
+    // What verifications noted last is written before the database is let go.
+    app::uses::record(&use_cases).await;
+    coherence.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

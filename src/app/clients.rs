@@ -1,5 +1,8 @@
 //! Clients: create (Nexus), list, read, JSON Patch (SailPoint) and delete.
 
+use std::sync::Arc;
+
+use super::cache::CachedClient;
 use super::{App, Caller, Error, Result};
 use crate::domain::audit::{Action, Event, changed_fields};
 use crate::domain::change::ChangeContext;
@@ -10,7 +13,7 @@ use crate::domain::query::{ClientFilter, Position, Sorter};
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::{Invalid, Missing, time};
-use crate::store::{ClientQuery, Commit, Reach, StoreError};
+use crate::store::{Change, ClientQuery, Commit, Reach, StoreError};
 
 /// A new client and, for a CONFIDENTIAL one, its first secret (shown this once). A dry run
 /// makes every check a real create makes, the database's included, and keeps nothing: no
@@ -99,10 +102,10 @@ async fn run(app: &App, listing: &Listing, reach: Reach<'_>) -> Result<Listed> {
     Ok(Listed { page, total })
 }
 
-/// The client, if it exists and the caller can see its tenant.
-pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Client> {
-    match app.store.client(id).await? {
-        Some(client) if caller.grants.can_read(&client.tenant) => Ok(client),
+/// The client (from memory when it can be), if it exists and the caller can see its tenant.
+pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Arc<CachedClient>> {
+    match app.cache.client(app.store.as_ref(), id).await? {
+        Some(cached) if caller.grants.can_read(&cached.client.tenant) => Ok(cached),
         _ => Err(Error::NotFound(Missing::Client)),
     }
 }
@@ -129,7 +132,11 @@ pub async fn patch(
             (after, event)
         }))
     };
-    match app.store.update_client(id, &decide, commit).await {
+    let updated = app.store.update_client(id, &decide, commit).await;
+    if commit == Commit::Yes {
+        app.forget(Change::Client(id.clone()));
+    }
+    match updated {
         // The client exists (it was locked): what is missing is the tenant it moves to.
         Err(StoreError::NotFound(Missing::Tenant)) => {
             Err(Invalid::one("/tenant", "no tenant with this id").into())
@@ -139,17 +146,18 @@ pub async fn patch(
 }
 
 pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
-    let client = read(app, caller, id).await?;
+    let client = &read(app, caller, id).await?.client;
     if !caller.grants.can_write(&client.tenant) {
         return Err(Error::Forbidden(
             "this token may read but not change this tenant's clients",
         ));
     }
     let audit = |deleted: &Client| event(&caller.change, Action::ClientDelete, deleted);
-    (app.store)
+    let deleted = (app.store)
         .delete_client(&client.id, &client.tenant, &audit)
-        .await?;
-    Ok(())
+        .await;
+    app.forget(Change::Client(client.id.clone()));
+    Ok(deleted?)
 }
 
 /// A client's event, with its document as it is after the change (before, for a delete).

@@ -78,7 +78,7 @@ pub struct CredentialFilters {
 /// Oldest first.
 pub async fn list(app: &App, caller: &Caller, client: &ClientId) -> Result<Vec<Credential>> {
     let client = clients::read(app, caller, client).await?;
-    Ok(app.store.credentials(&client.id).await?)
+    Ok(app.store.credentials(&client.client.id).await?)
 }
 
 pub async fn read(

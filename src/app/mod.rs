@@ -2,6 +2,7 @@
 //! steps (permission, the domain's decision, the store's write) and returns an outcome or one
 //! `Error`; the HTTP handlers and the command line only translate to and from them.
 
+pub mod cache;
 pub mod clients;
 pub mod credentials;
 mod error;
@@ -11,6 +12,7 @@ pub mod limits;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;
+pub mod uses;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -20,10 +22,12 @@ use crate::domain::change::{Actor, ChangeContext};
 use crate::domain::client::ClientId;
 use crate::domain::tenant::TenantId;
 use crate::domain::token::Grants;
-use crate::store::Store;
+use crate::store::{Change, Store};
 
+use cache::Cache;
 pub use error::{Error, Result};
 use limits::FailureLimit;
+use uses::SecretUses;
 
 /// What every use case works with.
 #[derive(Clone)]
@@ -32,6 +36,8 @@ pub struct App {
     /// Most credentials one client may hold.
     pub max_credentials: usize,
     pub verify_failures: Arc<FailureLimit<ClientId>>,
+    pub cache: Arc<Cache>,
+    pub uses: Arc<SecretUses>,
 }
 
 impl App {
@@ -43,7 +49,17 @@ impl App {
             verify_failures: Arc::new(FailureLimit::per_minute(
                 per_minute.unwrap_or(NonZeroU32::MIN),
             )),
+            cache: Arc::new(Cache::new(settings.cache_mib * 1024 * 1024)),
+            uses: Arc::default(),
         }
+    }
+}
+
+impl App {
+    /// Drops what a write of this process changed from its memory. Called whatever the
+    /// write's outcome: one that failed may still have committed.
+    fn forget(&self, change: Change) {
+        self.cache.forget(&change);
     }
 }
 

@@ -1,15 +1,18 @@
 //! Client secrets: zero-downtime rotation (Stytch), verification for gateways and
 //! authorization servers, and rotation telemetry.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
+use super::cache::CachedClient;
 use super::{App, Caller, Error, Result};
-use crate::domain::Missing;
 use crate::domain::audit::{Action, Event};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::rotation::{self, Rotation, Slot, StoredSecret, in_slot};
 use crate::domain::secret::{IssuedSecret, SecretString};
 use crate::domain::time;
+use crate::store::Change;
 
 /// A step of a rotation, as a caller asks for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,9 @@ pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Re
         .with_document(&document);
         Ok((change, event))
     };
-    let (client, secrets) = app.store.rotate_secrets(id, &decide).await?;
+    let rotated = app.store.rotate_secrets(id, &decide).await;
+    app.forget(Change::Client(id.clone()));
+    let (client, secrets) = rotated?;
     Ok(Rotated {
         client,
         secrets,
@@ -79,14 +84,15 @@ pub async fn verify(
     id: &ClientId,
     presented: &SecretString,
 ) -> Result<Slot> {
-    let (client, secrets) = visible(app, caller, id).await?;
+    let cached = visible(app, caller, id).await?;
+    let (client, secrets) = (&cached.client, &cached.secrets);
     if let Some(retry_after) = app.verify_failures.refused(&client.id) {
         return Err(Error::TooManyFailures {
             retry_after,
             failed: false,
         });
     }
-    let slot = rotation::verify(&client, &secrets, presented).map_err(|failure| {
+    let slot = rotation::verify(client, secrets, presented).map_err(|failure| {
         match app.verify_failures.record_failure(&client.id) {
             Some(retry_after) => Error::TooManyFailures {
                 retry_after,
@@ -96,24 +102,14 @@ pub async fn verify(
         }
     })?;
     let now = time::now();
-    let secret_used = in_slot(&secrets, slot).and_then(|secret| secret.last_used);
+    let secret_used = in_slot(secrets, slot).and_then(|secret| secret.last_used);
     if rotation::use_is_news(secret_used, now) || rotation::use_is_news(client.last_used, now) {
-        let since = now - rotation::LAST_USED_GRANULARITY;
-        (app.store)
-            .record_secret_use(&client.id, slot, now, since)
-            .await?;
+        app.uses.note(&client.id, slot, now);
     }
     Ok(slot)
 }
 
-/// The client with its secrets, read together, if the caller can see its tenant.
-pub async fn visible(
-    app: &App,
-    caller: &Caller,
-    id: &ClientId,
-) -> Result<(Client, Vec<StoredSecret>)> {
-    match app.store.client_with_secrets(id).await? {
-        Some((client, secrets)) if caller.grants.can_read(&client.tenant) => Ok((client, secrets)),
-        _ => Err(Error::NotFound(Missing::Client)),
-    }
+/// The client with its secrets, if the caller can see its tenant.
+pub async fn visible(app: &App, caller: &Caller, id: &ClientId) -> Result<Arc<CachedClient>> {
+    super::clients::read(app, caller, id).await
 }

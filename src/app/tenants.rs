@@ -39,7 +39,10 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
     let id = TenantId::parse(id).map_err(|_| super::Error::NotFound(Missing::Tenant))?;
     let audit = |tenant: &Tenant| event(&caller.change, Action::TenantDelete, tenant);
-    Ok(app.store.delete_tenant(&id, &audit).await?)
+    let deleted = app.store.delete_tenant(&id, &audit).await;
+    // Every token that reached the tenant reaches it no more.
+    app.cache.forget_tokens();
+    Ok(deleted?)
 }
 
 fn event(change: &ChangeContext, action: Action, tenant: &Tenant) -> Event {

@@ -12,6 +12,7 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::{self, Timestamp};
 use crate::domain::token::{ApiToken, TokenText};
 use crate::domain::{FieldError, Invalid, Missing};
+use crate::store::Change;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,7 +82,10 @@ pub async fn read(app: &App, caller: &Caller, id: &str) -> Result<ApiToken> {
 pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
     let audit = |token: &ApiToken| event(&caller.change, Action::TokenRevoke, token);
-    Ok(app.store.delete_token(token_id(id)?, &audit).await?)
+    let id = token_id(id)?;
+    let revoked = app.store.delete_token(id, &audit).await;
+    app.forget(Change::Token(id));
+    Ok(revoked?)
 }
 
 /// A token's event: its document holds its grants, never its text or hash.

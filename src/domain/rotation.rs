@@ -14,7 +14,7 @@ use super::token::Grants;
 /// verifying is a read, not a write, nearly every time.
 pub const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::minutes(1);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Slot {
     Current,

@@ -113,13 +113,13 @@ async fn authenticate(
     let Some(id) = TokenText::token_id(presented) else {
         return Ok(None);
     };
-    let Some(stored) = state.app.store.token(id).await? else {
+    let Some(stored) = state.app.cache.token(state.app.store.as_ref(), id).await? else {
         return Ok(None);
     };
     if !stored.hash.matches(presented) {
         return Ok(None);
     }
-    let token = stored.token;
+    let token = &stored.token;
     let actor = Actor::Token {
         id: token.id,
         name: token.name.clone(),

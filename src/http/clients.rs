@@ -83,8 +83,12 @@ async fn read_client(
     caller: Caller,
     ClientPath(id): ClientPath,
 ) -> Result<Response, ApiError> {
-    let client = clients::read(&state.app, &caller, &id).await?;
-    Ok(document_response(&client))
+    let cached = clients::read(&state.app, &caller, &id).await?;
+    let headers = [
+        (header::ETAG, cached.etag.clone()),
+        (header::CONTENT_TYPE, "application/json".to_owned()),
+    ];
+    Ok((headers, cached.document.clone()).into_response())
 }
 
 async fn patch_client(

@@ -161,10 +161,10 @@ async fn secret_telemetry(
     caller: Caller,
     ClientPath(client): ClientPath,
 ) -> Result<Json<Value>, ApiError> {
-    let (client, secrets) = secrets::visible(&state.app, &caller, &client).await?;
+    let cached = secrets::visible(&state.app, &caller, &client).await?;
     Ok(Json(json!({
-        "client_id": client.id,
-        "current": in_slot(&secrets, Slot::Current),
-        "next": in_slot(&secrets, Slot::Next),
+        "client_id": cached.client.id,
+        "current": in_slot(&cached.secrets, Slot::Current),
+        "next": in_slot(&cached.secrets, Slot::Next),
     })))
 }

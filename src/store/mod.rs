@@ -5,6 +5,7 @@
 //! credentials). Each part's SQL is written once, in a macro its module exports, and both
 //! adapters expand it; the adapters keep only what differs between the dialects.
 
+mod changes;
 mod clients;
 mod credentials;
 mod events;
@@ -26,6 +27,7 @@ use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::refusal::Refusal;
 
+pub use changes::{Change, ChangeFeed};
 pub use clients::{ClientDecision, ClientQuery, ClientStore, Commit, Reach};
 pub use credentials::{ClientCredential, CredentialDecision, CredentialQuery, CredentialStore};
 pub use events::{EventQuery, EventStore, History};
@@ -128,6 +130,9 @@ pub trait Operations: Send + Sync {
     /// (refused, authentication failed, no such database) rather than a pool timeout.
     async fn probe(&self) -> StoreResult<()>;
     fn pool_stats(&self) -> PoolStats;
+    /// A feed of the changes every process commits, or None when this process is the only
+    /// writer (SQLite), so what it changes itself is all there is to hear.
+    async fn changes(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>>;
     async fn close(&self);
 }
 

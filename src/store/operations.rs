@@ -39,6 +39,10 @@ macro_rules! operations {
                     }
                 }
 
+                async fn changes(&self) -> StoreResult<Option<Box<dyn crate::store::ChangeFeed>>> {
+                    self.change_feed().await
+                }
+
                 async fn close(&self) {
                     self.close_pools().await;
                 }

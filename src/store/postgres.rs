@@ -6,8 +6,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
+use super::changes::{CHANNEL, Change, ChangeFeed};
 use super::clients::client_query;
 use super::{PoolSettings, StoreResult};
 use crate::domain::tenant::TenantId;
@@ -82,6 +84,8 @@ super::events::event_store!(PostgresStore, sqlx::Postgres);
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// The one connection that listens for changes, apart from the requests' pool.
+    listening: PgPool,
 }
 
 impl PostgresStore {
@@ -102,8 +106,12 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
+            .connect_lazy_with(options.clone());
+        let listening = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self { pool, listening })
     }
 
     fn writer(&self) -> &PgPool {
@@ -118,7 +126,26 @@ impl PostgresStore {
         Ok(())
     }
 
+    async fn change_feed(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
+        let mut listener = PgListener::connect_with(&self.listening).await?;
+        // A lost connection ends the feed: the follower starts over, and knows it must.
+        listener.eager_reconnect(false);
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Box::new(Listening(listener))))
+    }
+
     async fn close_pools(&self) {
+        self.listening.close().await;
         self.pool.close().await;
+    }
+}
+
+struct Listening(PgListener);
+
+#[async_trait]
+impl ChangeFeed for Listening {
+    async fn next(&mut self) -> StoreResult<Option<Change>> {
+        let notice = self.0.try_recv().await?;
+        Ok(notice.map(|notice| Change::parse(notice.payload())))
     }
 }

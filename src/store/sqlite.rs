@@ -90,6 +90,9 @@ pub struct SqliteStore {
     /// database lives only while some connection is open, and the pool closes its own
     /// whenever a request is abandoned mid-query.
     keeper: Option<Keeper>,
+    /// The database file, locked by the one server that serves it (see `change_feed`).
+    file: Option<std::path::PathBuf>,
+    sole_server: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 struct Keeper {
@@ -129,12 +132,16 @@ impl SqliteStore {
                     options,
                     connection: tokio::sync::OnceCell::new(),
                 }),
+                file: None,
+                sole_server: std::sync::Mutex::default(),
             });
         }
         Ok(Self {
             pool: connections(settings.max_connections).connect_lazy_with(options.clone()),
+            file: Some(options.get_filename().to_owned()),
             writer: connections(1).connect_lazy_with(options),
             keeper: None,
+            sole_server: std::sync::Mutex::default(),
         })
     }
 
@@ -167,7 +174,34 @@ impl SqliteStore {
         self.keep_alive().await
     }
 
+    /// No other process hears what this one changes, so a server that keeps clients and
+    /// tokens in memory must be the only one on its file: it takes an exclusive lock on it,
+    /// held until the store closes (or the process dies). The command line's offline
+    /// `token create` takes none: a new token cannot be stale in anyone's memory.
+    async fn change_feed(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
+        let Some(path) = &self.file else {
+            return Ok(None);
+        };
+        let file = std::fs::File::open(path)
+            .map_err(|e| StoreError::Corrupt(format!("cannot open {}: {e}", path.display())))?;
+        if let Err(error) = file.try_lock() {
+            return Err(StoreError::Conflict(match error {
+                std::fs::TryLockError::WouldBlock => {
+                    "another clientd serves this SQLite file; SQLite is served by one process \
+                     (use Postgres for several replicas)"
+                }
+                std::fs::TryLockError::Error(_) => "cannot lock the SQLite file",
+            }));
+        }
+        *self.sole_server.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        Ok(None)
+    }
+
     async fn close_pools(&self) {
+        self.sole_server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         self.writer.close().await;
         self.pool.close().await;
     }

@@ -218,6 +218,11 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and hands back its database, still there.
+    pub fn stop(self) -> TestDatabase {
+        self.database
+    }
+
     /// A second server on this one's database, with the same admin token: another replica.
     pub async fn replica(&self) -> Self {
         let token = self.admin_token.clone();
@@ -355,6 +360,24 @@ pub struct Client<'a> {
 impl Client<'_> {
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(Method::GET, path, None).await
+    }
+
+    /// GETs `path` until its answer satisfies `done`, for what is written in the background
+    /// (a secret's last use): at most five seconds.
+    pub async fn get_until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let answer = self.get(path).await;
+            if done(&answer.json) {
+                return answer.json;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} never got there: {}",
+                answer.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> TestResponse {

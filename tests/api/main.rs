@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod binary;
 mod clients;
+mod coherence;
 mod credentials;
 mod errors;
 mod finding;

@@ -1,0 +1,271 @@
+//! Clients (with their secrets and their rendered document) and API tokens, kept in memory
+//! so that a read, a verification or an authentication costs no round trip.
+//!
+//! The store stays the truth: writes go to it first and then drop what they changed, and on
+//! Postgres every replica drops what any process changed when the database says so
+//! (`follow`). Until the feed of changes is heard, and whenever it is lost, the cache is
+//! bypassed; when the feed is back, everything is dropped before it is trusted again.
+//!
+//! A read that misses loads from the store and keeps what it loaded, unless a drop of the
+//! same entry came in while it loaded: each drop bumps a counter of the key's stripe, and a
+//! load keeps its value only if that counter (and the cache's epoch, bumped by every flush)
+//! is what it was before the load began. Keeping first and checking after closes the gap
+//! between the check and the insert.
+
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::domain::client::{self, Client, ClientId};
+use crate::domain::rotation::StoredSecret;
+use crate::store::{Change, ChangeFeed, Store, StoreError, StoreResult, StoredToken};
+
+/// A client as reads and verifications need it: its secrets, and its document serialized
+/// once with its ETag.
+pub struct CachedClient {
+    pub client: Client,
+    pub secrets: Vec<StoredSecret>,
+    pub document: Bytes,
+    pub etag: String,
+}
+
+impl CachedClient {
+    pub fn new(client: Client, secrets: Vec<StoredSecret>) -> StoreResult<Self> {
+        let document = serde_json::to_vec(&client.document()).map_err(|e| {
+            StoreError::Corrupt(format!("a client document did not serialize: {e}"))
+        })?;
+        Ok(Self {
+            etag: client::etag_of(&document),
+            document: Bytes::from(document),
+            client,
+            secrets,
+        })
+    }
+
+    /// About what the entry holds: the document twice over (as text, and parsed into the
+    /// client's settings) and the rest.
+    fn weight(&self) -> u32 {
+        u32::try_from(self.document.len() * 3 + 512).unwrap_or(u32::MAX)
+    }
+}
+
+/// How many tokens are kept: a token is small, and few are in use at once.
+const TOKENS: u64 = 10_000;
+
+pub struct Cache {
+    clients: Shelf<ClientId, CachedClient>,
+    tokens: Shelf<Uuid, StoredToken>,
+    /// Bumped by every flush: no load begun before one is kept.
+    epoch: AtomicU64,
+    /// Whether the feed of changes is heard, so that what is kept is current.
+    trusted: AtomicBool,
+}
+
+impl Cache {
+    /// A cache of at most `bytes` of clients (and a few thousand tokens), not trusted until
+    /// `follow` hears the feed of changes.
+    pub fn new(bytes: u64) -> Self {
+        let clients = moka::sync::Cache::builder()
+            .max_capacity(bytes)
+            .weigher(|_: &ClientId, entry: &Arc<CachedClient>| entry.weight())
+            .build();
+        let tokens = moka::sync::Cache::builder()
+            .max_capacity(if bytes == 0 { 0 } else { TOKENS })
+            .build();
+        Self {
+            clients: Shelf::new(clients),
+            tokens: Shelf::new(tokens),
+            epoch: AtomicU64::new(0),
+            trusted: AtomicBool::new(false),
+        }
+    }
+
+    /// The client with its secrets, from memory or else from the store.
+    pub async fn client(
+        &self,
+        store: &dyn Store,
+        id: &ClientId,
+    ) -> StoreResult<Option<Arc<CachedClient>>> {
+        if let Some(hit) = self.trusted().then(|| self.clients.get(id)).flatten() {
+            return Ok(Some(hit));
+        }
+        let stamp = self.stamp(&self.clients, id);
+        let Some((client, secrets)) = store.client_with_secrets(id).await? else {
+            return Ok(None);
+        };
+        let loaded = Arc::new(CachedClient::new(client, secrets)?);
+        self.keep(&self.clients, id, &loaded, stamp);
+        Ok(Some(loaded))
+    }
+
+    /// The token with its hash, from memory or else from the store.
+    pub async fn token(
+        &self,
+        store: &dyn Store,
+        id: Uuid,
+    ) -> StoreResult<Option<Arc<StoredToken>>> {
+        if let Some(hit) = self.trusted().then(|| self.tokens.get(&id)).flatten() {
+            return Ok(Some(hit));
+        }
+        let stamp = self.stamp(&self.tokens, &id);
+        let Some(stored) = store.token(id).await? else {
+            return Ok(None);
+        };
+        let loaded = Arc::new(stored);
+        self.keep(&self.tokens, &id, &loaded, stamp);
+        Ok(Some(loaded))
+    }
+
+    /// Drops what a change touched; called after every write of this process, and for
+    /// every change the feed reports.
+    pub fn forget(&self, change: &Change) {
+        match change {
+            Change::Client(id) => self.clients.drop(id),
+            Change::Token(id) => self.tokens.drop(id),
+            Change::Unknown => self.flush(),
+        }
+    }
+
+    /// Drops every token: a deleted tenant leaves every token that reached it.
+    pub fn forget_tokens(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.tokens.entries.invalidate_all();
+    }
+
+    fn flush(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.clients.entries.invalidate_all();
+        self.tokens.entries.invalidate_all();
+    }
+
+    fn trusted(&self) -> bool {
+        self.trusted.load(Ordering::SeqCst)
+    }
+
+    /// Trusted from now on, with nothing kept from before.
+    fn trust(&self) {
+        self.flush();
+        self.trusted.store(true, Ordering::SeqCst);
+    }
+
+    fn distrust(&self) {
+        self.trusted.store(false, Ordering::SeqCst);
+        self.flush();
+    }
+
+    fn stamp<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static>(
+        &self,
+        shelf: &Shelf<K, V>,
+        key: &K,
+    ) -> Stamp {
+        Stamp {
+            trusted: self.trusted(),
+            epoch: self.epoch.load(Ordering::SeqCst),
+            drops: shelf.drops_of(key),
+        }
+    }
+
+    fn keep<K, V>(&self, shelf: &Shelf<K, V>, key: &K, value: &Arc<V>, stamp: Stamp)
+    where
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        if !stamp.trusted {
+            return;
+        }
+        shelf.entries.insert(key.clone(), value.clone());
+        if self.stamp(shelf, key) != stamp {
+            shelf.entries.invalidate(key);
+        }
+    }
+
+    /// Keeps the cache coherent with what every process commits, for as long as the server
+    /// runs: `first` is the feed the server started with (None: no other process writes).
+    pub async fn follow(&self, store: &dyn Store, first: Option<Box<dyn ChangeFeed>>) {
+        let Some(mut feed) = first else {
+            self.trust();
+            return;
+        };
+        loop {
+            self.trust();
+            tracing::info!("following the database's changes; reads are served from memory");
+            let lost = loop {
+                match feed.next().await {
+                    Ok(Some(change)) => self.forget(&change),
+                    Ok(None) => break "the connection was lost".to_owned(),
+                    Err(error) => break error.to_string(),
+                }
+            };
+            self.distrust();
+            tracing::warn!(%lost, "stopped hearing the database's changes; reads go to the database until they are heard again");
+            feed = resubscribe(store).await;
+        }
+    }
+}
+
+/// A new feed, tried again with a growing pause until the database answers.
+async fn resubscribe(store: &dyn Store) -> Box<dyn ChangeFeed> {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match store.changes().await {
+            Ok(Some(feed)) => return feed,
+            // A store that offered a feed once always does; if not, staying untrusted is safe.
+            Ok(None) => tracing::error!("the store no longer offers a feed of changes"),
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?pause, "cannot listen for the database's changes");
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// What a load saw before it began, to tell whether a drop came in meanwhile.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    trusted: bool,
+    epoch: u64,
+    drops: u64,
+}
+
+/// How many counters the drops are spread over: a drop of one key makes loads of the keys
+/// sharing its stripe start over, so the stripes are many and cheap.
+const STRIPES: usize = 1024;
+
+struct Shelf<K, V> {
+    entries: moka::sync::Cache<K, Arc<V>>,
+    drops: Box<[AtomicU64]>,
+    hasher: RandomState,
+}
+
+impl<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static> Shelf<K, V> {
+    fn new(entries: moka::sync::Cache<K, Arc<V>>) -> Self {
+        Self {
+            entries,
+            drops: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.entries.get(key)
+    }
+
+    fn stripe(&self, key: &K) -> &AtomicU64 {
+        let hash = self.hasher.hash_one(key);
+        &self.drops[(hash as usize) % STRIPES]
+    }
+
+    fn drops_of(&self, key: &K) -> u64 {
+        self.stripe(key).load(Ordering::SeqCst)
+    }
+
+    fn drop(&self, key: &K) {
+        self.stripe(key).fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate(key);
+    }
+}

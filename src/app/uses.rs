@@ -1,0 +1,56 @@
+//! When secrets were last used, written off the request path: a verification notes the use,
+//! and `record` writes what was noted, once a second, one write per secret.
+//!
+//! A use is noted only when it is news (the stored time is a minute old or more, or there is
+//! none), so a secret's time is written at most about once a minute. What could not be
+//! written is kept for the next round: the first use of a new secret is never lost.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::App;
+use crate::domain::client::ClientId;
+use crate::domain::rotation::{LAST_USED_GRANULARITY, Slot};
+use crate::domain::time::Timestamp;
+use crate::store::Change;
+
+#[derive(Default)]
+pub struct SecretUses {
+    noted: Mutex<HashMap<(ClientId, Slot), Timestamp>>,
+}
+
+impl SecretUses {
+    /// Notes a use at `at`; a use noted earlier and not yet written stands.
+    pub fn note(&self, client: &ClientId, slot: Slot, at: Timestamp) {
+        let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+        noted.entry((client.clone(), slot)).or_insert(at);
+    }
+
+    fn take(&self) -> HashMap<(ClientId, Slot), Timestamp> {
+        std::mem::take(&mut *self.noted.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Writes every noted use, and drops each client written from the cache so its next read
+/// shows the time. A use that fails to be written is noted again.
+pub async fn record(app: &App) {
+    for ((client, slot), at) in app.uses.take() {
+        let since = at - LAST_USED_GRANULARITY;
+        let written = app.store.record_secret_use(&client, slot, at, since).await;
+        app.cache.forget(&Change::Client(client.clone()));
+        if let Err(error) = written {
+            tracing::warn!(%error, client = %client.as_str(), "could not record a secret's use; will retry");
+            app.uses.note(&client, slot, at);
+        }
+    }
+}
+
+/// `record`, once a second, for as long as the server runs.
+pub async fn record_every_second(app: App) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        record(&app).await;
+    }
+}

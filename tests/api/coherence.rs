@@ -1,0 +1,239 @@
+//! Reads from memory stay coherent: on Postgres a change made through one replica is seen
+//! through another (also after its listening connection was killed); on SQLite one process
+//! serves a file. scripts/faults proves the 50 ms bound between two processes.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, TestDatabase};
+
+/// Waits (up to five seconds) until `check` holds.
+async fn until(what: &str, check: impl AsyncFn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn replicas() -> Option<(TestApp, TestApp)> {
+    let database = TestDatabase::create(Backend::Postgres).await?;
+    let first = TestApp::spawn_on(database).await;
+    let second = first.replica().await;
+    first.create_tenant("acme").await;
+    Some((first, second))
+}
+
+async fn verifies(app: &TestApp, client: &str, secret: &str) -> u16 {
+    let body = json!({"client_secret": secret});
+    (app.admin()
+        .post(&format!("{client}/secrets/verify"), body)
+        .await)
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_sees_every_change_another_makes() {
+    let Some((first, second)) = replicas().await else {
+        return;
+    };
+    let job = first
+        .create_client(
+            "acme",
+            json!({"name": "Job", "app_type": "non_interactive"}),
+        )
+        .await;
+    let client = format!("/clients/{}", job["id"].as_str().unwrap());
+    let secret = job["secret"].as_str().unwrap().to_owned();
+
+    // Patch: the second replica held the old document.
+    assert_eq!(second.admin().get(&client).await.json["name"], "Job");
+    first
+        .admin()
+        .patch(
+            &client,
+            json!([{"op": "replace", "path": "/name", "value": "Renamed"}]),
+        )
+        .await;
+    until("the patch shows", async || {
+        second.admin().get(&client).await.json["name"] == "Renamed"
+    })
+    .await;
+
+    // Rotation: once completed through one, the old secret is refused through the other.
+    let started = first
+        .admin()
+        .post(&format!("{client}/secrets/rotate/start"), json!({}))
+        .await;
+    let next = started.json["next_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until("the next secret verifies", async || {
+        verifies(&second, &client, &next).await == 200
+    })
+    .await;
+    assert_eq!(verifies(&second, &client, &secret).await, 200);
+    first
+        .admin()
+        .post(&format!("{client}/secrets/rotate"), json!({}))
+        .await;
+    until("the old secret is refused", async || {
+        verifies(&second, &client, &secret).await == 401
+    })
+    .await;
+
+    // Token revoked.
+    let token = first.create_token(&["client.read"], &["acme"]).await;
+    assert_eq!(second.with_token(&token).get(&client).await.status, 200);
+    let id = token.split('_').nth(1).unwrap();
+    let id = uuid::Uuid::try_parse(id).unwrap();
+    assert_eq!(
+        first.admin().delete(&format!("/tokens/{id}")).await.status,
+        204
+    );
+    until("the revoked token is refused", async || {
+        second.with_token(&token).get(&client).await.status == 401
+    })
+    .await;
+
+    // Tenant deleted and made again: an old token no longer reaches it.
+    first.create_tenant("scoped").await;
+    let scoped = first.create_token(&["client.read"], &["scoped"]).await;
+    assert_eq!(
+        second
+            .with_token(&scoped)
+            .get("/tenants/scoped/clients")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(first.admin().delete("/tenants/scoped").await.status, 204);
+    first.create_tenant("scoped").await;
+    until(
+        "the old token no longer reaches the new tenant",
+        async || {
+            second
+                .with_token(&scoped)
+                .get("/tenants/scoped/clients")
+                .await
+                .status
+                == 404
+        },
+    )
+    .await;
+
+    // Client deleted.
+    assert_eq!(first.admin().delete(&client).await.status, 204);
+    until("the deleted client is gone", async || {
+        second.admin().get(&client).await.status == 404
+    })
+    .await;
+    assert_eq!(verifies(&second, &client, &next).await, 404);
+}
+
+/// The listening connections killed, as a failover or an operator would: each replica reads
+/// from the database until it listens again, then trusts its memory afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_listening_connection_dies_stays_coherent() {
+    let Some((first, second)) = replicas().await else {
+        return;
+    };
+    let job = first
+        .create_client("acme", json!({"name": "Job", "app_type": "spa"}))
+        .await;
+    let client = format!("/clients/{}", job["id"].as_str().unwrap());
+    let rename = async |name: &str| {
+        let patch = json!([{"op": "replace", "path": "/name", "value": name}]);
+        assert_eq!(first.admin().patch(&client, patch).await.status, 200);
+    };
+    assert_eq!(second.admin().get(&client).await.json["name"], "Job");
+
+    assert_eq!(kill_listeners(&first).await, 2);
+    rename("While lost").await;
+    until("the change made while lost shows", async || {
+        second.admin().get(&client).await.json["name"] == "While lost"
+    })
+    .await;
+
+    // Listening again: changes keep showing.
+    until("both replicas listen again", async || {
+        listeners(&first).await == 2
+    })
+    .await;
+    assert_eq!(second.admin().get(&client).await.json["name"], "While lost");
+    rename("After").await;
+    until("the change made after shows", async || {
+        second.admin().get(&client).await.json["name"] == "After"
+    })
+    .await;
+}
+
+const LISTENING: &str = "FROM pg_stat_activity
+    WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()";
+
+async fn kill_listeners(app: &TestApp) -> i64 {
+    let sql = format!("SELECT count(pg_terminate_backend(pid)) {LISTENING}");
+    query_count(app, &sql).await
+}
+
+async fn listeners(app: &TestApp) -> i64 {
+    query_count(
+        app,
+        &format!("SELECT count(*) {LISTENING} AND state = 'idle'"),
+    )
+    .await
+}
+
+async fn query_count(app: &TestApp, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap()
+}
+
+/// SQLite has no feed of changes, so two servers on one file could serve stale memory:
+/// the second is refused, and may start once the first has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_sqlite_file_is_refused() {
+    let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let url = database.url.clone();
+    let first = TestApp::spawn_on(database).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let settings = clientd::config::Settings::for_database(&url);
+    let refused = clientd::serve(settings, listener, std::future::pending()).await;
+    let error = refused
+        .expect_err("a second server on the file started")
+        .to_string();
+    assert!(
+        error.contains("another clientd serves this SQLite file"),
+        "{error}"
+    );
+
+    let database = first.stop();
+    // The first server lets go of the file as it stops: a new one starts and serves.
+    until("a new server serves the file", async || {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let settings = clientd::config::Settings::for_database(&database.url);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(clientd::serve(settings, listener, async {
+            let _ = stopped.await;
+        }));
+        let health = format!("http://{address}/healthz");
+        while !serving.is_finished() {
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|answer| answer.status() == 200)
+            {
+                let _ = stop.send(());
+                return serving.await.unwrap().is_ok();
+            }
+        }
+        false
+    })
+    .await;
+}
