@@ -224,6 +224,108 @@ def two_servers_no_lost_update(database_url):
           "increments, none lost or doubled")
 
 
+LISTENERS = ("FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' "
+             "AND pid <> pg_backend_pid()")
+
+
+def psql(database_url, sql):
+    """One value, from the psql of $PG_BINDIR."""
+    command = [os.path.join(os.environ["PG_BINDIR"], "psql"), "-qtA", "-d", database_url, "-c", sql]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def two_servers_coherent(database_url, rounds=10, bound_ms=50):
+    """What one process changes, the other (which held it in memory) shows within 50 ms: a
+    patch, a completed rotation, a revoked token, a deleted client, a deleted tenant. Then the
+    same again, each time just after every listening connection was killed."""
+    env = {"RUST_LOG": "info", "CLIENTD_AUTH_FAILURES_PER_MINUTE": "100000"}
+    writer, reader = (Server(database_url, env=env).start() for _ in range(2))
+    a, b = Api(writer.port), Api(reader.port)
+    assert a.call("POST", "/tenants", {"id": "both", "name": "Both"})[0] == 201
+    worst = {}
+
+    def seen_within(kind, change, coherent):
+        """Runs `change` through the writer, then asks the reader until `coherent` holds."""
+        change()
+        changed = time.monotonic()
+        while not coherent():
+            waited = (time.monotonic() - changed) * 1000
+            assert waited < 1000, f"{kind}: the other process never showed it"
+        waited = (time.monotonic() - changed) * 1000
+        worst[kind] = max(worst.get(kind, 0), waited)
+        assert waited < bound_ms, f"{kind}: shown after {waited:.1f} ms"
+
+    def one_of_each(n, before_change=lambda: None):
+        status, job, _ = create_client(a, "both", f"job {n}")
+        assert status == 201, job
+        path, secret = f"/clients/{job['id']}", job["secret"]
+        # The reader holds the client, its secrets and the token before each change.
+        assert b.call("GET", path)[1]["name"] == f"job {n}"
+        before_change()
+        rename = [{"op": "replace", "path": "/name", "value": f"renamed {n}"}]
+        seen_within("patch", lambda: a.call("PATCH", path, rename),
+                    lambda: b.call("GET", path)[1]["name"] == f"renamed {n}")
+
+        def verify(secret):
+            return b.call("POST", f"{path}/secrets/verify", {"client_secret": secret})[0]
+        assert a.call("POST", f"{path}/secrets/rotate/start", {})[0] == 200
+        assert verify(secret) == 200
+        before_change()
+        seen_within("rotation completed", lambda: a.call("POST", f"{path}/secrets/rotate", {}),
+                    lambda: verify(secret) == 401)
+
+        status, issued, _ = a.call("POST", "/tokens", {"name": f"t{n}", "permissions": ["client.read"],
+                                                        "tenants": ["both"]})
+        assert status == 201, issued
+        reader_as_token = clientd.Api(reader.port, issued["token"])
+        assert reader_as_token.call("GET", path)[0] == 200
+        before_change()
+        seen_within("token revoked", lambda: a.call("DELETE", f"/tokens/{issued['id']}"),
+                    lambda: reader_as_token.call("GET", path)[0] == 401)
+
+        tenant = f"gone{n}"
+        assert a.call("POST", "/tenants", {"id": tenant, "name": tenant})[0] == 201
+        status, scoped, _ = a.call("POST", "/tokens", {"name": f"s{n}", "permissions": ["client.read"],
+                                                        "tenants": [tenant]})
+        reader_as_scoped = clientd.Api(reader.port, scoped["token"])
+        assert reader_as_scoped.call("GET", f"/tenants/{tenant}/clients")[0] == 200
+        before_change()
+
+        def delete_and_recreate():
+            assert a.call("DELETE", f"/tenants/{tenant}")[0] == 204
+            assert a.call("POST", "/tenants", {"id": tenant, "name": tenant})[0] == 201
+        seen_within("tenant deleted", delete_and_recreate,
+                    lambda: reader_as_scoped.call("GET", f"/tenants/{tenant}/clients")[0] == 404)
+
+        assert b.call("GET", path)[0] == 200
+        before_change()
+        seen_within("client deleted", lambda: a.call("DELETE", path), lambda: b.call("GET", path)[0] == 404)
+
+    def kill_listeners():
+        assert psql(database_url, f"SELECT count(pg_terminate_backend(pid)) {LISTENERS}") == "2"
+
+    def until_both_listen():
+        deadline = time.monotonic() + 10
+        while psql(database_url, f"SELECT count(*) {LISTENERS} AND state = 'idle'") != "2":
+            assert time.monotonic() < deadline, "a process did not listen again"
+            time.sleep(0.01)
+
+    until_both_listen()
+    for n in range(rounds):
+        one_of_each(n)
+    steady = dict(worst)
+    worst.clear()
+    for n in range(rounds, rounds + 3):
+        one_of_each(n, before_change=lambda: (until_both_listen(), kill_listeners()))
+    for server in (writer, reader):
+        server.stop()
+        server.assert_no_internal_errors()
+    shown = ", ".join(f"{kind} {ms:.1f}" for kind, ms in steady.items())
+    killed = ", ".join(f"{kind} {ms:.1f}" for kind, ms in worst.items())
+    print(f"  postgres: slowest of {rounds} rounds, in ms: {shown}")
+    print(f"  postgres: just after the listening connections were killed, in ms: {killed}")
+
+
 def malformed_barrage(database_url, store, rounds=3000):
     """A barrage of malformed bodies and patches gets no 5xx."""
     server = Server(database_url).start()
@@ -395,7 +497,7 @@ def half_sent_requests(database_url, connections=2000):
 
 def main():
     started = time.monotonic()
-    scenarios = sys.argv[1:] or ["kill", "restart", "pair", "barrage", "slow", "soak"]
+    scenarios = sys.argv[1:] or ["kill", "restart", "pair", "coherence", "barrage", "slow", "soak"]
     with tempfile.TemporaryDirectory() as sqlite_dir:
         if "kill" in scenarios:
             print("kill -9 in the middle of a write load")
@@ -407,6 +509,9 @@ def main():
         if "pair" in scenarios:
             print("two clientd processes, one Postgres, concurrent patches")
             two_servers_no_lost_update(clientd.create_database("faults_pair"))
+        if "coherence" in scenarios:
+            print("two clientd processes, one Postgres: what one changes the other shows")
+            two_servers_coherent(clientd.create_database("faults_coherence"))
         if "barrage" in scenarios:
             print("malformed bodies and patches")
             malformed_barrage(f"sqlite://{sqlite_dir}/barrage.db", "sqlite")
