@@ -153,9 +153,7 @@ pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
         ));
     }
     let audit = |deleted: &Client| event(&caller.change, Action::ClientDelete, deleted);
-    let deleted = (app.store)
-        .delete_client(&client.id, &client.tenant, &audit)
-        .await;
+    let deleted = app.store.delete_client(client, &audit).await;
     app.forget(Change::Client(client.id.clone()));
     Ok(deleted?)
 }

@@ -69,13 +69,10 @@ pub trait ClientStore: Send + Sync {
         decide: &ClientDecision<'_>,
         commit: Commit,
     ) -> StoreResult<Client>;
-    /// Deletes the client, with its secrets and credentials, if it is still in `tenant`.
-    async fn delete_client(
-        &self,
-        id: &ClientId,
-        tenant: &TenantId,
-        audit: &Audit<'_, Client>,
-    ) -> StoreResult<()>;
+    /// Deletes the client, with its secrets and credentials, if it is still in `read`'s
+    /// tenant. `read` is the client as the caller last saw it: when the row is still exactly
+    /// that, the deletion and its event are one statement (where the database allows).
+    async fn delete_client(&self, read: &Client, audit: &Audit<'_, Client>) -> StoreResult<()>;
 }
 
 /// The columns of a client, then the query's own clauses.
@@ -108,6 +105,19 @@ pub(super) const CREATE_CLIENT_AT_ONCE: &str = concat!(
       FROM new_client"
 );
 
+/// A deletion and its event in one statement, only if the row is still the one read (the
+/// event was made from it); otherwise nothing, and the deletion reads the row it deletes.
+pub(super) const DELETE_CLIENT_AT_ONCE: &str = concat!(
+    "WITH gone AS (
+        DELETE FROM clients WHERE id = $1 AND tenant_id = $2 AND modified = $3
+            AND last_used IS NOT DISTINCT FROM $4 AND settings = $5 AND app_type = $6
+        RETURNING id
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM gone"
+);
+
 /// A patched client and its event in one statement, under the lock already held.
 pub(super) const UPDATE_CLIENT_AT_ONCE: &str = concat!(
     "WITH changed AS (
@@ -133,11 +143,11 @@ macro_rules! client_store {
             use crate::domain::page::Page;
             use crate::domain::secret::IssuedSecret;
             use crate::domain::query::{Position, SortKey, Sorter, Term};
-            use crate::domain::tenant::TenantId;
             use crate::domain::time::{self, Timestamp};
             use crate::domain::token::TenantScope;
             use crate::store::clients::{
-                CLIENT_BY_ID, CREATE_CLIENT_AT_ONCE, ClientQuery, Commit, Reach, UPDATE_CLIENT_AT_ONCE,
+                CLIENT_BY_ID, CREATE_CLIENT_AT_ONCE, ClientQuery, Commit, DELETE_CLIENT_AT_ONCE, Reach,
+                UPDATE_CLIENT_AT_ONCE,
             };
             use crate::store::rows::ClientRow;
             use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
@@ -438,12 +448,23 @@ macro_rules! client_store {
                     Ok(changed)
                 }
 
-                async fn delete_client(
-                    &self,
-                    id: &ClientId,
-                    tenant: &TenantId,
-                    audit: &Audit<'_, Client>,
-                ) -> StoreResult<()> {
+                async fn delete_client(&self, read: &Client, audit: &Audit<'_, Client>) -> StoreResult<()> {
+                    let (id, tenant) = (&read.id, &read.tenant);
+                    if super::DATA_MODIFYING_CTE {
+                        let event = audit(read);
+                        let statement = sqlx::query(DELETE_CLIENT_AT_ONCE)
+                            .bind(id.as_str())
+                            .bind(tenant.as_str())
+                            .bind(read.modified)
+                            .bind(read.last_used)
+                            .bind(Json(&read.settings))
+                            .bind(read.app_type.as_str());
+                        let done = bind_event(statement, &event).execute(self.writer()).await?;
+                        if done.rows_affected() == 1 {
+                            event.log();
+                            return Ok(());
+                        }
+                    }
                     let mut tx = self.begin_write().await?;
                     let deleted: Option<ClientRow> = sqlx::query_as(concat!(
                         "DELETE FROM clients WHERE id = $1 AND tenant_id = $2 RETURNING ",

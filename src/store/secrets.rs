@@ -48,6 +48,43 @@ pub(super) const CLIENT_WITH_SECRETS: &str = "SELECT c.id, c.tenant_id, c.app_ty
 pub(super) const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, last_used
      FROM client_secrets WHERE client_id = $1 ORDER BY slot";
 
+/// A rotation step and its event in one statement, on a database whose CTEs may write. The
+/// client is `$1`; the event's sixteen columns follow what the step binds.
+pub(super) const START_AT_ONCE: &str = concat!(
+    "WITH next AS (
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+        VALUES ($1, 'next', $2, $3, $4) RETURNING client_id
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM next"
+);
+/// The next secret takes the current one's place: its row is deleted and its values written
+/// over the current one's, which keeps (client, slot) unique at every step of the statement.
+pub(super) const COMPLETE_AT_ONCE: &str = concat!(
+    "WITH next AS (
+        DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'
+        RETURNING client_id, secret_hash, last_four, created, last_used
+    ), promoted AS (
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created, last_used)
+        SELECT client_id, 'current', secret_hash, last_four, created, last_used FROM next
+        ON CONFLICT (client_id, slot) DO UPDATE SET secret_hash = excluded.secret_hash,
+            last_four = excluded.last_four, created = excluded.created, last_used = excluded.last_used
+        RETURNING client_id
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM promoted"
+);
+pub(super) const CANCEL_AT_ONCE: &str = concat!(
+    "WITH dropped AS (
+        DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next' RETURNING client_id
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM dropped"
+);
+
 macro_rules! secret_store {
     ($store:ident) => {
         mod secret_store {
@@ -55,12 +92,15 @@ macro_rules! secret_store {
 
             use super::$store;
             use super::client_store::{finish, locked_client};
+            use super::event_store::bind_event;
             use crate::store::Commit;
             use crate::domain::client::{Client, ClientId};
             use crate::domain::rotation::{self, SecretChange, Slot, StoredSecret};
             use crate::domain::time::Timestamp;
             use crate::store::rows::{self, ClientSecretRow, SecretRow};
-            use crate::store::secrets::{CLIENT_WITH_SECRETS, SECRETS_OF_CLIENT};
+            use crate::store::secrets::{
+                CANCEL_AT_ONCE, CLIENT_WITH_SECRETS, COMPLETE_AT_ONCE, SECRETS_OF_CLIENT, START_AT_ONCE,
+            };
             use crate::store::{SecretDecision, SecretStore, StoreResult};
 
             #[async_trait]
@@ -82,6 +122,9 @@ macro_rules! secret_store {
                     decide: &SecretDecision<'_>,
                 ) -> StoreResult<(Client, Vec<StoredSecret>)> {
                     let mut tx = self.begin_write().await?;
+                    // Two statements: one that locked and joined would read the secrets as
+                    // they were before it waited for the lock (read committed re-reads only
+                    // the locked row).
                     let current = locked_client(&mut tx, client).await?;
                     let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
                         .bind(client.as_str())
@@ -89,13 +132,29 @@ macro_rules! secret_store {
                         .await?;
                     let secrets = rows::secrets(rows)?;
                     let (step, event) = decide(&current, &secrets)?;
+                    let id = client.as_str();
+                    if super::DATA_MODIFYING_CTE {
+                        let statement = match &step {
+                            SecretChange::Start(next) => sqlx::query(START_AT_ONCE)
+                                .bind(id)
+                                .bind(next.hash.as_bytes())
+                                .bind(&next.last_four)
+                                .bind(next.created),
+                            SecretChange::Complete => sqlx::query(COMPLETE_AT_ONCE).bind(id),
+                            SecretChange::Cancel => sqlx::query(CANCEL_AT_ONCE).bind(id),
+                        };
+                        bind_event(statement, &event).execute(&mut *tx).await?;
+                        tx.commit().await?;
+                        event.log();
+                        return Ok((current, rotation::after(&secrets, &step)));
+                    }
                     match &step {
                         SecretChange::Start(next) => {
                             sqlx::query(
                                 "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
                                  VALUES ($1, 'next', $2, $3, $4)",
                             )
-                            .bind(client.as_str())
+                            .bind(id)
                             .bind(next.hash.as_bytes())
                             .bind(&next.last_four)
                             .bind(next.created)
@@ -104,17 +163,17 @@ macro_rules! secret_store {
                         }
                         SecretChange::Complete => {
                             sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'current'")
-                                .bind(client.as_str())
+                                .bind(id)
                                 .execute(&mut *tx)
                                 .await?;
                             sqlx::query("UPDATE client_secrets SET slot = 'current' WHERE client_id = $1 AND slot = 'next'")
-                                .bind(client.as_str())
+                                .bind(id)
                                 .execute(&mut *tx)
                                 .await?;
                         }
                         SecretChange::Cancel => {
                             sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'")
-                                .bind(client.as_str())
+                                .bind(id)
                                 .execute(&mut *tx)
                                 .await?;
                         }

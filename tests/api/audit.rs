@@ -59,6 +59,24 @@ async fn post_with_key(
 }
 
 on_both_stores! {
+    async fn concurrent_deletes_delete_once_with_one_event_of_the_last_version(app) {
+        app.create_tenant("acme").await;
+        let created = app.create_client("acme", json!({"name": "Job", "app_type": "spa"})).await;
+        let client = format!("/clients/{}", created["id"].as_str().unwrap());
+        // Read (and so held in memory), then changed: a delete must record the last version.
+        app.admin().get(&client).await;
+        app.admin().patch(&client, json!([{"op": "replace", "path": "/name", "value": "Last"}])).await;
+        let admin = app.admin();
+        let deletes = futures_util::future::join_all((0..6).map(|_| admin.delete(&client))).await;
+        let mut statuses: Vec<u16> = deletes.iter().map(|d| d.status).collect();
+        statuses.sort();
+        assert_eq!(statuses, [204, 404, 404, 404, 404, 404]);
+        let events = app.admin().get(&format!("{client}/events?action=client.delete")).await.json;
+        let events = events["items"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0]["document"]["name"], "Last");
+    }
+
     async fn every_change_is_one_event_in_order_without_secrets(app) {
         app.create_tenant("acme").await;
         let token = app.admin().post("/tokens", json!({"name": "ci", "permissions": ["client.write"], "tenants": ["acme"]})).await;
