@@ -40,8 +40,20 @@ use crate::store::Store;
 use ops::Metrics;
 use throttle::TrustedProxies;
 
+/// What every handler and middleware shares. Extractors clone it per request, so it is one
+/// `Arc` (a clone of each field was several atomic counts a request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub app: App,
     /// Hash of `CLIENTD_BOOTSTRAP_TOKEN`, which holds every permission.
     pub bootstrap: Option<SecretHash>,
@@ -61,7 +73,7 @@ impl AppState {
         settings: &Settings,
     ) -> Result<Self, metrics_exporter_prometheus::BuildError> {
         let auth_failures = NonZeroU32::new(settings.auth_failures_per_minute);
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             app: App::new(store, settings),
             bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
             metrics: Arc::new(Metrics::new()?),
@@ -73,7 +85,7 @@ impl AppState {
             abandoned_after: chrono::TimeDelta::seconds(
                 i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
             ),
-        })
+        })))
     }
 }
 
