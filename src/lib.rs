@@ -80,28 +80,30 @@ pub async fn serve(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let store = tokio::select! {
-        store = connect(&settings) => store?,
+    let store = open(&settings)?;
+    // Before anything is written: on SQLite a second server on the file is refused here.
+    (store.claim_sole_server()).map_err(|source| database_error(&settings, source))?;
+    tokio::select! {
+        ready = ready(store.as_ref(), &settings) => ready?,
         () = until_stopped(stopped.clone()) => {
             tracing::info!("stopped before serving");
             return Ok(());
         }
-    };
+    }
     if settings.bootstrap_token.is_none() {
         announce_first_token(store.as_ref()).await?;
     }
-    // Taken before serving: on SQLite it claims the file for this one process.
-    let changes = (store.changes().await).map_err(|source| StartError::Database {
-        url: telemetry::redact_url(&settings.database_url),
-        source,
-    })?;
+    let changes = (store.changes().await).map_err(|source| database_error(&settings, source))?;
     let state = AppState::new(store.clone(), &settings)?;
     let use_cases = state.app.clone();
     let coherence = tokio::spawn({
         let app = use_cases.clone();
         async move { app.cache.follow(app.store.as_ref(), changes).await }
     });
-    let uses = tokio::spawn(app::uses::record_every_second(use_cases.clone()));
+    let uses = tokio::spawn(app::uses::record_every_second(
+        use_cases.clone(),
+        stopped.clone(),
+    ));
     let limits = Limits {
         request_timeout: settings.request_timeout(),
         body_limit_bytes: settings.body_limit_bytes,
@@ -120,8 +122,8 @@ pub async fn serve(
     )
     .await;
     housekeeping.abort();
-    uses.abort();
-    // What verifications noted last is written before the database is let go.
+    let _ = uses.await;
+    // What the last requests noted is written before the database is let go.
     app::uses::record(&use_cases).await;
     coherence.abort();
     store.close().await;
@@ -131,16 +133,31 @@ pub async fn serve(
 
 /// Opens the store, waits for the database with backoff, and brings its schema up to date.
 pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
-    let url = telemetry::redact_url(&settings.database_url);
-    let database = |source| StartError::Database {
-        url: url.clone(),
+    let store = open(settings)?;
+    ready(store.as_ref(), settings).await?;
+    Ok(store)
+}
+
+fn database_error(settings: &Settings, source: StoreError) -> StartError {
+    StartError::Database {
+        url: telemetry::redact_url(&settings.database_url),
         source,
-    };
-    let store = store::open(&settings.database_url, &settings.pool()).map_err(database)?;
+    }
+}
+
+/// The store the settings name; no connection is made yet.
+fn open(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    store::open(&settings.database_url, &settings.pool())
+        .map_err(|source| database_error(settings, source))
+}
+
+/// Waits for the database with backoff, then brings its schema up to date.
+async fn ready(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
+    let url = telemetry::redact_url(&settings.database_url);
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1;
-    while let Err(source) = probe(store.as_ref(), settings.db_wait()).await {
+    while let Err(source) = probe(store, settings.db_wait()).await {
         if started.elapsed() + delay > settings.db_wait() {
             return Err(StartError::DatabaseUnreachable {
                 url,
@@ -153,8 +170,10 @@ pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StartError> 
         delay = (delay * 2).min(Duration::from_secs(5));
         attempt += 1;
     }
-    store.migrate().await.map_err(database)?;
-    Ok(store)
+    store
+        .migrate()
+        .await
+        .map_err(|source| database_error(settings, source))
 }
 
 /// One connection attempt, bounded so that a host that drops packets cannot stall the start.

@@ -53,6 +53,10 @@ impl CachedClient {
     }
 }
 
+/// How long the feed may be silent before its connection is checked, and how long the
+/// check may take: a connection that died without a word is noticed within twice this.
+const QUIET: Duration = Duration::from_secs(5);
+
 /// How many tokens are kept: a token is small, and few are in use at once.
 const TOKENS: u64 = 10_000;
 
@@ -124,14 +128,24 @@ impl Cache {
     /// every change the feed reports.
     pub fn forget(&self, change: &Change) {
         match change {
-            Change::Client(id) => self.clients.drop(id),
-            Change::Token(id) => self.tokens.drop(id),
+            Change::Client(id) => self.clients.evict(id),
+            Change::Token(id) => self.tokens.evict(id),
+            Change::EveryToken => self.forget_tokens(),
             Change::Unknown => self.flush(),
         }
     }
 
-    /// Drops every token: a deleted tenant leaves every token that reached it.
-    pub fn forget_tokens(&self) {
+    /// Forgets `change` when the returned guard goes: after the write it guards, whether the
+    /// write finished, failed, or was abandoned half-way (a timeout, a caller hanging up)
+    /// after it may have committed.
+    pub fn forget_after(&self, change: Change) -> Forget<'_> {
+        Forget {
+            cache: self,
+            change,
+        }
+    }
+
+    fn forget_tokens(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.tokens.entries.invalidate_all();
     }
@@ -194,14 +208,22 @@ impl Cache {
             self.trust();
             tracing::info!("following the database's changes; reads are served from memory");
             let lost = loop {
-                match feed.next().await {
-                    Ok(Some(change)) => self.forget(&change),
-                    Ok(None) => break "the connection was lost".to_owned(),
-                    Err(error) => break error.to_string(),
+                match tokio::time::timeout(QUIET, feed.next()).await {
+                    Ok(Ok(Some(change))) => self.forget(&change),
+                    Ok(Ok(None)) => break "the connection was lost".to_owned(),
+                    Ok(Err(error)) => break error.to_string(),
+                    // Quiet for a while: make sure the connection is still there.
+                    Err(_) => match tokio::time::timeout(QUIET, feed.check()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => break error.to_string(),
+                        Err(_) => break "the connection stopped answering".to_owned(),
+                    },
                 }
             };
             self.distrust();
             tracing::warn!(%lost, "stopped hearing the database's changes; reads go to the database until they are heard again");
+            // The old feed holds the listening pool's one connection: let it go first.
+            drop(feed);
             feed = resubscribe(store).await;
         }
     }
@@ -224,6 +246,18 @@ async fn resubscribe(store: &dyn Store) -> Box<dyn ChangeFeed> {
     }
 }
 
+/// Forgets its change when dropped (see `Cache::forget_after`).
+pub struct Forget<'a> {
+    cache: &'a Cache,
+    change: Change,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.cache.forget(&self.change);
+    }
+}
+
 /// What a load saw before it began, to tell whether a drop came in meanwhile.
 #[derive(Debug, PartialEq, Eq)]
 struct Stamp {
@@ -232,8 +266,9 @@ struct Stamp {
     drops: u64,
 }
 
-/// How many counters the drops are spread over: a drop of one key makes loads of the keys
-/// sharing its stripe start over, so the stripes are many and cheap.
+/// How many counters the evictions are spread over: an eviction of one key keeps loads of
+/// every key sharing its stripe from being kept (they are served, not remembered), so the
+/// stripes are many and cheap.
 const STRIPES: usize = 1024;
 
 struct Shelf<K, V> {
@@ -264,7 +299,7 @@ impl<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static> Shelf<K, V>
         self.stripe(key).load(Ordering::SeqCst)
     }
 
-    fn drop(&self, key: &K) {
+    fn evict(&self, key: &K) {
         self.stripe(key).fetch_add(1, Ordering::SeqCst);
         self.entries.invalidate(key);
     }

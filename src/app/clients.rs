@@ -132,11 +132,9 @@ pub async fn patch(
             (after, event)
         }))
     };
-    let updated = app.store.update_client(id, &decide, commit).await;
-    if commit == Commit::Yes {
-        app.forget(Change::Client(id.clone()));
-    }
-    match updated {
+    let _forget =
+        (commit == Commit::Yes).then(|| app.cache.forget_after(Change::Client(id.clone())));
+    match app.store.update_client(id, &decide, commit).await {
         // The client exists (it was locked): what is missing is the tenant it moves to.
         Err(StoreError::NotFound(Missing::Tenant)) => {
             Err(Invalid::one("/tenant", "no tenant with this id").into())
@@ -153,9 +151,8 @@ pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
         ));
     }
     let audit = |deleted: &Client| event(&caller.change, Action::ClientDelete, deleted);
-    let deleted = app.store.delete_client(client, &audit).await;
-    app.forget(Change::Client(client.id.clone()));
-    Ok(deleted?)
+    let _forget = app.cache.forget_after(Change::Client(client.id.clone()));
+    Ok(app.store.delete_client(client, &audit).await?)
 }
 
 /// A client's event, with its document as it is after the change (before, for a delete).

@@ -22,7 +22,7 @@ use crate::domain::change::{Actor, ChangeContext};
 use crate::domain::client::ClientId;
 use crate::domain::tenant::TenantId;
 use crate::domain::token::Grants;
-use crate::store::{Change, Store};
+use crate::store::Store;
 
 use cache::Cache;
 pub use error::{Error, Result};
@@ -52,14 +52,6 @@ impl App {
             cache: Arc::new(Cache::new(settings.cache_mib * 1024 * 1024)),
             uses: Arc::default(),
         }
-    }
-}
-
-impl App {
-    /// Drops what a write of this process changed from its memory. Called whatever the
-    /// write's outcome: one that failed may still have committed.
-    fn forget(&self, change: Change) {
-        self.cache.forget(&change);
     }
 }
 

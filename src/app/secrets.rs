@@ -1,11 +1,8 @@
 //! Client secrets: zero-downtime rotation (Stytch), verification for gateways and
 //! authorization servers, and rotation telemetry.
 
-use std::sync::Arc;
-
 use serde_json::json;
 
-use super::cache::CachedClient;
 use super::{App, Caller, Error, Result};
 use crate::domain::audit::{Action, Event};
 use crate::domain::client::{Client, ClientId};
@@ -66,9 +63,8 @@ pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Re
         .with_document(&document);
         Ok((change, event))
     };
-    let rotated = app.store.rotate_secrets(id, &decide).await;
-    app.forget(Change::Client(id.clone()));
-    let (client, secrets) = rotated?;
+    let _forget = app.cache.forget_after(Change::Client(id.clone()));
+    let (client, secrets) = app.store.rotate_secrets(id, &decide).await?;
     Ok(Rotated {
         client,
         secrets,
@@ -84,7 +80,7 @@ pub async fn verify(
     id: &ClientId,
     presented: &SecretString,
 ) -> Result<Slot> {
-    let cached = visible(app, caller, id).await?;
+    let cached = super::clients::read(app, caller, id).await?;
     let (client, secrets) = (&cached.client, &cached.secrets);
     if let Some(retry_after) = app.verify_failures.refused(&client.id) {
         return Err(Error::TooManyFailures {
@@ -107,9 +103,4 @@ pub async fn verify(
         app.uses.note(&client.id, slot, now);
     }
     Ok(slot)
-}
-
-/// The client with its secrets, if the caller can see its tenant.
-pub async fn visible(app: &App, caller: &Caller, id: &ClientId) -> Result<Arc<CachedClient>> {
-    super::clients::read(app, caller, id).await
 }

@@ -7,6 +7,7 @@ use crate::domain::change::ChangeContext;
 use crate::domain::page::{Limit, Page};
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::time;
+use crate::store::Change;
 
 pub async fn create(app: &App, caller: &Caller, id: &str, name: &str) -> Result<Tenant> {
     caller.require_admin()?;
@@ -39,10 +40,9 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
     let id = TenantId::parse(id).map_err(|_| super::Error::NotFound(Missing::Tenant))?;
     let audit = |tenant: &Tenant| event(&caller.change, Action::TenantDelete, tenant);
-    let deleted = app.store.delete_tenant(&id, &audit).await;
     // Every token that reached the tenant reaches it no more.
-    app.cache.forget_tokens();
-    Ok(deleted?)
+    let _forget = app.cache.forget_after(Change::EveryToken);
+    Ok(app.store.delete_tenant(&id, &audit).await?)
 }
 
 fn event(change: &ChangeContext, action: Action, tenant: &Tenant) -> Event {

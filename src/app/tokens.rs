@@ -83,9 +83,8 @@ pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
     let audit = |token: &ApiToken| event(&caller.change, Action::TokenRevoke, token);
     let id = token_id(id)?;
-    let revoked = app.store.delete_token(id, &audit).await;
-    app.forget(Change::Token(id));
-    Ok(revoked?)
+    let _forget = app.cache.forget_after(Change::Token(id));
+    Ok(app.store.delete_token(id, &audit).await?)
 }
 
 /// A token's event: its document holds its grants, never its text or hash.

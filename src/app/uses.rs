@@ -45,12 +45,15 @@ pub async fn record(app: &App) {
     }
 }
 
-/// `record`, once a second, for as long as the server runs.
-pub async fn record_every_second(app: App) {
+/// `record`, once a second, until `stop` says so; a round under way is finished first, so
+/// what it took is written (the caller records once more after the last request).
+pub async fn record_every_second(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
-        record(&app).await;
+        tokio::select! {
+            _ = ticks.tick() => record(&app).await,
+            _ = async { stop.wait_for(|stop| *stop).await.is_ok() } => return,
+        }
     }
 }

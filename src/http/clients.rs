@@ -84,11 +84,10 @@ async fn read_client(
     ClientPath(id): ClientPath,
 ) -> Result<Response, ApiError> {
     let cached = clients::read(&state.app, &caller, &id).await?;
-    let headers = [
-        (header::ETAG, cached.etag.clone()),
-        (header::CONTENT_TYPE, "application/json".to_owned()),
-    ];
-    Ok((headers, cached.document.clone()).into_response())
+    Ok(document_answer(
+        cached.etag.clone(),
+        cached.document.clone(),
+    ))
 }
 
 async fn patch_client(
@@ -131,11 +130,15 @@ fn document_response(client: &Client) -> Response {
         return ApiError::Internal("the client document did not serialize".to_owned())
             .into_response();
     };
+    document_answer(client::etag_of(&body), Bytes::from(body))
+}
+
+fn document_answer(etag: String, document: Bytes) -> Response {
     let headers = [
-        (header::ETAG, client::etag_of(&body)),
+        (header::ETAG, etag),
         (header::CONTENT_TYPE, "application/json".to_owned()),
     ];
-    (headers, body).into_response()
+    (headers, document).into_response()
 }
 
 fn is_patch_media_type(headers: &HeaderMap) -> bool {

@@ -15,6 +15,7 @@ use super::auth::require_deliberate;
 use super::error::ApiError;
 use super::extract::{ClientPath, JsonBody, NO_STORE};
 use super::ops::FailureKind;
+use crate::app::clients;
 use crate::app::secrets::{self, Rotated, Step};
 use crate::app::{self, Caller};
 use crate::domain::client::Client;
@@ -161,7 +162,7 @@ async fn secret_telemetry(
     caller: Caller,
     ClientPath(client): ClientPath,
 ) -> Result<Json<Value>, ApiError> {
-    let cached = secrets::visible(&state.app, &caller, &client).await?;
+    let cached = clients::read(&state.app, &caller, &client).await?;
     Ok(Json(json!({
         "client_id": cached.client.id,
         "current": in_slot(&cached.secrets, Slot::Current),

@@ -17,6 +17,8 @@ pub enum Change {
     Client(ClientId),
     /// The token, or the tenants it reaches.
     Token(Uuid),
+    /// Every token: a tenant went, and with it every token's reach into it.
+    EveryToken,
     /// A notice this release cannot read (one from a newer release, say): anything may have
     /// changed.
     Unknown,
@@ -38,6 +40,9 @@ pub trait ChangeFeed: Send {
     /// The next change, or None once the connection is lost: changes made since may never
     /// be heard, so the follower must start again from a new feed.
     async fn next(&mut self) -> StoreResult<Option<Change>>;
+    /// A round trip on the listening connection itself: a connection that died without a
+    /// word (a partition, a NAT's idle timeout) never ends `next`, but fails this.
+    async fn check(&mut self) -> StoreResult<()>;
 }
 
 #[cfg(test)]

@@ -133,6 +133,10 @@ pub trait Operations: Send + Sync {
     /// A feed of the changes every process commits, or None when this process is the only
     /// writer (SQLite), so what it changes itself is all there is to hear.
     async fn changes(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>>;
+    /// Claims the database for this one server when no feed of changes could tell another
+    /// process what this one changes (SQLite): a second claim, by another process, is
+    /// refused. Idempotent within the process; nothing to claim on Postgres.
+    fn claim_sole_server(&self) -> StoreResult<()>;
     async fn close(&self);
 }
 

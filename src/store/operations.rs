@@ -43,6 +43,10 @@ macro_rules! operations {
                     self.change_feed().await
                 }
 
+                fn claim_sole_server(&self) -> StoreResult<()> {
+                    self.claim_file()
+                }
+
                 async fn close(&self) {
                     self.close_pools().await;
                 }

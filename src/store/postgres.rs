@@ -126,6 +126,11 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Every replica hears every change: any number may serve one database.
+    fn claim_file(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn change_feed(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
         let mut listener = PgListener::connect_with(&self.listening).await?;
         // A lost connection ends the feed: the follower starts over, and knows it must.
@@ -147,5 +152,10 @@ impl ChangeFeed for Listening {
     async fn next(&mut self) -> StoreResult<Option<Change>> {
         let notice = self.0.try_recv().await?;
         Ok(notice.map(|notice| Change::parse(notice.payload())))
+    }
+
+    async fn check(&mut self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&mut self.0).await?;
+        Ok(())
     }
 }

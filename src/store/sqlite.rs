@@ -175,25 +175,46 @@ impl SqliteStore {
     }
 
     /// No other process hears what this one changes, so a server that keeps clients and
-    /// tokens in memory must be the only one on its file: it takes an exclusive lock on it,
-    /// held until the store closes (or the process dies). The command line's offline
-    /// `token create` takes none: a new token cannot be stale in anyone's memory.
-    async fn change_feed(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
+    /// tokens in memory must be the only one on its file: it takes an exclusive lock on the
+    /// database file itself, held until the store closes (or the process dies). The command
+    /// line's offline `token create` takes none: a new token cannot be stale in anyone's
+    /// memory. An in-memory database is this process's alone.
+    fn claim_file(&self) -> StoreResult<()> {
         let Some(path) = &self.file else {
-            return Ok(None);
+            return Ok(());
         };
-        let file = std::fs::File::open(path)
-            .map_err(|e| StoreError::Corrupt(format!("cannot open {}: {e}", path.display())))?;
-        if let Err(error) = file.try_lock() {
-            return Err(StoreError::Conflict(match error {
-                std::fs::TryLockError::WouldBlock => {
-                    "another clientd serves this SQLite file; SQLite is served by one process \
-                     (use Postgres for several replicas)"
-                }
-                std::fs::TryLockError::Error(_) => "cannot lock the SQLite file",
-            }));
+        let mut held = self.sole_server.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_some() {
+            return Ok(());
         }
-        *self.sole_server.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        let cannot = |e: std::io::Error| {
+            StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot open {} to lock it: {e}", path.display()),
+            )))
+        };
+        // Created if missing, as SQLite would: an empty file is an empty database.
+        let file = (std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true))
+        .truncate(false)
+        .open(path)
+        .map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Conflict(
+                "another clientd serves this SQLite file; SQLite is served by one process \
+                 (use Postgres for several replicas)",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+        }
+    }
+
+    async fn change_feed(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
         Ok(None)
     }
 

@@ -212,6 +212,8 @@ async fn a_second_server_on_one_sqlite_file_is_refused() {
         error.contains("another clientd serves this SQLite file"),
         "{error}"
     );
+    // Refused before it wrote anything: no first admin token was issued behind the server.
+    assert_eq!(first.count_rows("api_tokens").await, 0);
 
     let database = first.stop();
     // The first server lets go of the file as it stops: a new one starts and serves.
