@@ -14,29 +14,40 @@ use crate::store::{Backend, PoolSettings};
 #[command(
     name = "clientd",
     version,
-    about = "Self-hosted OAuth client-management service"
+    about = "Self-hosted OAuth client-management service",
+    long_about = "Self-hosted OAuth client-management service.\n\n\
+        A bare `clientd` (or `clientd serve`) serves the REST API with the settings below. \
+        The other commands are a client of that API: `clientd clients list`, \
+        `clientd secrets rotate-start ID`, ... (set CLIENTD_URL and CLIENTD_TOKEN first).",
+    // `clientd --listen X serve` would leave one of the two settings unused: settings go
+    // either to a bare `clientd` or after the command.
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Server settings")]
     pub settings: Settings,
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start
 pub enum Command {
     /// Serve the REST API (what a bare `clientd` does).
-    Serve,
-    /// Manage admin API tokens directly in the database.
+    Serve(#[command(flatten, next_help_heading = "Server settings")] Settings),
+    /// Manage admin API tokens directly in the database, without a server.
     #[command(subcommand)]
     Token(TokenCommand),
     /// Exit 0 when the clientd at CLIENTD_LISTEN is ready (for container health checks).
-    Healthcheck,
+    Healthcheck(#[command(flatten, next_help_heading = "Server settings")] Settings),
+    #[command(flatten)]
+    Remote(crate::cli::RemoteCommand),
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum TokenCommand {
-    /// Create an admin API token and print it once.
+    /// Create an admin API token in the database and print it once (a server need not run).
     Create {
         /// What the token is for, shown when tokens are listed.
         #[arg(long)]
@@ -51,6 +62,8 @@ pub enum TokenCommand {
         /// When the token stops working, as RFC 3339 (2027-01-31T00:00:00Z).
         #[arg(long, value_parser = parse_timestamp)]
         expires_at: Option<Timestamp>,
+        #[command(flatten, next_help_heading = "Server settings")]
+        settings: Settings,
     },
 }
 
@@ -64,75 +77,75 @@ pub enum LogFormat {
 pub struct Settings {
     /// Database: sqlite://PATH (created when missing), sqlite::memory: or postgres://USER@HOST/DB.
     /// Its value is never printed: it may hold a password.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://clientd.db", hide_env_values = true, value_parser = parse_database_url, global = true)]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://clientd.db", hide_env_values = true, value_parser = parse_database_url)]
     pub database_url: String,
 
     /// Address to serve on, as host:port.
-    #[arg(long, env = "CLIENTD_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen, global = true)]
+    #[arg(long, env = "CLIENTD_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// A token (at least 32 characters) that holds every permission, for CI and compose.
     /// It lives only in configuration: it is neither stored nor listed.
-    #[arg(long, env = "CLIENTD_BOOTSTRAP_TOKEN", hide_env_values = true, value_parser = parse_bootstrap_token, global = true)]
+    #[arg(long, env = "CLIENTD_BOOTSTRAP_TOKEN", hide_env_values = true, value_parser = parse_bootstrap_token)]
     pub bootstrap_token: Option<SecretString>,
 
     /// Log format: text for people, json for log collectors.
-    #[arg(long, env = "CLIENTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, env = "CLIENTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Most database connections this replica holds.
-    #[arg(long, env = "CLIENTD_DB_POOL_SIZE", default_value_t = 10, value_parser = parse_pool_size, global = true)]
+    #[arg(long, env = "CLIENTD_DB_POOL_SIZE", default_value_t = 10, value_parser = parse_pool_size)]
     pub db_pool_size: u32,
 
     /// How long to wait at start for the database to answer, in seconds.
-    #[arg(long, env = "CLIENTD_DB_WAIT_SECS", default_value_t = 60, value_parser = parse_db_wait, global = true)]
+    #[arg(long, env = "CLIENTD_DB_WAIT_SECS", default_value_t = 60, value_parser = parse_db_wait)]
     pub db_wait_secs: u64,
 
     /// Longest a request may take before it is answered 503, in seconds.
-    #[arg(long, env = "CLIENTD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_request_timeout, global = true)]
+    #[arg(long, env = "CLIENTD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_request_timeout)]
     pub request_timeout_secs: u64,
 
     /// Most credentials (keys, certificates, subject DNs) one client may hold; Auth0 allows two.
-    #[arg(long, env = "CLIENTD_MAX_CREDENTIALS_PER_CLIENT", default_value_t = 2, value_parser = parse_max_credentials, global = true)]
+    #[arg(long, env = "CLIENTD_MAX_CREDENTIALS_PER_CLIENT", default_value_t = 2, value_parser = parse_max_credentials)]
     pub max_credentials_per_client: usize,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = parse_body_limit, global = true)]
+    #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = parse_body_limit)]
     pub body_limit_bytes: usize,
 
     /// Failed authentications (bad, revoked or expired tokens) one source address may make in
     /// a minute; past it the address is answered 429 until the limit lets it try again.
-    #[arg(long, env = "CLIENTD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_auth_failures, global = true)]
+    #[arg(long, env = "CLIENTD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_auth_failures)]
     pub auth_failures_per_minute: u32,
 
     /// Failed secret verifications one client may have in a minute, likewise.
-    #[arg(long, env = "CLIENTD_VERIFY_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_verify_failures, global = true)]
+    #[arg(long, env = "CLIENTD_VERIFY_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_verify_failures)]
     pub verify_failures_per_minute: u32,
 
     /// Proxies (comma-separated CIDRs or addresses) whose X-Forwarded-For names the source
     /// address; from anyone else the header is ignored.
-    #[arg(long, env = "CLIENTD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
+    #[arg(long, env = "CLIENTD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Days the audit trail keeps an event; older ones are pruned in the background.
-    #[arg(long, env = "CLIENTD_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = parse_retention, global = true)]
+    #[arg(long, env = "CLIENTD_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = parse_retention)]
     pub audit_retention_days: u32,
 
     /// Most connections served at once; further ones wait in the listen queue.
-    #[arg(long, env = "CLIENTD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = parse_max_connections, global = true)]
+    #[arg(long, env = "CLIENTD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = parse_max_connections)]
     pub max_connections: usize,
 
     /// Seconds a client has to send a request's head (method, path, headers) once it began.
-    #[arg(long, env = "CLIENTD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = parse_header_read_timeout, global = true)]
+    #[arg(long, env = "CLIENTD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = parse_header_read_timeout)]
     pub header_read_timeout_secs: u64,
 
     /// Seconds a kept-alive connection may sit idle between requests before it is closed.
-    #[arg(long, env = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_keep_alive_timeout, global = true)]
+    #[arg(long, env = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_keep_alive_timeout)]
     pub keep_alive_timeout_secs: u64,
 
     /// Mebibytes of memory for clients (with their secrets) and API tokens served without
     /// a database round trip; 0 sends every read to the database.
-    #[arg(long, env = "CLIENTD_CACHE_MIB", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=65_536), global = true)]
+    #[arg(long, env = "CLIENTD_CACHE_MIB", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mib: u64,
 }
 
@@ -308,7 +321,7 @@ fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
         })
 }
 
-fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
+pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|at| crate::domain::time::truncate(at.to_utc()))
         .map_err(|_| "must be an RFC 3339 date-time, like 2027-01-31T00:00:00Z".to_owned())

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use config::{Cli, Command, Settings};
+use config::{Cli, Command, Settings, TokenCommand};
 use domain::change::{Actor, ChangeContext};
 use domain::time;
 use domain::token::{ApiToken, TokenText};
@@ -49,19 +49,55 @@ pub enum StartError {
     Command(String),
 }
 
-/// Runs what the command line asks for.
-pub async fn run(cli: Cli) -> Result<(), StartError> {
-    match cli.command {
-        None | Some(Command::Serve) => {
-            let shutdown = telemetry::shutdown_signal();
-            let address = cli.settings.listen;
-            let listener = (TcpListener::bind(address).await)
-                .map_err(|source| StartError::Listen { address, source })?;
-            serve(cli.settings, listener, shutdown).await
+/// Runs what the command line asks for: a server command, or a call of a server's API.
+pub async fn run(cli: Cli) -> std::process::ExitCode {
+    let (settings, local) = match cli.command {
+        Some(Command::Remote(command)) => return cli::run(command).await,
+        None => (cli.settings, Local::Serve),
+        Some(Command::Serve(settings)) => (settings, Local::Serve),
+        Some(Command::Healthcheck(settings)) => (settings, Local::Healthcheck),
+        Some(Command::Token(TokenCommand::Create {
+            settings,
+            name,
+            permissions,
+            tenants,
+            expires_at,
+        })) => {
+            let request = app::tokens::CreateToken {
+                name,
+                permissions,
+                tenants,
+                expires_at,
+            };
+            (settings, Local::Token(request))
         }
-        Some(Command::Token(command)) => cli::token(&cli.settings, command).await,
-        Some(Command::Healthcheck) => cli::healthcheck(cli.settings.listen).await,
+    };
+    telemetry::init(settings.log_format);
+    let done = match local {
+        Local::Serve => {
+            let shutdown = telemetry::shutdown_signal();
+            let address = settings.listen;
+            match TcpListener::bind(address).await {
+                Ok(listener) => serve(settings, listener, shutdown).await,
+                Err(source) => Err(StartError::Listen { address, source }),
+            }
+        }
+        Local::Token(request) => cli::local::token(&settings, request).await,
+        Local::Healthcheck => cli::local::healthcheck(settings.listen).await,
+    };
+    match done {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("clientd: {error}");
+            std::process::ExitCode::FAILURE
+        }
     }
+}
+
+enum Local {
+    Serve,
+    Token(app::tokens::CreateToken),
+    Healthcheck,
 }
 
 /// Connects, migrates, and serves the API on `listener` until `shutdown` completes; requests

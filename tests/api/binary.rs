@@ -339,7 +339,9 @@ async fn json_logs_are_one_object_per_line_with_request_ids_and_no_secrets() {
     let serving = wait_until_serving(&mut stderr).await;
     let serving: serde_json::Value = serde_json::from_str(serving.lines().last().unwrap()).unwrap();
     let address = serving["address"].as_str().unwrap().to_owned();
-    let response = reqwest::Client::new()
+    let response = crate::helpers::http_client()
+        .build()
+        .unwrap()
         .get(format!("http://{address}/tenants"))
         .bearer_auth(&token)
         .header("x-request-id", "find-me-in-the-log")
@@ -347,7 +349,9 @@ async fn json_logs_are_one_object_per_line_with_request_ids_and_no_secrets() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let created = reqwest::Client::new()
+    let created = crate::helpers::http_client()
+        .build()
+        .unwrap()
         .post(format!("http://{address}/tenants"))
         .bearer_auth(&token)
         .header("x-request-id", "audit-me")
@@ -403,7 +407,7 @@ async fn no_secret_reaches_the_log_even_at_debug_level() {
         .unwrap()
         .trim()
         .to_owned();
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client().build().unwrap();
     let call = |path: &str, body: serde_json::Value| {
         http.post(format!("http://{address}{path}"))
             .bearer_auth(&token)

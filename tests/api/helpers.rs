@@ -73,6 +73,13 @@ macro_rules! on_both_stores {
     };
 }
 
+/// An HTTP client for tests. reqwest leaves the choice of rustls' cryptography to the
+/// program; clientd's is ring.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// A fresh, empty database for one test, removed when the test ends.
 pub struct TestDatabase {
     pub url: String,
@@ -203,7 +210,7 @@ impl TestApp {
             address,
             database,
             admin_token,
-            http: reqwest::Client::new(),
+            http: http_client().build().unwrap(),
             _shutdown: shutdown,
         };
         // The listener is bound already, so requests simply wait for migrations to finish;

@@ -212,7 +212,7 @@ async fn an_in_memory_database_survives_abandoned_requests() {
     let database = crate::helpers::TestDatabase::in_memory();
     let app = TestApp::spawn_on(database).await;
     app.create_tenant("acme").await;
-    let impatient = reqwest::Client::builder()
+    let impatient = crate::helpers::http_client()
         .timeout(std::time::Duration::from_micros(300))
         .build()
         .unwrap();

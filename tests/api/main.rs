@@ -10,6 +10,7 @@ mod abuse;
 mod audit;
 mod auth;
 mod binary;
+mod cli;
 mod clients;
 mod coherence;
 mod credentials;

@@ -1,4 +1,5 @@
-//! Commands other than serving: `clientd token create` and `clientd healthcheck`.
+//! Commands beside the server that need no API: `clientd token create` (straight into the
+//! database) and `clientd healthcheck`.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -9,35 +10,20 @@ use tokio::net::TcpStream;
 use crate::StartError;
 use crate::app::tokens::{self, CreateToken};
 use crate::app::{self, App, Caller};
-use crate::config::{Settings, TokenCommand};
+use crate::config::Settings;
 
-pub async fn token(settings: &Settings, command: TokenCommand) -> Result<(), StartError> {
-    match command {
-        TokenCommand::Create {
-            name,
-            permissions,
-            tenants,
-            expires_at,
-        } => {
-            let store = crate::connect(settings).await?;
-            let request = CreateToken {
-                name,
-                permissions,
-                tenants,
-                expires_at,
-            };
-            let app = App::new(store.clone(), settings);
-            let issued = tokens::create(&app, &Caller::command_line(), request).await;
-            store.close().await;
-            let (token, text) = issued.map_err(|error| StartError::Command(describe(error)))?;
-            eprintln!(
-                "Created token {} ({}); it is shown once:",
-                token.id, token.name
-            );
-            println!("{}", text.expose());
-            Ok(())
-        }
-    }
+pub async fn token(settings: &Settings, request: CreateToken) -> Result<(), StartError> {
+    let store = crate::connect(settings).await?;
+    let app = App::new(store.clone(), settings);
+    let issued = tokens::create(&app, &Caller::command_line(), request).await;
+    store.close().await;
+    let (token, text) = issued.map_err(|error| StartError::Command(describe(error)))?;
+    eprintln!(
+        "Created token {} ({}); it is shown once:",
+        token.id, token.name
+    );
+    println!("{}", text.expose());
+    Ok(())
 }
 
 fn describe(error: app::Error) -> String {
