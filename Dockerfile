@@ -7,6 +7,7 @@ COPY Cargo.toml Cargo.lock clippy.toml ./
 COPY src ./src
 COPY migrations ./migrations
 COPY openapi.yaml ./
+COPY assets ./assets
 # The same build command as the README's; SQLite is compiled in, TLS roots are bundled.
 RUN cargo build --release --locked --bin clientd
 

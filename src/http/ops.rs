@@ -1,9 +1,10 @@
-//! Operations endpoints, open to all: liveness, readiness, Prometheus metrics and the spec.
+//! Operations endpoints, open to all: liveness, readiness, Prometheus metrics, the spec and its
+//! interactive reference.
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,12 +18,38 @@ use crate::store::PoolStats;
 
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
+/// The reference at /docs: Swagger UI, vendored in assets/docs (scripts/vendor-docs), and the
+/// page that starts it. It loads nothing from another host, and the policy makes sure.
+const DOCS_PAGE: &str = include_str!("../../assets/docs/index.html");
+const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+const DOCS_ASSETS: [(&str, &str, &[u8]); 3] = [
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/docs/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/docs/swagger-ui.css"),
+    ),
+    (
+        "init.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/docs/init.js"),
+    ),
+];
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.yaml", get(openapi))
+        .route("/docs", get(docs))
+        .route("/docs/{asset}", get(docs_asset))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -48,6 +75,34 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
+
+async fn docs() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, DOCS_POLICY),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        DOCS_PAGE,
+    )
+}
+
+async fn docs_asset(Path(asset): Path<String>) -> Response {
+    match DOCS_ASSETS.iter().find(|(name, _, _)| *name == asset) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CONTENT_SECURITY_POLICY, DOCS_POLICY),
+                // Unversioned URLs: a cached bundle could outlive an upgrade of the page.
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
+        // Answered as an unknown route, like any other path nothing serves.
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Request counts and latencies by route template, and the database pool's gauges. Each app

@@ -20,6 +20,7 @@ fn concrete(template: &str) -> String {
         .split('/')
         .map(|segment| match segment {
             "{tokenId}" => "0192e4a0-0000-7000-8000-000000000000",
+            "{asset}" => "init.js",
             s if s.starts_with('{') => "drift-check",
             s => s,
         })

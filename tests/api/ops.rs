@@ -31,6 +31,27 @@ on_both_stores! {
         assert_eq!(spec.header("content-type"), Some("application/yaml"));
         assert!(spec.text.starts_with("openapi: 3.1"));
     }
+
+    async fn the_reference_is_served_with_its_assets_under_a_strict_policy(app) {
+        // scripts/browser renders it in Chromium; this checks what the server sends.
+        for prefix in ["", "/v1"] {
+            let page = app.anonymous().get(&format!("{prefix}/docs")).await;
+            assert_eq!(page.status, 200);
+            assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+            let policy = page.header("content-security-policy").unwrap();
+            assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"));
+            for asset in ["docs/swagger-ui-bundle.js", "docs/swagger-ui.css", "docs/init.js"] {
+                assert!(page.text.contains(asset), "{asset} missing from the page");
+                let file = app.anonymous().get(&format!("{prefix}/{asset}")).await;
+                assert_eq!(file.status, 200, "{asset}");
+                assert!(file.text.len() > 500, "{asset}");
+            }
+        }
+        let css = app.anonymous().get("/docs/swagger-ui.css").await;
+        assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+        app.anonymous().get("/docs/other.js").await.assert_problem(404, "unknown-route");
+        app.anonymous().get("/docs/").await.assert_problem(404, "unknown-route");
+    }
 }
 
 /// Postgres restarting under clientd ends every connection; the pool replaces them unaided.
