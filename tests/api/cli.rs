@@ -47,7 +47,11 @@ impl Run {
 
 /// The binary with only a server and a token in its environment.
 fn clientd(app: &TestApp) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clientd"));
+    program(env!("CARGO_BIN_EXE_clientd"), app)
+}
+
+fn program(name: &str, app: &TestApp) -> Command {
+    let mut command = Command::new(name);
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -758,4 +762,49 @@ async fn completions_and_help_are_written_for_people() {
             "{command} missing from --help"
         );
     }
+}
+
+/// The README's CI smoke test, as it is written there, against a live server: no curl, no jq.
+#[tokio::test]
+async fn the_readme_smoke_test_runs_as_written() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    app.create_tenant("acme-prod").await;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = readme
+        .split("A CI smoke test with no curl or jq:")
+        .nth(1)
+        .unwrap();
+    let script = after
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_clientd"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let mut bash = program("bash", &app);
+    bash.env("PATH", path);
+    let done = run_with(bash, &["-c", script], "").await;
+    assert_eq!(
+        done.code, 0,
+        "{script}\nstdout: {}\nstderr: {}",
+        done.stdout, done.stderr
+    );
+    assert!(
+        done.stdout.lines().next() == Some("next"),
+        "verify prints which secret: {}",
+        done.stdout
+    );
+    let left = app.admin().get("/tenants/acme-prod/clients").await;
+    assert_eq!(
+        left.json["items"],
+        json!([]),
+        "the script deletes what it made"
+    );
 }
