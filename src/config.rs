@@ -18,7 +18,8 @@ use crate::store::{Backend, PoolSettings};
     long_about = "Self-hosted OAuth client-management service.\n\n\
         A bare `clientd` (or `clientd serve`) serves the REST API with the settings below. \
         The other commands are a client of that API: `clientd clients list`, \
-        `clientd secrets rotate-start ID`, ... (set CLIENTD_URL and CLIENTD_TOKEN first).",
+        `clientd secrets rotate-start ID`, ... Set CLIENTD_URL and CLIENTD_TOKEN first, or \
+        give --url and --token-file after the resource: `clientd clients --url URL list`.",
     // `clientd --listen X serve` would leave one of the two settings unused: settings go
     // either to a bare `clientd` or after the command.
     args_conflicts_with_subcommands = true

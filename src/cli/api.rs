@@ -8,6 +8,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use super::output::printable;
 use crate::domain::secret::SecretString;
 
 /// Why a command did not do what it was asked; each is its own exit code.
@@ -16,10 +17,18 @@ pub enum Failure {
     /// The command line, or a file it names, cannot make a request (exit 2).
     #[error("{0}")]
     Usage(String),
+    /// This machine failed the command: its answer could not be written out (exit 2).
+    #[error("{0}")]
+    Local(String),
+    /// Standard output closed before the answer was printed in full (exit 2 after a write;
+    /// a read ends quietly).
+    #[error("standard output was closed before the answer was printed in full")]
+    OutputClosed,
     /// The server answered with an error (exit 1).
     #[error("{}", refusal_text(.0))]
     Refused(Box<Answer>),
-    /// No answer: nothing listens there, a name does not resolve, a timeout (exit 3).
+    /// No answer from a clientd: nothing listens there, a name does not resolve, a timeout,
+    /// or what answered is not clientd (exit 3).
     #[error("cannot reach {url}: {why}")]
     Unreachable { url: String, why: String },
 }
@@ -28,13 +37,13 @@ impl Failure {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             Failure::Refused(_) => 1,
-            Failure::Usage(_) => 2,
+            Failure::Usage(_) | Failure::Local(_) | Failure::OutputClosed => 2,
             Failure::Unreachable { .. } => 3,
         })
     }
 }
 
-/// A server's answer: its status, the headers the commands care about, and its JSON body.
+/// A server's answer: its status, its headers, and its JSON body (null when it has none).
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
@@ -49,29 +58,27 @@ impl Answer {
 }
 
 /// A problem answer as lines for standard error: its status and title, its detail, and each
-/// broken rule.
+/// broken rule. The server's text is made printable: it may hold what a caller stored.
 fn refusal_text(answer: &Answer) -> String {
-    let text = |name: &str| answer.body.get(name).and_then(Value::as_str);
+    let text = |name: &str| answer.body.get(name).and_then(Value::as_str).map(printable);
     let mut lines = vec![match text("title") {
         Some(title) => format!("{} {title}", answer.status.as_u16()),
         None => answer.status.to_string(),
     }];
-    match text("detail") {
-        Some(detail) => lines.push(format!("  {detail}")),
-        // Not a problem document: a proxy's page, say. Its start tells what answered.
-        None if !answer.body.is_null() => {
-            let body = answer.body.to_string();
-            lines.push(format!("  {}", body.chars().take(300).collect::<String>()));
-        }
-        None => {}
+    if let Some(detail) = text("detail") {
+        lines.push(format!("  {detail}"));
     }
     for error in (answer.body.get("errors").and_then(Value::as_array))
         .into_iter()
         .flatten()
     {
-        let field = error.get("pointer").and_then(Value::as_str).unwrap_or("");
-        let message = error.get("message").and_then(Value::as_str).unwrap_or("");
-        lines.push(format!("  {field}: {message}"));
+        let part = |name| {
+            error
+                .get(name)
+                .and_then(Value::as_str)
+                .map_or_else(String::new, printable)
+        };
+        lines.push(format!("  {}: {}", part("pointer"), part("message")));
     }
     if let Some(id) = text("request_id") {
         lines.push(format!("  (request id {id})"));
@@ -93,8 +100,17 @@ impl Api {
     pub fn new(base: Url, token: &SecretString) -> Result<Self, Failure> {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(Failure::Usage(format!(
-                "--url (CLIENTD_URL) must be an http:// or https:// URL, not {base}"
+                "--url (CLIENTD_URL) must be an http:// or https:// URL, not {}",
+                base.scheme()
             )));
+        }
+        // Messages print the URL; a password in it would go with them.
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(Failure::Usage(
+                "--url (CLIENTD_URL) must not hold a user or password: the token is the \
+                 credential (CLIENTD_TOKEN or --token-file)"
+                    .to_owned(),
+            ));
         }
         let mut authorization = HeaderValue::try_from(format!("Bearer {}", token.expose()))
             .map_err(|_| Failure::Usage("the token holds characters a header cannot".into()))?;
@@ -104,9 +120,11 @@ impl Api {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
+            // A redirect elsewhere would drop the token and end in a puzzling 401.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("clientd/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| Failure::Usage(format!("cannot set up HTTP: {error}")))?;
+            .map_err(|error| Failure::Local(format!("cannot set up HTTP: {error}")))?;
         Ok(Self {
             http,
             base,
@@ -115,13 +133,18 @@ impl Api {
     }
 
     /// The URL of a path given as segments, each percent-encoded, under the base URL's path.
-    pub fn url(&self, segments: &[&str]) -> Url {
+    /// An id of "", "." or ".." would name another route, so it is refused.
+    pub fn url(&self, segments: &[&str]) -> Result<Url, Failure> {
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "" | "." | "..")) {
+            return Err(Failure::Usage(format!("'{bad}' is not an id")));
+        }
         let mut url = self.base.clone();
         url.set_query(None);
+        url.set_fragment(None);
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
         }
-        url
+        Ok(url)
     }
 
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
@@ -133,29 +156,54 @@ impl Api {
 
     /// Sends a request: a 2xx answer, or the failure a non-2xx answer or no answer is.
     pub async fn send(&self, request: RequestBuilder) -> Result<Answer, Failure> {
-        let unreachable = |url: &str, error: reqwest::Error| Failure::Unreachable {
-            url: url.to_owned(),
-            why: describe(&error),
+        let request = (request.build()).map_err(|error| {
+            Failure::Usage(format!("cannot make the request: {}", describe(&error)))
+        })?;
+        // A write whose answer is lost may still have been done: say so, so nobody retries
+        // a rotation blindly.
+        let may_be_done = if request.method() == Method::GET {
+            ""
+        } else {
+            "; the server may have done it: check before retrying (an --idempotency-key makes \
+             a retry safe)"
         };
         let url = self.base.as_str().trim_end_matches('/').to_owned();
-        let mut response = request.send().await.map_err(|e| unreachable(&url, e))?;
+        let unreachable = |error: reqwest::Error, sent: bool| Failure::Unreachable {
+            url: url.clone(),
+            why: format!(
+                "{}{}",
+                describe(&error),
+                if sent || !error.is_connect() {
+                    may_be_done
+                } else {
+                    ""
+                }
+            ),
+        };
+        let mut response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| unreachable(e, false))?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&url, e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(e, true))? {
             if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(Failure::Unreachable {
-                    url,
-                    why: "its answer is larger than 16 MiB: is this a clientd server?".into(),
-                });
+                return Err(self.not_clientd("an answer larger than 16 MiB"));
             }
             bytes.extend_from_slice(&chunk);
         }
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        if status.is_redirection() {
+            let to = (headers.get(header::LOCATION))
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("?");
+            return Err(self.not_clientd(&format!("a redirect to {}", printable(to))));
+        }
+        let body = match serde_json::from_slice(&bytes) {
+            _ if bytes.is_empty() => Value::Null,
+            Ok(body) => body,
+            Err(_) => return Err(self.not_clientd(&format!("a {status} answer that is not JSON"))),
         };
         let answer = Answer {
             status,
@@ -166,6 +214,14 @@ impl Api {
             Ok(answer)
         } else {
             Err(Failure::Refused(Box::new(answer)))
+        }
+    }
+
+    /// An answer no clientd gives: something else listens at the URL.
+    pub fn not_clientd(&self, what: &str) -> Failure {
+        Failure::Unreachable {
+            url: self.base.as_str().trim_end_matches('/').to_owned(),
+            why: format!("it sent {what}: is --url (CLIENTD_URL) a clientd server?"),
         }
     }
 }

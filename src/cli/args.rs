@@ -112,7 +112,7 @@ pub struct Paging {
     #[arg(long, conflicts_with = "cursor")]
     pub all: bool,
     /// Items per page (1 to 200; the server's default is 50).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=200))]
     pub limit: Option<u32>,
     /// Start at this page: the next_cursor a previous list printed.
     #[arg(long)]
@@ -131,6 +131,16 @@ pub struct WriteOptions {
     pub idempotency_key: Option<String>,
 }
 
+impl WriteOptions {
+    /// A write that is never a dry run, with an Idempotency-Key when one is given.
+    pub fn keyed(idempotency_key: Option<String>) -> Self {
+        Self {
+            dry_run: false,
+            idempotency_key,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
     /// List tenants.
@@ -139,7 +149,10 @@ pub enum TenantsCommand {
         paging: Paging,
     },
     /// Show one tenant.
-    Get { id: String },
+    Get {
+        /// The tenant's id.
+        id: String,
+    },
     /// Create a tenant: `clientd tenants create acme-prod --name "Acme production"`.
     Create {
         /// Its id: 1 to 64 lowercase letters, digits, '-' and '_'.
@@ -152,7 +165,10 @@ pub enum TenantsCommand {
         idempotency_key: Option<String>,
     },
     /// Delete a tenant; it must hold no clients any more.
-    Delete { id: String },
+    Delete {
+        /// The tenant's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,7 +193,10 @@ pub enum ClientsCommand {
         paging: Paging,
     },
     /// Show one client: its whole document.
-    Get { id: String },
+    Get {
+        /// The client's id.
+        id: String,
+    },
     /// Create a client from flags, or from a Nexus create request in a file (--file).
     ///
     /// A confidential client's answer holds its secret: it is shown this once.
@@ -189,7 +208,10 @@ pub enum ClientsCommand {
     /// --add redirectUris=https://portal.acme.example/cb2, --remove logoUrl.
     Patch(Box<PatchClient>),
     /// Delete a client with its credentials and secrets.
-    Delete { id: String },
+    Delete {
+        /// The client's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +257,7 @@ pub struct CreateClient {
 
 #[derive(Debug, Args)]
 pub struct PatchClient {
+    /// The client's id.
     pub id: String,
     /// A JSON Patch (an array of operations) in a file; '-' reads standard input.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["set", "add", "remove"])]
@@ -263,6 +286,7 @@ pub enum CredentialsCommand {
     /// List a client's credentials, or (without CLIENT_ID, or with filters) every credential
     /// the token can read.
     List {
+        /// The client's id; without it, every client the token can read.
         client_id: Option<String>,
         /// Only those that expire before this time (RFC 3339).
         #[arg(long, value_name = "TIME")]
@@ -275,44 +299,19 @@ pub enum CredentialsCommand {
     },
     /// Show one credential.
     Get {
+        /// The client's id.
         client_id: String,
+        /// The credential's id.
         credential_id: String,
     },
     /// Add a public key or certificate (PEM) to a client.
-    Add {
-        client_id: String,
-        /// The PEM file ('-' reads standard input): a public key (SPKI or PKCS#1) or an X.509
-        /// certificate.
-        #[arg(long, value_name = "PATH", required_unless_present = "subject_dn")]
-        pem: Option<PathBuf>,
-        /// A certificate subject DN instead of a PEM (for mTLS by subject).
-        #[arg(long, value_name = "DN", conflicts_with = "pem")]
-        subject_dn: Option<String>,
-        /// public_key, x509_cert or cert_subject_dn. Default: told from the PEM.
-        #[arg(long = "type", value_name = "TYPE")]
-        credential_type: Option<String>,
-        /// A name for people.
-        #[arg(long)]
-        name: Option<String>,
-        /// Its key id; the RFC 7638 thumbprint when absent.
-        #[arg(long)]
-        kid: Option<String>,
-        /// Its signing algorithm: RS256 (the default), RS384 or PS256.
-        #[arg(long)]
-        alg: Option<String>,
-        /// When it stops being accepted (RFC 3339).
-        #[arg(long, value_name = "TIME", conflicts_with = "expiry_from_cert")]
-        expires_at: Option<String>,
-        /// Take the expiry from the certificate's notAfter.
-        #[arg(long)]
-        expiry_from_cert: bool,
-        #[command(flatten)]
-        write: WriteOptions,
-    },
+    Add(Box<AddCredential>),
     /// Set when a credential stops being accepted (--at TIME, in the future), or clear it
     /// (--never). To stop accepting it at once, delete it.
     Expire {
+        /// The client's id.
         client_id: String,
+        /// The credential's id.
         credential_id: String,
         /// The new expiry (RFC 3339), e.g. 2027-06-30T00:00:00Z.
         #[arg(
@@ -328,29 +327,78 @@ pub enum CredentialsCommand {
     },
     /// Delete a credential.
     Delete {
+        /// The client's id.
         client_id: String,
+        /// The credential's id.
         credential_id: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AddCredential {
+    /// The client's id.
+    pub client_id: String,
+    /// The PEM file ('-' reads standard input): a public key (SPKI or PKCS#1) or an X.509
+    /// certificate.
+    #[arg(long, value_name = "PATH", required_unless_present = "subject_dn")]
+    pub pem: Option<PathBuf>,
+    /// A certificate subject DN instead of a PEM (for mTLS by subject).
+    #[arg(long, value_name = "DN", conflicts_with = "pem")]
+    pub subject_dn: Option<String>,
+    /// public_key, x509_cert or cert_subject_dn. Default: told from the PEM.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub credential_type: Option<String>,
+    /// A name for people.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Its key id; the RFC 7638 thumbprint when absent.
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// Its signing algorithm: RS256 (the default), RS384 or PS256.
+    #[arg(long)]
+    pub alg: Option<String>,
+    /// When it stops being accepted (RFC 3339).
+    #[arg(long, value_name = "TIME", conflicts_with = "expiry_from_cert")]
+    pub expires_at: Option<String>,
+    /// Take the expiry from the certificate's notAfter.
+    #[arg(long)]
+    pub expiry_from_cert: bool,
+    #[command(flatten)]
+    pub write: WriteOptions,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
     /// Show the current (and next) secret's last four characters, creation and last use.
-    Status { client_id: String },
+    Status {
+        /// The client's id.
+        /// The client's id.
+        client_id: String,
+    },
     /// Start a rotation: prints the next secret once; from now on both secrets verify.
     RotateStart {
+        /// The client's id.
         client_id: String,
         #[arg(long, value_name = "KEY")]
         /// Send an Idempotency-Key, so a retry cannot start twice.
         idempotency_key: Option<String>,
     },
     /// Complete a rotation: the next secret becomes the only one.
-    Rotate { client_id: String },
+    Rotate {
+        /// The client's id.
+        /// The client's id.
+        client_id: String,
+    },
     /// Cancel a rotation: the next secret stops verifying.
-    RotateCancel { client_id: String },
+    RotateCancel {
+        /// The client's id.
+        /// The client's id.
+        client_id: String,
+    },
     /// Check a presented secret, read from standard input (or --secret-file): exit 0 and
     /// print which secret it is when it verifies, exit 1 when it does not.
     Verify {
+        /// The client's id.
         client_id: String,
         /// A file holding the secret (its first line) instead of standard input.
         #[arg(long, value_name = "PATH")]
@@ -366,7 +414,10 @@ pub enum TokensCommand {
         paging: Paging,
     },
     /// Show one token.
-    Get { id: String },
+    Get {
+        /// The token's id.
+        id: String,
+    },
     /// Create a token and print it once.
     Create {
         /// What the token is for, shown when tokens are listed.
@@ -387,10 +438,14 @@ pub enum TokensCommand {
         idempotency_key: Option<String>,
     },
     /// Revoke a token: it stops working at once, on every replica.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Which events")]
 pub struct EventsQuery {
     /// Only this client's events (its credentials' and rotations' too), also once deleted.
     #[arg(long, value_name = "ID", conflicts_with = "tenant")]

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::api::Answer;
+use super::api::{Answer, Failure};
 use super::args::Output;
 
 /// How a kind of resource shows as a table: a heading and a field for each column.
@@ -79,48 +79,70 @@ pub struct Printer {
 
 impl Printer {
     /// One resource: its fields and values, or its JSON.
-    pub fn one(&self, answer: &Answer) -> io::Result<()> {
+    pub fn one(&self, answer: &Answer) -> Result<(), Failure> {
         let mut out = io::stdout().lock();
         let body = &answer.body;
-        if !self.fields.is_empty() {
-            let etag = answer.header("etag").map(|e| Value::String(e.to_owned()));
-            return self.field_line(&mut out, body, etag.as_ref());
-        }
         let shown_once: Vec<_> = (SHOWN_ONCE.iter())
             .filter_map(|&(field, what)| Some((field, what, body.get(field)?.as_str()?)))
             .collect();
+        if !self.fields.is_empty() {
+            let etag = answer.header("etag").map(|e| Value::String(e.to_owned()));
+            if let Some(missing) = (self.fields.iter())
+                .find(|f| lookup(body, f).is_none() && !(*f == "etag" && etag.is_some()))
+            {
+                return Err(Failure::Usage(format!(
+                    "the answer has no field {missing}; it has {}",
+                    body.as_object().map_or_else(String::new, |o| {
+                        o.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                    })
+                )));
+            }
+            self.field_line(&mut out, body, etag.as_ref())
+                .map_err(unwritten)?;
+            // Printing only what was asked is the point of --field; losing a secret unawares
+            // is not.
+            for (field, what, _) in shown_once {
+                if !self.fields.iter().any(|f| f == field) {
+                    eprintln!(
+                        "clientd: {} (shown only this once) was not printed; --field {field} \
+                         prints it",
+                        what.to_lowercase()
+                    );
+                }
+            }
+            return Ok(());
+        }
         match self.output {
             Output::Json => {
-                writeln!(out, "{}", pretty(body))?;
+                writeln!(out, "{}", pretty(body)).map_err(unwritten)?;
                 if !shown_once.is_empty() {
                     eprintln!("clientd: the answer holds a secret that is shown only this once");
                 }
             }
             Output::Table => {
                 let Some(object) = body.as_object() else {
-                    return writeln!(out, "{}", cell(body));
+                    return writeln!(out, "{}", cell(body)).map_err(unwritten);
                 };
                 let rows: Vec<[String; 2]> = (object.iter())
                     .filter(|(name, _)| !SHOWN_ONCE.iter().any(|(field, _)| field == name))
                     .map(|(name, value)| [name.clone(), cell(value)])
                     .collect();
-                write_rows(&mut out, &rows, &mut column_widths(&rows))?;
+                write_rows(&mut out, &rows, &mut column_widths(&rows)).map_err(unwritten)?;
                 for (_, what, secret) in shown_once {
-                    writeln!(
-                        out,
-                        "\n{what} is shown only this once; keep it safe:\n  {secret}"
-                    )?;
+                    let banner = format!("\n{what} is shown only this once; keep it safe:");
+                    writeln!(out, "{banner}\n  {secret}").map_err(unwritten)?;
                 }
             }
         }
-        Ok(())
+        out.flush().map_err(unwritten)
     }
 
     /// What a delete or another answer without a body says to a person.
-    pub fn done(&self, message: &str) {
+    pub fn done(&self, message: &str) -> io::Result<()> {
         if self.output == Output::Table && self.fields.is_empty() {
-            println!("{message}");
+            writeln!(io::stdout().lock(), "{message}")?;
         }
+        Ok(())
     }
 
     pub fn list<'a>(&'a self, kind: &'a Kind) -> List<'a> {
@@ -159,7 +181,18 @@ pub struct List<'a> {
 }
 
 impl List<'_> {
-    pub fn page(&mut self, items: &[Value]) -> io::Result<()> {
+    pub fn page(&mut self, items: &[Value]) -> Result<(), Failure> {
+        let first = items.first().filter(|_| self.printed == 0);
+        let missing = (self.printer.fields.iter())
+            .find(|field| first.is_some_and(|item| lookup(item, field).is_none()));
+        if let Some(missing) = missing {
+            let noun = self.kind.noun;
+            return Err(Failure::Usage(format!("a {noun} has no field {missing}")));
+        }
+        self.print(items).map_err(unwritten)
+    }
+
+    fn print(&mut self, items: &[Value]) -> io::Result<()> {
         let mut out = io::stdout().lock();
         for item in items.iter().filter(|_| !self.printer.fields.is_empty()) {
             self.printer.field_line(&mut out, item, None)?;
@@ -207,7 +240,11 @@ impl List<'_> {
     }
 
     /// Ends the list; `more` is the cursor of a next page left unread.
-    pub fn finish(self, more: Option<&str>) -> io::Result<()> {
+    pub fn finish(self, more: Option<&str>) -> Result<(), Failure> {
+        self.end(more).map_err(unwritten)
+    }
+
+    fn end(self, more: Option<&str>) -> io::Result<()> {
         let mut out = io::stdout().lock();
         if self.printer.fields.is_empty() {
             match self.printer.output {
@@ -224,6 +261,32 @@ impl List<'_> {
             );
         }
         out.flush()
+    }
+}
+
+/// Text safe for a terminal: control and format characters (escape sequences, bidi
+/// overrides) in a stored value would let it rewrite what a person reads. JSON output needs
+/// none of this: serde_json escapes control characters.
+pub fn printable(text: &str) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{FEFF}')
+            || ('\u{200B}'..='\u{200F}').contains(&c)
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2060}'..='\u{206F}').contains(&c)
+    };
+    text.chars()
+        .map(|c| if invisible(c) { ' ' } else { c })
+        .collect()
+}
+
+/// An unwritable standard output. A reader that left early (`| head`) is its own failure, so
+/// that reads can end quietly while a write says its answer was not printed in full.
+pub fn unwritten(error: io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Failure::OutputClosed
+    } else {
+        Failure::Local(format!("cannot print the answer: {error}"))
     }
 }
 
@@ -270,7 +333,7 @@ fn column(item: &Value, field: &str) -> String {
         .map_or_else(|| "-".to_owned(), cell)
 }
 
-/// A cell's width in characters, of its first line: a table row stays one line.
+/// A cell's width, in characters: wide scripts (CJK, emoji) will not line up.
 fn width(text: &str) -> usize {
     text.chars().count()
 }
@@ -301,10 +364,7 @@ fn write_rows<R: AsRef<[String]>>(
         let cells = row.as_ref();
         let mut line = String::new();
         for (i, text) in cells.iter().enumerate() {
-            // Control characters would let a stored value rewrite the terminal.
-            let text: String = (text.chars())
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
+            let text = printable(text);
             if i + 1 == cells.len() {
                 line.push_str(&text);
             } else {
@@ -320,4 +380,27 @@ fn write_rows<R: AsRef<[String]>>(
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_text_cannot_drive_the_terminal() {
+        let hostile = "a\u{1b}]0;pwned\u{7}b\u{202e}c\u{200b}d\te";
+        assert_eq!(printable(hostile), "a ]0;pwned b c d e");
+        assert_eq!(printable("Zürich 東京"), "Zürich 東京");
+    }
+
+    #[test]
+    fn cells_show_lists_joined_and_nothing_as_a_dash() {
+        let value = serde_json::json!({"a": ["x", "y"], "b": null, "c": [], "d": {"k": 1}});
+        assert_eq!(column(&value, "a"), "x, y");
+        assert_eq!(column(&value, "b|a"), "x, y");
+        assert_eq!(column(&value, "b"), "-");
+        assert_eq!(column(&value, "c"), "-");
+        assert_eq!(column(&value, "d.k"), "1");
+        assert_eq!(column(&value, "d"), r#"{"k":1}"#);
+    }
 }

@@ -737,6 +737,11 @@ async fn completions_and_help_are_written_for_people() {
         let script = run(&app, &["completions", shell]).await.ok();
         assert!(script.stdout.contains("rotate-start"), "{shell}");
     }
+    // A reader that leaves early ends a read quietly.
+    let binary = env!("CARGO_BIN_EXE_clientd");
+    let piped = format!("set -o pipefail; '{binary}' completions bash | head -c 10 >/dev/null");
+    let closed = run_with(program("bash", &app), &["-c", &piped], "").await;
+    assert_eq!(closed.code, 0, "{}", closed.stderr);
     let help = run(&app, &["clients", "patch", "--help"]).await.ok();
     assert!(
         help.stdout.contains("--if-match") && help.stdout.contains("CLIENTD_URL"),
@@ -806,5 +811,119 @@ async fn the_readme_smoke_test_runs_as_written() {
         left.json["items"],
         json!([]),
         "the script deletes what it made"
+    );
+}
+
+/// A server that answers every request with `status` and `body`, whatever it is asked.
+async fn impostor(status: &'static str, content_type: &'static str, body: &'static str) -> String {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut head = [0u8; 8192];
+            let _ = stream.read(&mut head).await;
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn what_is_not_a_clientd_answer_is_never_taken_for_success() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let html = impostor("200 OK", "text/html", "<html>welcome</html>").await;
+    let pages = impostor(
+        "200 OK",
+        "application/json",
+        r#"{"items": [{"id": "a"}], "next_cursor": "same"}"#,
+    )
+    .await;
+    let cases: [(&str, &[&str], &str); 4] = [
+        (&html, &["secrets", "verify", "abc"], "not JSON"),
+        (&html, &["clients", "delete", "abc"], "not JSON"),
+        (&pages, &["secrets", "verify", "abc"], "valid"),
+        (
+            &pages,
+            &["tenants", "list", "--all"],
+            "the same page cursor twice",
+        ),
+    ];
+    for (url, args, why) in cases {
+        let mut command = clientd(&app);
+        command.env("CLIENTD_URL", url);
+        let run = run_with(command, args, "a-presented-secret\n").await;
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(why), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("a-presented-secret"));
+    }
+}
+
+#[tokio::test]
+async fn ids_urls_fields_and_keys_that_would_mislead_are_refused_before_sending() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    app.create_tenant("acme").await;
+    let private = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keys/rsa2048-a-private.pem"
+    );
+    let cases: [&[&str]; 6] = [
+        &["clients", "get", ".."],
+        &["credentials", "get", "abc", "."],
+        &["tenants", "get", ""],
+        &["credentials", "add", "abc", "--pem", private],
+        &["tenants", "get", "acme", "--field", "nope"],
+        &[
+            "clients",
+            "patch",
+            "abc",
+            "--set",
+            "enabled=false",
+            "--if-match",
+            "a\nb",
+        ],
+    ];
+    for args in cases {
+        let run = run(&app, args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    let mut with_password = clientd(&app);
+    with_password.env(
+        "CLIENTD_URL",
+        format!("http://admin:hunter2@{}", app.address),
+    );
+    let refused = run_with(with_password, &["tenants", "list"], "").await;
+    assert_eq!(refused.code, 2);
+    assert!(!refused.stderr.contains("hunter2"), "{}", refused.stderr);
+
+    // --field prints what was asked, and says where a secret shown once went.
+    let created = run(
+        &app,
+        &[
+            "clients",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "m",
+            "--app-type",
+            "non_interactive",
+            "--field",
+            "id",
+        ],
+    )
+    .await
+    .ok();
+    assert_eq!(created.stdout.trim().len(), 32, "{}", created.stdout);
+    assert!(
+        created.stderr.contains("--field secret prints it"),
+        "{}",
+        created.stderr
     );
 }

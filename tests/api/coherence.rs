@@ -239,3 +239,38 @@ async fn a_second_server_on_one_sqlite_file_is_refused() {
     })
     .await;
 }
+
+/// CLIENTD_CACHE_MIB=0 reads every client and token from the database: a change made behind
+/// the server's back shows at once. With the cache on, SQLite (which has no feed of changes)
+/// keeps serving what it read, which is why one process serves a file.
+#[tokio::test]
+async fn with_no_cache_memory_every_read_goes_to_the_database() {
+    for cache_mib in [48, 0] {
+        let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+        let app = TestApp::spawn_with(database, |s| s.cache_mib = cache_mib).await;
+        app.create_tenant("acme").await;
+        let created = app
+            .create_client("acme", json!({"name": "a", "app_type": "spa"}))
+            .await;
+        let path = format!("/clients/{}", created["id"].as_str().unwrap());
+        let token = app.create_token(&["client.read.all"], &[]).await;
+        assert_eq!(app.with_token(&token).get(&path).await.status, 200);
+
+        let behind = "UPDATE clients SET modified = $1";
+        app.execute(behind, "2001-01-01T00:00:00.000Z").await;
+        app.execute("DELETE FROM api_tokens WHERE name = $1", "test")
+            .await;
+        let read = app.admin().get(&path).await;
+        let by_token = app.with_token(&token).get(&path).await.status;
+        if cache_mib == 0 {
+            assert_eq!(read.json["modified"], "2001-01-01T00:00:00.000Z");
+            assert_eq!(by_token, 401);
+        } else {
+            assert_eq!(
+                read.json["modified"], created["modified"],
+                "the cache was not used"
+            );
+            assert_eq!(by_token, 200, "the cache was not used");
+        }
+    }
+}

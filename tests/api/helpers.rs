@@ -305,19 +305,36 @@ impl TestApp {
 
     /// Moves every event of the trail `days` into the past, straight in the database.
     pub async fn age_events(&self, days: i64) {
-        use sqlx::Connection;
         let at = clientd::domain::time::now() - chrono::TimeDelta::days(days);
-        let sql = "UPDATE events SET time = $1";
+        self.execute("UPDATE events SET time = $1", at).await;
+    }
+
+    /// Runs one statement with one parameter straight in the database, behind the server.
+    pub async fn execute<T>(&self, sql: &'static str, parameter: T)
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: Send + 'static,
+    {
+        use sqlx::Connection;
         if self.database.url.starts_with("sqlite:") {
             let mut db = sqlx::SqliteConnection::connect(&self.database.url)
                 .await
                 .unwrap();
-            sqlx::query(sql).bind(at).execute(&mut db).await.unwrap();
+            sqlx::query(sql)
+                .bind(parameter)
+                .execute(&mut db)
+                .await
+                .unwrap();
         } else {
             let mut db = sqlx::PgConnection::connect(&self.database.url)
                 .await
                 .unwrap();
-            sqlx::query(sql).bind(at).execute(&mut db).await.unwrap();
+            sqlx::query(sql)
+                .bind(parameter)
+                .execute(&mut db)
+                .await
+                .unwrap();
         }
     }
 
