@@ -395,14 +395,18 @@ pub enum SecretsCommand {
         /// The client's id.
         client_id: String,
     },
-    /// Check a presented secret, read from standard input (or --secret-file): exit 0 and
-    /// print which secret it is when it verifies, exit 1 when it does not.
+    /// Check a presented secret, piped in on standard input (or --secret-file, --secret):
+    /// exit 0 and print which secret it is when it verifies, exit 1 when it does not.
     Verify {
         /// The client's id.
         client_id: String,
         /// A file holding the secret (its first line) instead of standard input.
         #[arg(long, value_name = "PATH")]
         secret_file: Option<PathBuf>,
+        /// The secret itself. Prefer standard input or --secret-file: other users of this
+        /// machine can read a command line.
+        #[arg(long, conflicts_with = "secret_file", value_parser = secret)]
+        secret: Option<SecretString>,
     },
 }
 

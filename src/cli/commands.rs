@@ -1,5 +1,7 @@
 //! Each API command as the calls it makes: one function per resource.
 
+use std::path::Path;
+
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -8,6 +10,7 @@ use super::args::{
     SecretsCommand, TenantsCommand, TokensCommand, WriteOptions,
 };
 use super::{Failure, Session, given, input, output, patch};
+use crate::domain::secret::SecretString;
 
 impl Session {
     pub(super) async fn tenants(&self, command: TenantsCommand) -> Result<(), Failure> {
@@ -260,7 +263,14 @@ impl Session {
             SecretsCommand::Verify {
                 client_id,
                 secret_file,
-            } => return self.verify(&client_id, secret_file.as_deref()).await,
+                secret,
+            } => {
+                let secret = match secret {
+                    Some(secret) => secret,
+                    None => input::secret(secret_file.as_deref().unwrap_or(Path::new("-")))?,
+                };
+                return self.verify(&client_id, &secret).await;
+            }
             SecretsCommand::RotateStart {
                 client_id,
                 idempotency_key,
@@ -277,8 +287,7 @@ impl Session {
     }
 
     /// Exit 0 only for an answer that says the secret is valid: a script branches on it.
-    async fn verify(&self, client_id: &str, file: Option<&std::path::Path>) -> Result<(), Failure> {
-        let secret = input::secret(file.unwrap_or(std::path::Path::new("-")))?;
+    async fn verify(&self, client_id: &str, secret: &SecretString) -> Result<(), Failure> {
         let path = ["clients", client_id, "secrets", "verify"];
         let body = Some(json!({"client_secret": secret.expose()}));
         let answer = self

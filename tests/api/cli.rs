@@ -421,6 +421,10 @@ async fn secrets_rotate_and_verify(app: &TestApp, id: &str, first: &str) {
     )
     .await;
     assert_eq!(by_file.ok().json()["secret"], "next");
+    let by_flag = run(app, &["secrets", "verify", id, "--secret", &next])
+        .await
+        .ok();
+    assert_eq!(by_flag.json()["secret"], "next");
     let status = run(app, &["secrets", "status", id]).await.ok().json();
     assert_eq!(status["next"]["last_four"], json!(&next[next.len() - 4..]));
     run(app, &["secrets", "rotate", id]).await.ok();
