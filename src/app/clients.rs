@@ -122,7 +122,7 @@ pub async fn patch(
     commit: Commit,
 ) -> Result<Client> {
     let now = time::now();
-    let decide = |current: &Client, credentials: &[Credential]| {
+    let decide = |current: &Client, credentials: Option<&[Credential]>| {
         let patched =
             client::decide_patch(current, credentials, patch, &caller.grants, if_match, now)?;
         Ok(patched.map(|after| {

@@ -22,4 +22,8 @@ pub enum Refusal {
     Invalid(#[from] Invalid),
     #[error(transparent)]
     Patch(#[from] PatchError),
+    /// Not a refusal yet: the decision turns on the client's credentials, which the store
+    /// reads only when asked (most patches do not need them, and the read is a round trip).
+    #[error("the decision needs the client's credentials")]
+    NeedsCredentials,
 }

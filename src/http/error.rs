@@ -125,6 +125,7 @@ impl From<Refusal> for ApiError {
             Refusal::Conflict(why) => Self::Conflict(why),
             Refusal::Invalid(invalid) => invalid.into(),
             Refusal::Patch(error) => error.into(),
+            Refusal::NeedsCredentials => Self::Internal(refusal.to_string()),
         }
     }
 }

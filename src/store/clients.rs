@@ -16,9 +16,12 @@ use crate::domain::tenant::TenantId;
 use crate::domain::token::TenantScope;
 
 /// The domain's decision on a stored client, made under the store's lock: the new client with
-/// the event that records the change, None to leave it as it is, or why it is refused.
-pub type ClientDecision<'a> =
-    dyn Fn(&Client, &[Credential]) -> Result<Option<(Client, Event)>, Refusal> + Send + Sync + 'a;
+/// the event that records the change, None to leave it as it is, or why it is refused. It is
+/// asked without the client's credentials first, and again with them if it needs them.
+pub type ClientDecision<'a> = dyn Fn(&Client, Option<&[Credential]>) -> Result<Option<(Client, Event)>, Refusal>
+    + Send
+    + Sync
+    + 'a;
 
 /// Which clients a listing reaches: one tenant's, or those of the tenants a caller can see.
 #[derive(Debug, Clone, Copy)]
@@ -421,9 +424,15 @@ macro_rules! client_store {
                 ) -> StoreResult<Client> {
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, id).await?;
-                    let credentials = credentials_of(&mut *tx, id).await?;
                     // The domain decides under the lock: the one call from the store back up.
-                    let Some((changed, event)) = decide(&current, &credentials)? else {
+                    let decided = match decide(&current, None) {
+                        Err(crate::domain::refusal::Refusal::NeedsCredentials) => {
+                            let credentials = credentials_of(&mut *tx, id).await?;
+                            decide(&current, Some(&credentials))
+                        }
+                        decided => decided,
+                    };
+                    let Some((changed, event)) = decided? else {
                         return Ok(current);
                     };
                     let moved_away = |e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant));

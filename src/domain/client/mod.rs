@@ -333,7 +333,7 @@ impl Serialize for Stamp {
 /// None when the patch changes nothing, so nothing is written.
 pub fn decide_patch(
     current: &Client,
-    credentials: &[Credential],
+    credentials: Option<&[Credential]>,
     patch: &ClientPatch,
     grants: &Grants,
     if_match: Option<&[String]>,
@@ -364,6 +364,7 @@ pub fn decide_patch(
     }
     let method = patched.settings.client_auth_method;
     if method != current.settings.client_auth_method {
+        let credentials = credentials.ok_or(Refusal::NeedsCredentials)?;
         check_auth_method(method, credentials, now)
             .map_err(|why| Invalid::one("/clientAuthMethod", why))?;
     }
