@@ -304,3 +304,44 @@ impl<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static> Shelf<K, V>
         self.entries.invalidate(key);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trusted_cache() -> (Cache, Shelf<u64, &'static str>) {
+        let cache = Cache::new(1 << 20);
+        cache.trust();
+        (cache, Shelf::new(moka::sync::Cache::builder().build()))
+    }
+
+    #[test]
+    fn a_load_that_an_eviction_overtook_is_served_but_not_kept() {
+        let (cache, shelf) = trusted_cache();
+        let stamp = cache.stamp(&shelf, &1);
+        // A write commits and evicts while the load still holds the row it read before.
+        shelf.evict(&1);
+        cache.keep(&shelf, &1, &Arc::new("stale"), stamp);
+        assert!(shelf.get(&1).is_none());
+        // A load that began after the eviction is kept.
+        let stamp = cache.stamp(&shelf, &1);
+        cache.keep(&shelf, &1, &Arc::new("fresh"), stamp);
+        assert_eq!(shelf.get(&1).as_deref(), Some(&"fresh"));
+    }
+
+    #[test]
+    fn a_load_that_a_flush_or_lost_feed_overtook_is_not_kept() {
+        let (cache, shelf) = trusted_cache();
+        let stamp = cache.stamp(&shelf, &2);
+        cache.forget(&Change::Unknown);
+        cache.keep(&shelf, &2, &Arc::new("stale"), stamp);
+        assert!(shelf.get(&2).is_none());
+
+        // Begun while the feed was down, a load is not kept even once it is back.
+        cache.distrust();
+        let stamp = cache.stamp(&shelf, &2);
+        cache.trust();
+        cache.keep(&shelf, &2, &Arc::new("unverified"), stamp);
+        assert!(shelf.get(&2).is_none());
+    }
+}
