@@ -25,7 +25,7 @@ use args::{
 use output::{Kind, Printer, unwritten};
 
 use api::Api;
-pub use api::{Answer, Failure};
+use api::{Answer, Failure};
 
 /// Runs one API command and tells how it went as the process's exit code.
 pub async fn run(command: RemoteCommand) -> ExitCode {

@@ -127,7 +127,7 @@ impl Printer {
                     .filter(|(name, _)| !SHOWN_ONCE.iter().any(|(field, _)| field == name))
                     .map(|(name, value)| [name.clone(), cell(value)])
                     .collect();
-                write_rows(&mut out, &rows, &mut column_widths(&rows)).map_err(unwritten)?;
+                write_rows(&mut out, &rows, &column_widths(&rows)).map_err(unwritten)?;
                 for (_, what, secret) in shown_once {
                     let banner = format!("\n{what} is shown only this once; keep it safe:");
                     writeln!(out, "{banner}\n  {secret}").map_err(unwritten)?;
@@ -227,10 +227,10 @@ impl List<'_> {
                         .collect();
                     let mut widths = column_widths(std::slice::from_ref(&header));
                     widen(&mut widths, &rows);
-                    write_rows(&mut out, &[header], &mut widths)?;
+                    write_rows(&mut out, &[header], &widths)?;
                     self.widths = Some(widths);
                 }
-                if let Some(widths) = self.widths.as_mut() {
+                if let Some(widths) = &self.widths {
                     write_rows(&mut out, &rows, widths)?;
                 }
                 self.printed += items.len();
@@ -358,7 +358,7 @@ fn widen<R: AsRef<[String]>>(widths: &mut Vec<usize>, rows: &[R]) {
 fn write_rows<R: AsRef<[String]>>(
     out: &mut impl Write,
     rows: &[R],
-    widths: &mut [usize],
+    widths: &[usize],
 ) -> io::Result<()> {
     for row in rows {
         let cells = row.as_ref();
