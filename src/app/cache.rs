@@ -94,7 +94,7 @@ impl Cache {
         store: &dyn Store,
         id: &ClientId,
     ) -> StoreResult<Option<Arc<CachedClient>>> {
-        if let Some(hit) = self.trusted().then(|| self.clients.get(id)).flatten() {
+        if let Some(hit) = self.held_client(id) {
             return Ok(Some(hit));
         }
         let stamp = self.stamp(&self.clients, id);
@@ -104,6 +104,11 @@ impl Cache {
         let loaded = Arc::new(CachedClient::new(client, secrets)?);
         self.keep(&self.clients, id, &loaded, stamp);
         Ok(Some(loaded))
+    }
+
+    /// The client as memory holds it, if it does and memory is trusted; nothing is loaded.
+    pub fn held_client(&self, id: &ClientId) -> Option<Arc<CachedClient>> {
+        self.trusted().then(|| self.clients.get(id)).flatten()
     }
 
     /// The token with its hash, from memory or else from the store.

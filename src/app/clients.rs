@@ -126,15 +126,21 @@ pub async fn patch(
         let patched =
             client::decide_patch(current, credentials, patch, &caller.grants, if_match, now)?;
         Ok(patched.map(|after| {
-            let changed = changed_fields(&current.document_value(), &after.document_value());
-            let event = event(&caller.change, Action::ClientPatch, &after)
+            let document = after.document_value();
+            let changed = changed_fields(&current.document_value(), &document);
+            let event = about(&caller.change, Action::ClientPatch, &after)
+                .with_document_value(Some(document))
                 .with_patch(patch.to_value(), changed);
             (after, event)
         }))
     };
+    // What memory holds is only where the store starts: it writes the change decided on it
+    // only if the row is still that, and decides anything else under the client's lock.
+    let seen = app.cache.held_client(id);
+    let seen = seen.as_ref().map(|held| &held.client);
     let _forget =
         (commit == Commit::Yes).then(|| app.cache.forget_after(Change::Client(id.clone())));
-    match app.store.update_client(id, &decide, commit).await {
+    match app.store.update_client(id, seen, &decide, commit).await {
         // The client exists (it was locked): what is missing is the tenant it moves to.
         Err(StoreError::NotFound(Missing::Tenant)) => {
             Err(Invalid::one("/tenant", "no tenant with this id").into())
@@ -157,6 +163,11 @@ pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
 
 /// A client's event, with its document as it is after the change (before, for a delete).
 fn event(change: &ChangeContext, action: Action, client: &Client) -> Event {
+    about(change, action, client).with_document(&client.document())
+}
+
+/// A client's event, without its document yet.
+fn about(change: &ChangeContext, action: Action, client: &Client) -> Event {
     let path = format!("/clients/{}", client.id);
     Event::new(
         change,
@@ -166,5 +177,4 @@ fn event(change: &ChangeContext, action: Action, client: &Client) -> Event {
         path,
     )
     .of_client(&client.id)
-    .with_document(&client.document())
 }

@@ -189,8 +189,13 @@ impl Event {
     }
 
     /// The document, as the API shows it (which never holds a secret).
-    pub fn with_document(mut self, document: &impl Serialize) -> Self {
-        self.document = serde_json::to_value(document).ok();
+    pub fn with_document(self, document: &impl Serialize) -> Self {
+        self.with_document_value(serde_json::to_value(document).ok())
+    }
+
+    /// The document, already made a JSON value.
+    pub fn with_document_value(mut self, document: Option<Value>) -> Self {
+        self.document = document;
         self
     }
 

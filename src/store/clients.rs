@@ -63,12 +63,19 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self, query: &ClientQuery<'_>) -> StoreResult<Page<Client>>;
     /// How many clients the query's reach and filter match, whatever the page.
     async fn count_clients(&self, query: &ClientQuery<'_>) -> StoreResult<u64>;
-    /// Locks the client, lets `decide` say what it becomes, and stores that: concurrent
-    /// updates apply one after another, never over each other. Tenant not found when the
-    /// client moves to a tenant that does not exist.
+    /// Lets `decide` say what the client becomes, and stores that: concurrent updates apply
+    /// one after another, never over each other. Tenant not found when the client moves to a
+    /// tenant that does not exist.
+    ///
+    /// Where the database allows, a change is first decided on `seen` (the client as last
+    /// read, from memory say) or on the row read without a lock, and written in one
+    /// statement only if the row is still exactly that. Otherwise, and for every answer that
+    /// is not a write (a refusal, a patch that changes nothing), the client is locked and
+    /// `decide` asked again.
     async fn update_client(
         &self,
         id: &ClientId,
+        seen: Option<&Client>,
         decide: &ClientDecision<'_>,
         commit: Commit,
     ) -> StoreResult<Client>;
@@ -131,6 +138,23 @@ pub(super) const UPDATE_CLIENT_AT_ONCE: &str = concat!(
     " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM changed"
 );
 
+/// A patched client and its event in one statement without a lock held, only if the row is
+/// still the one the change was decided on (`$21` on: every column its document shows). A
+/// concurrent write either committed first, and the row no longer matches, or waits for this
+/// one: read committed checks the condition again on the row it finally updates.
+pub(super) const UPDATE_CLIENT_IF_UNCHANGED: &str = concat!(
+    "WITH changed AS (
+        UPDATE clients SET tenant_id = $2, settings = $3, modified = $4
+        WHERE id = $1 AND tenant_id = $21 AND settings = $22 AND modified = $23
+            AND last_used IS NOT DISTINCT FROM $24 AND app_type = $25 AND manually_created = $26
+            AND created = $27
+        RETURNING id
+    )
+    INSERT INTO events ",
+    crate::store::events::event_columns!(),
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM changed"
+);
+
 macro_rules! client_store {
     ($store:ident, $db:ty) => {
         mod client_store {
@@ -150,7 +174,7 @@ macro_rules! client_store {
             use crate::domain::token::TenantScope;
             use crate::store::clients::{
                 CLIENT_BY_ID, CREATE_CLIENT_AT_ONCE, ClientQuery, Commit, DELETE_CLIENT_AT_ONCE, Reach,
-                UPDATE_CLIENT_AT_ONCE,
+                UPDATE_CLIENT_AT_ONCE, UPDATE_CLIENT_IF_UNCHANGED,
             };
             use crate::store::rows::ClientRow;
             use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
@@ -318,6 +342,63 @@ macro_rules! client_store {
                 Ok(())
             }
 
+            /// A client's update, its id first; last_used is left alone, since verifications
+            /// record it without taking the client's lock.
+            fn update<'q>(
+                sql: &'static str,
+                id: &'q ClientId,
+                changed: &'q Client,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                sqlx::query(sql)
+                    .bind(id.as_str())
+                    .bind(changed.tenant.as_str())
+                    .bind(Json(&changed.settings))
+                    .bind(changed.modified)
+            }
+
+            fn moved_away(e: sqlx::Error) -> StoreError {
+                StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant))
+            }
+
+            /// A change decided on `seen` (or on the row as read now, without a lock) and
+            /// written in one statement if the row is still that; None when there was no
+            /// change to write or the row had moved on, for the locked path to decide.
+            async fn update_if_unchanged(
+                store: &$store,
+                id: &ClientId,
+                seen: Option<&Client>,
+                decide: &ClientDecision<'_>,
+            ) -> StoreResult<Option<Client>> {
+                let read;
+                let seen = match seen {
+                    Some(seen) => seen,
+                    None => match store.client(id).await? {
+                        Some(client) => {
+                            read = client;
+                            &read
+                        }
+                        None => return Ok(None),
+                    },
+                };
+                let Ok(Some((changed, event))) = decide(seen, None) else {
+                    return Ok(None);
+                };
+                let statement = bind_event(update(UPDATE_CLIENT_IF_UNCHANGED, id, &changed), &event)
+                    .bind(seen.tenant.as_str())
+                    .bind(Json(&seen.settings))
+                    .bind(seen.modified)
+                    .bind(seen.last_used)
+                    .bind(seen.app_type.as_str())
+                    .bind(seen.manually_created)
+                    .bind(seen.created);
+                let done = statement.execute(store.writer()).await.map_err(moved_away)?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                event.log();
+                Ok(Some(changed))
+            }
+
             #[async_trait]
             impl ClientStore for $store {
                 async fn create_client(
@@ -419,9 +500,15 @@ macro_rules! client_store {
                 async fn update_client(
                     &self,
                     id: &ClientId,
+                    seen: Option<&Client>,
                     decide: &ClientDecision<'_>,
                     commit: Commit,
                 ) -> StoreResult<Client> {
+                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                        if let Some(changed) = update_if_unchanged(self, id, seen, decide).await? {
+                            return Ok(changed);
+                        }
+                    }
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, id).await?;
                     // The domain decides under the lock: the one call from the store back up.
@@ -435,23 +522,18 @@ macro_rules! client_store {
                     let Some((changed, event)) = decided? else {
                         return Ok(current);
                     };
-                    let moved_away = |e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant));
-                    // last_used is left alone: verifications record it without taking this lock.
-                    let update = |sql| {
-                        sqlx::query(sql)
-                            .bind(id.as_str())
-                            .bind(changed.tenant.as_str())
-                            .bind(Json(&changed.settings))
-                            .bind(changed.modified)
-                    };
                     if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
-                        let statement = bind_event(update(UPDATE_CLIENT_AT_ONCE), &event);
+                        let statement = bind_event(update(UPDATE_CLIENT_AT_ONCE, id, &changed), &event);
                         statement.execute(&mut *tx).await.map_err(moved_away)?;
                         tx.commit().await?;
                         event.log();
                         return Ok(changed);
                     }
-                    let statement = update("UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1");
+                    let statement = update(
+                        "UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1",
+                        id,
+                        &changed,
+                    );
                     statement.execute(&mut *tx).await.map_err(moved_away)?;
                     finish(tx, &event, commit).await?;
                     Ok(changed)

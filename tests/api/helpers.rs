@@ -338,6 +338,28 @@ impl TestApp {
         }
     }
 
+    /// Runs `sqlite` or `postgres` (SQL text, for whichever store this is) straight in the
+    /// database, unheard by the server: on Postgres with triggers off, so no change notice
+    /// goes out and what the server holds in memory goes stale, as it does on SQLite.
+    pub async fn execute_unheard(&self, sqlite: &'static str, postgres: &'static str) {
+        use sqlx::Connection;
+        if self.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::raw_sql(sqlite).execute(&mut db).await.unwrap();
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::raw_sql("SET session_replication_role = replica")
+                .execute(&mut db)
+                .await
+                .unwrap();
+            sqlx::raw_sql(postgres).execute(&mut db).await.unwrap();
+        }
+    }
+
     /// Rows of `table` (one of the schema's), read straight from the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         use sqlx::Connection;

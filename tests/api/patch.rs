@@ -246,6 +246,32 @@ on_both_stores! {
         response.assert_problem(404, "not-found");
     }
 
+    async fn a_patch_is_decided_on_the_stored_row_not_on_what_memory_holds(app) {
+        app.create_tenant("acme").await;
+        // No secret: a new secret sends a change notice, which could empty memory too late.
+        let created = app.create_client("acme", json!({"name": "Portal", "app_type": "spa"})).await;
+        let path = format!("/clients/{}", created["id"].as_str().unwrap());
+        let read = app.admin().get(&path).await;
+        let etag = read.header("etag").unwrap().to_owned();
+        app.execute_unheard(
+            "UPDATE clients SET settings = json_set(settings, '$.name', 'Behind')",
+            r#"UPDATE clients SET settings = jsonb_set(settings, '{name}', '"Behind"')"#,
+        )
+        .await;
+        assert_eq!(app.admin().get(&path).await.json["name"], "Portal", "memory was not stale");
+
+        // The row changed behind the tag memory still shows: the store refuses it.
+        let body = json!([{"op": "replace", "path": "/description", "value": "after"}]);
+        let guarded = app.patch(&path, PATCH_JSON, Some(&etag), body.clone()).await;
+        guarded.assert_problem(412, "precondition-failed");
+        // Unguarded, the patch applies to the row as stored, and keeps what changed behind.
+        let patched = app.patch(&path, PATCH_JSON, None, body).await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        assert_eq!(patched.json["name"], "Behind");
+        assert_eq!(patched.json["description"], "after");
+        assert_eq!(app.admin().get(&path).await.json["name"], "Behind");
+    }
+
     async fn concurrent_appends_all_land(app) {
         let (path, _) = web_client(&app).await;
         let appends = (0..20).map(|i| {
