@@ -274,3 +274,37 @@ async fn with_no_cache_memory_every_read_goes_to_the_database() {
         }
     }
 }
+
+/// A write abandoned half-way (here: its time ran out while another writer held the SQLite
+/// file) still drops what memory held of the client, since it may have changed it. The other
+/// writer's rename, made behind the server, shows on the next read.
+#[tokio::test]
+async fn a_write_abandoned_half_way_still_drops_what_memory_held() {
+    use sqlx::Connection;
+    let database = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn_with(database, |s| s.request_timeout_secs = 1).await;
+    app.create_tenant("acme").await;
+    let created = app
+        .create_client("acme", json!({"name": "Portal", "app_type": "spa"}))
+        .await;
+    let path = format!("/clients/{}", created["id"].as_str().unwrap());
+    assert_eq!(app.admin().get(&path).await.json["name"], "Portal");
+
+    let mut other = sqlx::SqliteConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "BEGIN IMMEDIATE; UPDATE clients SET settings = json_set(settings, '$.name', 'Behind')",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    let patch = json!([{"op": "replace", "path": "/description", "value": "late"}]);
+    let abandoned = app.admin().patch(&path, patch).await;
+    assert_eq!(abandoned.status, 503, "{}", abandoned.text);
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+
+    let read = app.admin().get(&path).await;
+    assert_eq!(read.json["name"], "Behind", "memory kept the client");
+    assert_ne!(read.json["description"], "late", "the abandoned patch was applied");
+}
