@@ -175,6 +175,13 @@ end""",
     # Round r over this thread's clients starts (r even) or completes (r odd) a rotation: a
     # client's start and complete are a whole round apart, never in flight together.
     # A page of a tenant's clients with a query (filters, sorters) and a cursor, both given.
+    # Reads spread over SPREAD clients of the scale tenant (every STEP-th), more than the cache
+    # holds, so it stays full and churns: what memory a full cache costs.
+    "spread": """function request()
+  counter = counter + 1
+  local n = ((counter * {threads} + offset) % SPREAD) * STEP + STEP
+  return wrk.format("GET", "/clients/scale-" .. string.format("%07d", n), headers())
+end""",
     "query": """function request()
   counter = counter + 1
   return wrk.format("GET", "/tenants/" .. tenant .. "/clients?" .. mine[counter % #mine + 1], headers())
@@ -192,6 +199,8 @@ end""",
 end""",
 }
 CALLS = ["create", "read", "list", "patch", "verify", "rotate"]
+# Far more clients than the default cache holds (48 MiB, about 11,000 of the bench's).
+FULL_CACHE_CLIENTS = 100_000
 
 
 def psql(database_url, sql):
@@ -220,10 +229,12 @@ def seed(server):
     return token, clients
 
 
-def wrk(server, call, token, clients, args, tenant=TENANT):
+def wrk(server, call, token, clients, args, tenant=TENANT, spread=(0, 1)):
     ids = ",".join(f'"{client_id}"' for client_id, _ in clients)
     keys = ",".join(f'"{secret}"' for _, secret in clients)
-    script = LUA_COMMON.format(ids=ids, secrets=keys, token=token, tenant=tenant, threads=args.threads) + LUA[call]
+    request = LUA[call].replace("{threads}", str(args.threads)).replace("SPREAD", str(spread[0]))
+    script = (LUA_COMMON.format(ids=ids, secrets=keys, token=token, tenant=tenant, threads=args.threads)
+              + request.replace("STEP", str(spread[1])))
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
@@ -360,6 +371,13 @@ def scale(server, database_url, token, args):
             result = wrk(server, call, token["token"], clients, args, tenant="scale")
             figures[f"{call}@{size}"] = result
             print(f"  {call} with {size} clients: {result['rps']:.0f}/s p99 {result['p99']:.2f} ms")
+    distinct = min(FULL_CACHE_CLIENTS, args.scale_clients)
+    result = wrk(server, "spread", token["token"], [], args, tenant="scale",
+                 spread=(distinct, args.scale_clients // distinct))
+    result["distinct"], result["rss"] = distinct, server.peak_rss_mib()
+    figures["full cache"] = result
+    print(f"  read across {distinct} clients (a full cache): {result['rps']:.0f}/s p99 {result['p99']:.2f} ms, "
+          f"peak RSS {result['rss']:.1f} MiB")
     figures.update(finding(server, database_url, token, args))
     held = 0
     for size in (SEEDED, args.scale_events):
@@ -511,6 +529,12 @@ def write_report(report, args, path):
         small, large = scale_[f"{call}@{SEEDED}"], scale_[f"{call}@{big}"]
         lines.append(f"| {call} | {small['rps']:.0f} | {large['rps']:.0f} | {small['rps'] / large['rps']:.2f}x | "
                      f"{small['p99']:.2f} | {large['p99']:.2f} |")
+    full = scale_.get("full cache")
+    if full:
+        lines += ["", f"Reads spread over {full['distinct']:,} of the {big:,} clients (every "
+                  f"{big // full['distinct']}th), far more than the default cache (48 MiB) holds, so it stays full "
+                  f"and most reads go to the database: {full['rps']:.0f} req/s, p99 {full['p99']:.2f} ms. "
+                  f"Peak RSS of clientd after them: {full['rss']:.1f} MiB."]
     base = scale_["finding:unfiltered"]
     lines += [
         "",
