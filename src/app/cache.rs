@@ -60,6 +60,16 @@ const QUIET: Duration = Duration::from_secs(5);
 /// How many tokens are kept: a token is small, and few are in use at once.
 const TOKENS: u64 = 10_000;
 
+/// What the cache holds, for `/metrics`: entries, the clients' weight (the budget it is held
+/// to), and whether it is trusted (the feed of changes is heard).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheStats {
+    pub clients: u64,
+    pub client_bytes: u64,
+    pub tokens: u64,
+    pub trusted: bool,
+}
+
 pub struct Cache {
     clients: Shelf<ClientId, CachedClient>,
     tokens: Shelf<Uuid, StoredToken>,
@@ -109,6 +119,18 @@ impl Cache {
     /// The client as memory holds it, if it does and memory is trusted; nothing is loaded.
     pub fn held_client(&self, id: &ClientId) -> Option<Arc<CachedClient>> {
         self.trusted().then(|| self.clients.get(id)).flatten()
+    }
+
+    /// What memory holds now. moka counts lazily, so its pending upkeep is run first.
+    pub fn stats(&self) -> CacheStats {
+        self.clients.entries.run_pending_tasks();
+        self.tokens.entries.run_pending_tasks();
+        CacheStats {
+            clients: self.clients.entries.entry_count(),
+            client_bytes: self.clients.entries.weighted_size(),
+            tokens: self.tokens.entries.entry_count(),
+            trusted: self.trusted(),
+        }
     }
 
     /// The token with its hash, from memory or else from the store.

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::app::cache::CacheStats;
 use crate::store::PoolStats;
 
 const OPENAPI: &str = include_str!("../../openapi.yaml");
@@ -69,7 +70,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(state.app.store.pool_stats());
+    let text = (state.metrics).render(state.app.store.pool_stats(), state.app.cache.stats());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
@@ -168,10 +169,15 @@ impl Metrics {
         self.handle.run_upkeep();
     }
 
-    fn render(&self, pool: PoolStats) -> String {
+    fn render(&self, pool: PoolStats, cache: CacheStats) -> String {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!("clientd_db_pool_connections").set(pool.connections);
             metrics::gauge!("clientd_db_pool_idle_connections").set(pool.idle);
+            metrics::gauge!("clientd_cache_entries", "kind" => "client").set(cache.clients as f64);
+            metrics::gauge!("clientd_cache_entries", "kind" => "token").set(cache.tokens as f64);
+            metrics::gauge!("clientd_cache_client_bytes").set(cache.client_bytes as f64);
+            // 0 while the feed of changes is not heard: every read then goes to the database.
+            metrics::gauge!("clientd_cache_trusted").set(u8::from(cache.trusted));
         });
         self.handle.run_upkeep();
         self.handle.render()

@@ -306,5 +306,8 @@ async fn a_write_abandoned_half_way_still_drops_what_memory_held() {
 
     let read = app.admin().get(&path).await;
     assert_eq!(read.json["name"], "Behind", "memory kept the client");
-    assert_ne!(read.json["description"], "late", "the abandoned patch was applied");
+    assert_ne!(
+        read.json["description"], "late",
+        "the abandoned patch was applied"
+    );
 }

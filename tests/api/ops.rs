@@ -1,5 +1,7 @@
 //! Health, readiness, metrics and the served spec.
 
+use serde_json::json;
+
 on_both_stores! {
     async fn health_and_readiness_answer_ok(app) {
         let health = app.anonymous().get("/healthz").await;
@@ -23,6 +25,24 @@ on_both_stores! {
         assert!(text.contains("clientd_http_request_duration_seconds_bucket"));
         assert!(text.contains("clientd_db_pool_connections"));
         assert!(text.contains("clientd_db_pool_idle_connections"));
+        for gauge in [r#"clientd_cache_entries{kind="client"}"#, r#"clientd_cache_entries{kind="token"}"#,
+                      "clientd_cache_client_bytes "] {
+            assert!(text.contains(gauge), "no {gauge} in:\n{text}");
+        }
+    }
+
+    async fn metrics_show_what_memory_holds_and_whether_it_is_trusted(app) {
+        app.create_tenant("acme").await;
+        let created = app.create_client("acme", json!({"name": "a", "app_type": "spa"})).await;
+        assert_eq!(app.admin().get(&format!("/clients/{}", created["id"].as_str().unwrap())).await.status, 200);
+        let gauge = |text: &str, name: &str| -> f64 {
+            let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        let text = app.anonymous().get("/metrics").await.text;
+        assert_eq!(gauge(&text, r#"clientd_cache_entries{kind="client"}"#), 1.0, "{text}");
+        assert!(gauge(&text, "clientd_cache_client_bytes ") > 512.0, "{text}");
+        assert_eq!(gauge(&text, "clientd_cache_trusted "), 1.0, "{text}");
     }
 
     async fn the_spec_is_served_as_yaml(app) {
