@@ -110,8 +110,8 @@ pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Arc<Cache
     }
 }
 
-/// Applies a JSON Patch under the client's lock, if `If-Match` (when given) names the
-/// current version. The event keeps the patch as applied, the fields it changed and the
+/// Applies a JSON Patch to the client as stored, if `If-Match` (when given) names the
+/// stored version (the store settles both; see `ClientStore::update_client`). The event keeps the patch as applied, the fields it changed and the
 /// resulting document; a patch that changes nothing writes nothing.
 pub async fn patch(
     app: &App,

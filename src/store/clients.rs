@@ -15,9 +15,10 @@ use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::token::TenantScope;
 
-/// The domain's decision on a stored client, made under the store's lock: the new client with
-/// the event that records the change, None to leave it as it is, or why it is refused. It is
-/// asked without the client's credentials first, and again with them if it needs them.
+/// The domain's decision on a stored client: the new client with the event that records the
+/// change, None to leave it as it is, or why it is refused. It is asked without the client's
+/// credentials first, and again with them (read under the client's lock) if it needs them; it
+/// may be asked on the client as last read, and again under the lock (`update_client`).
 pub type ClientDecision<'a> = dyn Fn(&Client, Option<&[Credential]>) -> Result<Option<(Client, Event)>, Refusal>
     + Send
     + Sync
@@ -141,7 +142,9 @@ pub(super) const UPDATE_CLIENT_AT_ONCE: &str = concat!(
 /// A patched client and its event in one statement without a lock held, only if the row is
 /// still the one the change was decided on (`$21` on: every column its document shows). A
 /// concurrent write either committed first, and the row no longer matches, or waits for this
-/// one: read committed checks the condition again on the row it finally updates.
+/// one: read committed checks the condition again on the row it finally updates. A write that
+/// holds the lock but leaves the row as it is (a credential, a rotation step) cannot make the
+/// decision wrong: one taken without credentials depends on the row alone.
 pub(super) const UPDATE_CLIENT_IF_UNCHANGED: &str = concat!(
     "WITH changed AS (
         UPDATE clients SET tenant_id = $2, settings = $3, modified = $4

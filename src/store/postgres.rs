@@ -107,10 +107,11 @@ impl PostgresStore {
                 })
             })
             .connect_lazy_with(options.clone());
+        // Named apart, so an operator (and scripts/faults) can tell it in pg_stat_activity.
         let listening = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.acquire_timeout)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.application_name("clientd listener"));
         Ok(Self { pool, listening })
     }
 

@@ -170,8 +170,9 @@ async fn a_replica_whose_listening_connection_dies_stays_coherent() {
     .await;
 }
 
+/// Each server's listening connection, named apart from its pool's.
 const LISTENING: &str = "FROM pg_stat_activity
-    WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()";
+    WHERE datname = current_database() AND application_name = 'clientd listener'";
 
 async fn kill_listeners(app: &TestApp) -> i64 {
     let sql = format!("SELECT count(pg_terminate_backend(pid)) {LISTENING}");
@@ -310,4 +311,13 @@ async fn a_write_abandoned_half_way_still_drops_what_memory_held() {
         read.json["description"], "late",
         "the abandoned patch was applied"
     );
+
+    // The abandoned write left no transaction open: the next one commits, for every reader.
+    let patch = json!([{"op": "replace", "path": "/description", "value": "next"}]);
+    assert_eq!(app.admin().patch(&path, patch).await.status, 200);
+    let stored: String = sqlx::query_scalar("SELECT settings FROM clients")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert!(stored.contains(r#""description":"next""#), "{stored}");
 }

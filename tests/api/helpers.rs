@@ -338,6 +338,22 @@ impl TestApp {
         }
     }
 
+    /// Waits until the server trusts what it holds in memory (on Postgres, once it hears the
+    /// feed of changes), as its metrics say.
+    pub async fn until_memory_is_trusted(&self) {
+        for _ in 0..500 {
+            let metrics = self.anonymous().get("/metrics").await.text;
+            if metrics
+                .lines()
+                .any(|line| line == "clientd_cache_trusted 1")
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the server never trusted its memory");
+    }
+
     /// Runs `sqlite` or `postgres` (SQL text, for whichever store this is) straight in the
     /// database, unheard by the server: on Postgres with triggers off, so no change notice
     /// goes out and what the server holds in memory goes stale, as it does on SQLite.

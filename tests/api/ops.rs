@@ -34,6 +34,7 @@ on_both_stores! {
     async fn metrics_show_what_memory_holds_and_whether_it_is_trusted(app) {
         app.create_tenant("acme").await;
         let created = app.create_client("acme", json!({"name": "a", "app_type": "spa"})).await;
+        app.until_memory_is_trusted().await;
         assert_eq!(app.admin().get(&format!("/clients/{}", created["id"].as_str().unwrap())).await.status, 200);
         let gauge = |text: &str, name: &str| -> f64 {
             let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in:\n{text}"));

@@ -248,28 +248,51 @@ on_both_stores! {
 
     async fn a_patch_is_decided_on_the_stored_row_not_on_what_memory_holds(app) {
         app.create_tenant("acme").await;
-        // No secret: a new secret sends a change notice, which could empty memory too late.
-        let created = app.create_client("acme", json!({"name": "Portal", "app_type": "spa"})).await;
-        let path = format!("/clients/{}", created["id"].as_str().unwrap());
-        let read = app.admin().get(&path).await;
-        let etag = read.header("etag").unwrap().to_owned();
-        app.execute_unheard(
-            "UPDATE clients SET settings = json_set(settings, '$.name', 'Behind')",
-            r#"UPDATE clients SET settings = jsonb_set(settings, '{name}', '"Behind"')"#,
-        )
-        .await;
-        assert_eq!(app.admin().get(&path).await.json["name"], "Portal", "memory was not stale");
+        app.until_memory_is_trusted().await;
+        // A client of its own for each case, with no secret: a write's change notice (a new
+        // secret's too) could empty memory a moment later, when it should be stale.
+        let held_client = async || {
+            let created = app.create_client("acme", json!({"name": "Portal", "app_type": "spa"})).await;
+            let path = format!("/clients/{}", created["id"].as_str().unwrap());
+            let held = app.admin().get(&path).await;
+            (path, held)
+        };
+        let description = |text: &str| json!([{"op": "replace", "path": "/description", "value": text}]);
+        // Every client's row, changed behind the server's back (the SQL for each store).
+        let behind = |sqlite: &'static str, postgres: &'static str| app.execute_unheard(sqlite, postgres);
 
         // The row changed behind the tag memory still shows: the store refuses it.
-        let body = json!([{"op": "replace", "path": "/description", "value": "after"}]);
-        let guarded = app.patch(&path, PATCH_JSON, Some(&etag), body.clone()).await;
+        let (path, held) = held_client().await;
+        let etag = held.header("etag").unwrap().to_owned();
+        behind(
+            "UPDATE clients SET modified = '2001-01-01T00:00:00.000Z'",
+            "UPDATE clients SET modified = '2001-01-01T00:00:00Z'",
+        )
+        .await;
+        assert_eq!(app.admin().get(&path).await.header("etag"), Some(etag.as_str()), "memory was not stale");
+        let guarded = app.patch(&path, PATCH_JSON, Some(&etag), description("guarded")).await;
         guarded.assert_problem(412, "precondition-failed");
-        // Unguarded, the patch applies to the row as stored, and keeps what changed behind.
-        let patched = app.patch(&path, PATCH_JSON, None, body).await;
-        assert_eq!(patched.status, 200, "{}", patched.text);
-        assert_eq!(patched.json["name"], "Behind");
-        assert_eq!(patched.json["description"], "after");
-        assert_eq!(app.admin().get(&path).await.json["name"], "Behind");
+        assert_eq!(app.admin().get(&path).await.json["modified"], "2001-01-01T00:00:00.000Z");
+
+        // A column changed behind memory's back: an unguarded patch applies to the row as
+        // stored and keeps what changed.
+        let cases = [
+            ("name", "Behind",
+             "UPDATE clients SET settings = json_set(settings, '$.name', 'Behind')",
+             r#"UPDATE clients SET settings = jsonb_set(settings, '{name}', '"Behind"')"#),
+            ("lastUsed", "2001-01-01T00:00:00.000Z",
+             "UPDATE clients SET last_used = '2001-01-01T00:00:00.000Z'",
+             "UPDATE clients SET last_used = '2001-01-01T00:00:00Z'"),
+        ];
+        for (field, value, sqlite, postgres) in cases {
+            let (path, held) = held_client().await;
+            behind(sqlite, postgres).await;
+            assert_eq!(app.admin().get(&path).await.json, held.json, "memory was not stale");
+            let patched = app.patch(&path, PATCH_JSON, None, description(field)).await;
+            assert_eq!(patched.status, 200, "{}", patched.text);
+            assert_eq!(patched.json[field], value, "{field}: a change made behind memory was lost");
+            assert_eq!(patched.json["description"], field);
+        }
     }
 
     async fn concurrent_appends_all_land(app) {
