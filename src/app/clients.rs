@@ -110,9 +110,10 @@ pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Arc<Cache
     }
 }
 
-/// Applies a JSON Patch to the client as stored, if `If-Match` (when given) names the
-/// stored version (the store settles both; see `ClientStore::update_client`). The event keeps the patch as applied, the fields it changed and the
-/// resulting document; a patch that changes nothing writes nothing.
+/// Applies a JSON Patch to the client as stored, if `If-Match` (when given) names the stored
+/// version: the store settles both (`ClientStore::update_client`). The event keeps the patch
+/// as applied, the fields it changed and the resulting document; a patch that changes
+/// nothing writes nothing.
 pub async fn patch(
     app: &App,
     caller: &Caller,
@@ -141,7 +142,7 @@ pub async fn patch(
     let _forget =
         (commit == Commit::Yes).then(|| app.cache.forget_after(Change::Client(id.clone())));
     match app.store.update_client(id, seen, &decide, commit).await {
-        // The client exists (it was locked): what is missing is the tenant it moves to.
+        // The client exists (its row was written): what is missing is the tenant it moves to.
         Err(StoreError::NotFound(Missing::Tenant)) => {
             Err(Invalid::one("/tenant", "no tenant with this id").into())
         }
