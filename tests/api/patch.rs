@@ -295,6 +295,25 @@ on_both_stores! {
         }
     }
 
+    async fn numbers_at_the_edges_of_a_double_are_stored_and_read_back(app) {
+        // Postgres writes 1.7976931348623157e308 back as 309 plain digits: the read must round
+        // it to the same double, not past the largest one.
+        let (path, _) = web_client(&app).await;
+        let edges = json!({"largest": 1.7976931348623157e308, "lowest": -1.7976931348623157e308,
+                           "tiniest": 5e-324, "precise": 0.1, "integer": 9007199254740993u64});
+        let body = json!([{"op": "add", "path": "/trustedMetadata/edges", "value": edges}]);
+        let patched = app.patch(&path, PATCH_JSON, None, body).await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        assert_eq!(patched.json["trustedMetadata"]["edges"], edges);
+        let read = app.admin().get(&path).await;
+        assert_eq!(read.status, 200, "{}", read.text);
+        assert_eq!(read.json["trustedMetadata"]["edges"], edges);
+        let listed = app.admin().get("/tenants/acme/clients").await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        let events = app.admin().get(&format!("{path}/events")).await;
+        assert_eq!(events.status, 200, "{}", events.text);
+    }
+
     async fn concurrent_appends_all_land(app) {
         let (path, _) = web_client(&app).await;
         let appends = (0..20).map(|i| {
