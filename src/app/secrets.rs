@@ -98,9 +98,11 @@ pub async fn verify(
         }
     })?;
     let now = time::now();
-    let secret_used = in_slot(secrets, slot).and_then(|secret| secret.last_used);
-    if rotation::use_is_news(secret_used, now) || rotation::use_is_news(client.last_used, now) {
-        app.uses.note(&client.id, slot, now);
+    if let Some(secret) = in_slot(secrets, slot)
+        && (rotation::use_is_news(secret.last_used, now)
+            || rotation::use_is_news(client.last_used, now))
+    {
+        app.uses.note(&client.id, secret.hash, now);
     }
     Ok(slot)
 }

@@ -1,5 +1,6 @@
 //! When secrets were last used, written off the request path: a verification notes the use,
-//! and `record` writes what was noted, once a second, one write per secret.
+//! and `record` writes what was noted, once a second, one write per secret. A secret is
+//! known by its hash, so a use noted before a rotation step is written to the secret used.
 //!
 //! A use is noted only when it is news (the stored time is a minute old or more, or there is
 //! none), so a secret's time is written at most about once a minute. What could not be
@@ -10,23 +11,24 @@ use std::sync::Mutex;
 
 use super::App;
 use crate::domain::client::ClientId;
-use crate::domain::rotation::{LAST_USED_GRANULARITY, Slot};
+use crate::domain::rotation::LAST_USED_GRANULARITY;
+use crate::domain::secret::SecretHash;
 use crate::domain::time::Timestamp;
 use crate::store::Change;
 
 #[derive(Default)]
 pub struct SecretUses {
-    noted: Mutex<HashMap<(ClientId, Slot), Timestamp>>,
+    noted: Mutex<HashMap<(ClientId, SecretHash), Timestamp>>,
 }
 
 impl SecretUses {
     /// Notes a use at `at`; a use noted earlier and not yet written stands.
-    pub fn note(&self, client: &ClientId, slot: Slot, at: Timestamp) {
+    pub fn note(&self, client: &ClientId, secret: SecretHash, at: Timestamp) {
         let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
-        noted.entry((client.clone(), slot)).or_insert(at);
+        noted.entry((client.clone(), secret)).or_insert(at);
     }
 
-    fn take(&self) -> HashMap<(ClientId, Slot), Timestamp> {
+    fn take(&self) -> HashMap<(ClientId, SecretHash), Timestamp> {
         std::mem::take(&mut *self.noted.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -34,13 +36,16 @@ impl SecretUses {
 /// Writes every noted use, and drops each client written from the cache so its next read
 /// shows the time. A use that fails to be written is noted again.
 pub async fn record(app: &App) {
-    for ((client, slot), at) in app.uses.take() {
+    for ((client, secret), at) in app.uses.take() {
         let since = at - LAST_USED_GRANULARITY;
-        let written = app.store.record_secret_use(&client, slot, at, since).await;
+        let written = app
+            .store
+            .record_secret_use(&client, &secret, at, since)
+            .await;
         app.cache.forget(&Change::Client(client.clone()));
         if let Err(error) = written {
             tracing::warn!(%error, client = %client.as_str(), "could not record a secret's use; will retry");
-            app.uses.note(&client, slot, at);
+            app.uses.note(&client, secret, at);
         }
     }
 }

@@ -64,7 +64,7 @@ impl IssuedSecret {
 /// SHA-256 of a secret. A fast hash is enough: every secret clientd hashes carries at least
 /// 256 random bits (or, for the bootstrap token, at least 32 characters chosen by an operator),
 /// so there is nothing for a slow, salted hash to protect against.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SecretHash([u8; 32]);
 
 impl SecretHash {

@@ -7,7 +7,8 @@ use super::StoreResult;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::refusal::Refusal;
-use crate::domain::rotation::{SecretChange, Slot, StoredSecret};
+use crate::domain::rotation::{SecretChange, StoredSecret};
+use crate::domain::secret::SecretHash;
 use crate::domain::time::Timestamp;
 
 /// The domain's decision on a rotation step, made under the client's lock, with its event.
@@ -29,12 +30,14 @@ pub trait SecretStore: Send + Sync {
         client: &ClientId,
         decide: &SecretDecision<'_>,
     ) -> StoreResult<(Client, Vec<StoredSecret>)>;
-    /// Records a use of `slot`'s secret (and of the client) at `now`, unless one at or after
-    /// `since` is recorded already; concurrent verifications write it once.
+    /// Records a use of the client and of its secret that hashes to `secret` at `now`, unless
+    /// one at or after `since` is recorded already; concurrent verifications write it once.
+    /// The secret is named by its hash, not its slot: a use noted just before a rotation step
+    /// lands on the secret that was used (promoted, it is current now) or on none (gone).
     async fn record_secret_use(
         &self,
         client: &ClientId,
-        slot: Slot,
+        secret: &SecretHash,
         now: Timestamp,
         since: Timestamp,
     ) -> StoreResult<()>;
@@ -95,7 +98,8 @@ macro_rules! secret_store {
             use super::event_store::bind_event;
             use crate::store::Commit;
             use crate::domain::client::{Client, ClientId};
-            use crate::domain::rotation::{self, SecretChange, Slot, StoredSecret};
+            use crate::domain::rotation::{self, SecretChange, StoredSecret};
+            use crate::domain::secret::SecretHash;
             use crate::domain::time::Timestamp;
             use crate::store::rows::{self, ClientSecretRow, SecretRow};
             use crate::store::secrets::{
@@ -185,27 +189,29 @@ macro_rules! secret_store {
                 async fn record_secret_use(
                     &self,
                     client: &ClientId,
-                    slot: Slot,
+                    secret: &SecretHash,
                     now: Timestamp,
                     since: Timestamp,
                 ) -> StoreResult<()> {
                     let mut tx = self.begin_write().await?;
-                    sqlx::query(
-                        "UPDATE client_secrets SET last_used = $3
-                         WHERE client_id = $1 AND slot = $2 AND (last_used IS NULL OR last_used < $4)",
-                    )
-                    .bind(client.as_str())
-                    .bind(slot.as_str())
-                    .bind(now)
-                    .bind(since)
-                    .execute(&mut *tx)
-                    .await?;
+                    // The client's row first, as every write that changes secrets locks it
+                    // (rotation, deletion): the other order deadlocks with a rotation step.
                     sqlx::query("UPDATE clients SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $3)")
                         .bind(client.as_str())
                         .bind(now)
                         .bind(since)
                         .execute(&mut *tx)
                         .await?;
+                    sqlx::query(
+                        "UPDATE client_secrets SET last_used = $3
+                         WHERE client_id = $1 AND secret_hash = $2 AND (last_used IS NULL OR last_used < $4)",
+                    )
+                    .bind(client.as_str())
+                    .bind(secret.as_bytes())
+                    .bind(now)
+                    .bind(since)
+                    .execute(&mut *tx)
+                    .await?;
                     tx.commit().await?;
                     Ok(())
                 }

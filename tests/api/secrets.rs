@@ -27,6 +27,12 @@ async fn verify(app: &TestApp, client: &str, secret: &str) -> TestResponse {
         .await
 }
 
+async fn step(app: &TestApp, client: &str, step: &str) -> TestResponse {
+    app.admin()
+        .post(&format!("{client}/secrets/{step}"), json!({}))
+        .await
+}
+
 fn last_four(secret: &str) -> &str {
     &secret[secret.len() - 4..]
 }
@@ -171,6 +177,27 @@ on_both_stores! {
         assert_eq!(after["current"]["last_used"], at);
     }
 
+    async fn a_use_noted_just_before_a_rotation_step_is_written_to_the_secret_used(app) {
+        let (promoted, _) = machine_client(&app).await;
+        let gone = app.create_client("acme", json!({"name": "Other job", "app_type": "non_interactive"})).await;
+        let (gone, gone_first) = (format!("/clients/{}", gone["id"].as_str().unwrap()), gone["secret"].as_str().unwrap().to_owned());
+
+        // The next secret is used, and the rotation completes before the use is written
+        // (once a second): the use is the promoted secret's, current now.
+        let next = step(&app, &promoted, "rotate/start").await.json["next_client_secret"].as_str().unwrap().to_owned();
+        assert_eq!(verify(&app, &promoted, &next).await.status, 200);
+        assert_eq!(step(&app, &promoted, "rotate").await.status, 200);
+        app.admin().get_until(&format!("{promoted}/secrets"), |json| json["current"]["last_used"].is_string()).await;
+
+        // The current secret is used, and is gone before the use is written: the client was
+        // used, the secret current now never was.
+        assert_eq!(step(&app, &gone, "rotate/start").await.status, 200);
+        assert_eq!(verify(&app, &gone, &gone_first).await.status, 200);
+        assert_eq!(step(&app, &gone, "rotate").await.status, 200);
+        app.admin().get_until(&gone, |json| json["lastUsed"].is_string()).await;
+        assert_eq!(app.admin().get(&format!("{gone}/secrets")).await.json["current"]["last_used"], json!(null));
+    }
+
     async fn another_tenants_secrets_are_404_and_readers_only_verify(app) {
         let (client, first) = machine_client(&app).await;
         app.create_tenant("other").await;
@@ -187,4 +214,70 @@ on_both_stores! {
         assert_eq!(reader.get(&format!("{client}/secrets")).await.status, 200);
         reader.post(&format!("{client}/secrets/rotate/start"), json!({})).await.assert_problem(403, "forbidden");
     }
+}
+
+/// A rotation step locks the client's row, then changes its secrets; writing a use must take
+/// them in the same order. In the other order a use written while a step is under way holds
+/// the secret the step waits for, while waiting for the client the step holds: Postgres
+/// breaks the deadlock after a second by failing one of them (SQLite has one writer at a time).
+#[tokio::test]
+async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_needs() {
+    use sqlx::Connection;
+    let Some(database) =
+        crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_on(database).await;
+    let (client, first) = machine_client(&app).await;
+    let id = client.trim_start_matches("/clients/");
+    let mut step = sqlx::PgConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let mut step = step.begin().await.unwrap();
+    sqlx::query("SELECT id FROM clients WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *step)
+        .await
+        .unwrap();
+
+    // The use is noted, and its write (within a second) waits for the step's lock.
+    assert_eq!(verify(&app, &client, &first).await.status, 200);
+    let mut watch = sqlx::PgConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for attempt in 0.. {
+        let count: i64 = sqlx::query_scalar(waiting)
+            .fetch_one(&mut watch)
+            .await
+            .unwrap();
+        if count == 1 {
+            break;
+        }
+        assert!(attempt < 500, "the use was never written");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    // The step changes the secrets without waiting on the write of the use.
+    sqlx::query("SET LOCAL lock_timeout = '500ms'")
+        .execute(&mut *step)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE client_secrets SET created = created WHERE client_id = $1")
+        .bind(id)
+        .execute(&mut *step)
+        .await
+        .expect("the rotation step waited on the write of a use");
+    step.commit().await.unwrap();
+    let secrets = format!("{client}/secrets");
+    let used = app
+        .admin()
+        .get_until(&secrets, |json| json["current"]["last_used"].is_string())
+        .await;
+    assert_eq!(
+        app.admin().get(&client).await.json["lastUsed"],
+        used["current"]["last_used"]
+    );
 }
