@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 use serde_path_to_error::Segment;
 
 use super::{FieldError, Invalid};
@@ -110,6 +111,25 @@ where
     }
 
     deserializer.deserialize_any(ObjectOrNull(PhantomData))
+}
+
+/// Free-form members with every negative zero made zero. Postgres keeps a JSON number as
+/// `numeric`, which has no negative zero: stored there, -0 reads back as 0, so the client a
+/// write answers (and its ETag) would not be the one every later read shows. SQLite would
+/// keep -0, so both stores are given 0.
+pub fn without_negative_zero(mut members: Map<String, Value>) -> Map<String, Value> {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Number(number) if number.as_f64() == Some(0.0) && number.is_f64() => {
+                *value = Value::from(0.0);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(members) => members.values_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    members.values_mut().for_each(walk);
+    members
 }
 
 /// The length of `value` serialized as compact JSON, counted without building the text.

@@ -314,6 +314,30 @@ on_both_stores! {
         assert_eq!(events.status, 200, "{}", events.text);
     }
 
+    async fn a_negative_zero_is_stored_as_zero_so_the_answer_is_what_reads_show(app) {
+        let (path, _) = web_client(&app).await;
+        let zeros = json!([-0.0, {"nested": -0.0}, 0, -1.5]);
+        let body = json!([{"op": "add", "path": "/trustedMetadata/zeros", "value": zeros}]);
+        let patched = app.patch(&path, PATCH_JSON, None, body).await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        let stored = json!([0.0, {"nested": 0.0}, 0, -1.5]);
+        // JSON values compare -0 equal to 0: the text tells them apart.
+        assert!(!patched.text.contains("-0.0"), "{}", patched.text);
+        let read = app.admin().get(&path).await;
+        assert_eq!(read.json["trustedMetadata"]["zeros"], stored);
+        assert_eq!(read.header("etag"), patched.header("etag"));
+        // So the answer's ETag guards the next write.
+        let next = json!([{"op": "replace", "path": "/description", "value": "after"}]);
+        let guarded = app.patch(&path, PATCH_JSON, patched.header("etag"), next).await;
+        assert_eq!(guarded.status, 200, "{}", guarded.text);
+
+        let created = app.create_client("acme", json!({"name": "Zero", "app_type": "spa",
+            "callbacks": ["https://zero.example/cb"], "trusted_metadata": {"zero": -0.0}})).await;
+        let read = app.admin().get(&format!("/clients/{}", created["id"].as_str().unwrap())).await;
+        assert_eq!(created["trustedMetadata"], json!({"zero": 0.0}));
+        assert_eq!(read.json["trustedMetadata"], json!({"zero": 0.0}));
+    }
+
     async fn concurrent_appends_all_land(app) {
         let (path, _) = web_client(&app).await;
         let appends = (0..20).map(|i| {

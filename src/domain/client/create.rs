@@ -8,7 +8,7 @@ use super::{
     AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, GrantType, Mobile,
     check_auth_method, defaults,
 };
-use crate::domain::json::object;
+use crate::domain::json::{object, without_negative_zero};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::domain::{FieldError, Invalid};
@@ -139,7 +139,7 @@ impl CreateClient {
             claims_supported: self.claims_supported.unwrap_or(false),
             access_type,
             scope: self.scope.unwrap_or_default(),
-            trusted_metadata: self.trusted_metadata.unwrap_or_default(),
+            trusted_metadata: without_negative_zero(self.trusted_metadata.unwrap_or_default()),
         };
         let mut errors = settings
             .check(client_type)

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::rules::MAX_DOCUMENT_BYTES;
 use super::{Client, ClientSettings};
-use crate::domain::json::{fit, json_size, misfit};
+use crate::domain::json::{fit, json_size, misfit, without_negative_zero};
 use crate::domain::tenant::TenantId;
 use crate::domain::text::check_json;
 use crate::domain::{Invalid, Violations};
@@ -141,8 +141,9 @@ impl ClientPatch {
             .ok_or_else(|| "must be a tenant id".to_owned())
             .and_then(TenantId::parse)
             .map_err(|message| Invalid::one("/tenant", message))?;
-        let settings: ClientSettings =
+        let mut settings: ClientSettings =
             fit(document).map_err(|error| Invalid::from(misfit(&error)))?;
+        settings.trusted_metadata = without_negative_zero(settings.trusted_metadata);
         settings.check(client.client_type())?;
         Ok(Client {
             tenant,
