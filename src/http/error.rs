@@ -110,6 +110,13 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
             }
+            // Nothing was written: the same request, sent again, is decided afresh.
+            StoreError::Contention(cause) => {
+                tracing::warn!(error = %cause, "a transaction gave way to a concurrent one");
+                Self::Unavailable(
+                    "a concurrent change to the same data got in the way; nothing was changed, send the request again".to_owned(),
+                )
+            }
             error => Self::Internal(error.to_string()),
         }
     }
@@ -238,6 +245,7 @@ impl IntoResponse for ApiError {
         let patch_type = matches!(self, Self::UnsupportedPatchType);
         let retry_after = match &self {
             Self::TooManyRequests { retry_after, .. } => Some(retry_seconds(*retry_after)),
+            Self::Unavailable(_) => Some(1),
             _ => None,
         };
         let problem = self.problem();

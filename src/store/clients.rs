@@ -345,8 +345,8 @@ macro_rules! client_store {
                 Ok(())
             }
 
-            /// A client's update, its id first; last_used is left alone, since verifications
-            /// record it without taking the client's lock.
+            /// A client's update, its id first; last_used is left alone: the uses of its
+            /// secrets are written apart from every change (src/app/uses.rs).
             fn update<'q>(
                 sql: &'static str,
                 id: &'q ClientId,

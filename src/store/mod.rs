@@ -50,6 +50,10 @@ pub enum StoreError {
     /// The database could not be reached in time: worth retrying, not the caller's fault.
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
+    /// The database gave up a transaction that met a concurrent one (a deadlock, a
+    /// serialization failure, a lock not granted in time): worth retrying as it was.
+    #[error("gave way to a concurrent change: {0}")]
+    Contention(sqlx::Error),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -67,6 +71,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().is_some_and(|code| is_outage(&code)) => {
                 Self::Unavailable(error)
             }
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| is_contention(&code)) => {
+                Self::Contention(error)
+            }
             _ => Self::Backend(error),
         }
     }
@@ -76,6 +83,13 @@ impl From<sqlx::Error> for StoreError {
 /// (connection exception) and 57P (operator intervention, e.g. 57P01 admin shutdown).
 fn is_outage(sqlstate: &str) -> bool {
     sqlstate.starts_with("08") || sqlstate.starts_with("57P")
+}
+
+/// SQLSTATEs of a transaction given up for another's sake: 40001 (serialization failure),
+/// 40P01 (deadlock) and 55P03 (lock not available). Named whole: SQLite's codes are numbers
+/// (4106 is an I/O error), and no prefix of theirs must match.
+fn is_contention(sqlstate: &str) -> bool {
+    matches!(sqlstate, "40001" | "40P01" | "55P03")
 }
 
 impl StoreError {
@@ -193,4 +207,25 @@ pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Arc<dyn Store>> {
         Backend::Postgres => Arc::new(PostgresStore::open(url, settings)?),
         Backend::Sqlite => Arc::new(SqliteStore::open(url, settings)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_an_outage_from_contention() {
+        for outage in ["08006", "57P01", "57P03"] {
+            assert!(is_outage(outage) && !is_contention(outage), "{outage}");
+        }
+        for contention in ["40001", "40P01", "55P03"] {
+            assert!(
+                is_contention(contention) && !is_outage(contention),
+                "{contention}"
+            );
+        }
+        for neither in ["23505", "22P02", "55000", "4106", "5"] {
+            assert!(!is_outage(neither) && !is_contention(neither), "{neither}");
+        }
+    }
 }

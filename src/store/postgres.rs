@@ -1,6 +1,6 @@
 //! The Postgres adapter: the production store, shared by every replica. What differs from
 //! SQLite: lists of ids travel as arrays, a token's tenants are gathered with `string_agg`,
-//! and a read-modify-write locks the client's row (`FOR UPDATE`). The migrator holds an
+//! and a read-modify-write locks the client's row (`FOR NO KEY UPDATE`). The migrator holds an
 //! advisory lock, so replicas starting together apply each migration once.
 
 use std::str::FromStr;
@@ -18,7 +18,9 @@ use crate::domain::time::Timestamp;
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
-const LOCK_CLIENT: &str = client_query!(" WHERE id = $1 FOR UPDATE");
+/// NO KEY UPDATE: no write changes a client's id, and the weaker lock lets a tenant's
+/// deletion check for the tenant's clients (KEY SHARE) without waiting on a change under way.
+const LOCK_CLIENT: &str = client_query!(" WHERE id = $1 FOR NO KEY UPDATE");
 
 const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
      WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
@@ -90,7 +92,12 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url)?.application_name("clientd");
+        // Every rule here assumes read committed (a write that waited for a lock reads the row
+        // as committed since): a database or role whose default is stricter would turn each
+        // wait into a serialization failure.
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("clientd")
+            .options([("default_transaction_isolation", "read committed")]);
         // A ping before every use doubled the round trips of every query; under load a
         // connection was in use a moment ago, so only one idle for a while is pinged. One that
         // died in the meantime fails its query (503) and the pool drops it.

@@ -194,14 +194,24 @@ macro_rules! secret_store {
                     since: Timestamp,
                 ) -> StoreResult<()> {
                     let mut tx = self.begin_write().await?;
-                    // The client's row first, as every write that changes secrets locks it
-                    // (rotation, deletion): the other order deadlocks with a rotation step.
-                    sqlx::query("UPDATE clients SET last_used = $2 WHERE id = $1 AND (last_used IS NULL OR last_used < $3)")
+                    // The client's row is locked first, as every write that changes secrets
+                    // locks it (rotation, deletion): in the other order a use deadlocks with a
+                    // rotation step. Always locked, not only when the client's time is due: a
+                    // step under way must finish first, or the secret it moves is missed.
+                    sqlx::query(super::LOCK_CLIENT)
                         .bind(client.as_str())
-                        .bind(now)
-                        .bind(since)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
+                    // Not a client made after the use (deleted and made again, same id).
+                    sqlx::query(
+                        "UPDATE clients SET last_used = $2
+                         WHERE id = $1 AND created <= $2 AND (last_used IS NULL OR last_used < $3)",
+                    )
+                    .bind(client.as_str())
+                    .bind(now)
+                    .bind(since)
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query(
                         "UPDATE client_secrets SET last_used = $3
                          WHERE client_id = $1 AND secret_hash = $2 AND (last_used IS NULL OR last_used < $4)",

@@ -365,3 +365,88 @@ on_both_stores! {
         assert_eq!(uris, 2 + applied);
     }
 }
+
+/// clientd's rules assume read committed (a write that waited for a lock reads what
+/// committed meanwhile). A database whose default is stricter must not turn concurrent
+/// writes of one client into serialization failures.
+#[tokio::test]
+async fn concurrent_appends_land_on_a_database_whose_default_isolation_is_serializable() {
+    use sqlx::Connection;
+    let Some(database) =
+        crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await
+    else {
+        return;
+    };
+    let name = database.url.rsplit_once('/').unwrap().1.to_owned();
+    let mut admin = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let strict =
+        format!("ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'serializable'");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(strict))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_on(database).await;
+    let (path, _) = web_client(&app).await;
+    let appends = (0..20).map(|i| {
+        let body = json!([{"op": "add", "path": "/redirectUris/-", "value": format!("https://portal.example/s-{i}")}]);
+        app.patch(&path, PATCH_JSON, None, body)
+    });
+    let responses = join_all(appends).await;
+    let failed: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status != 200)
+        .map(|r| &r.text)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let uris = app.admin().get(&path).await.json["redirectUris"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(uris, 22);
+}
+
+/// A write the database gives up for a concurrent one's sake (here a lock not granted within
+/// the database's lock_timeout) is 503 with Retry-After: nothing was changed, and the same
+/// request goes through once the other is done.
+#[tokio::test]
+async fn a_write_given_up_for_a_concurrent_one_is_503_with_retry_after_and_changes_nothing() {
+    use sqlx::Connection;
+    let Some(database) =
+        crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await
+    else {
+        return;
+    };
+    let name = database.url.rsplit_once('/').unwrap().1.to_owned();
+    let mut admin = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let impatient = format!("ALTER DATABASE \"{name}\" SET lock_timeout = '200ms'");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(impatient))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_on(database).await;
+    let (path, _) = web_client(&app).await;
+    let id = path.trim_start_matches("/clients/").to_owned();
+
+    let mut other = admin.begin().await.unwrap();
+    sqlx::query("SELECT id FROM clients WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(&id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let body = json!([{"op": "replace", "path": "/description", "value": "after"}]);
+    let refused = app.patch(&path, PATCH_JSON, None, body.clone()).await;
+    refused.assert_problem(503, "unavailable");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    other.rollback().await.unwrap();
+
+    assert_eq!(app.admin().get(&path).await.json["description"], "before");
+    assert_eq!(
+        app.admin().get(&format!("{path}/events")).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let applied = app.patch(&path, PATCH_JSON, None, body).await;
+    assert_eq!(applied.status, 200, "{}", applied.text);
+}

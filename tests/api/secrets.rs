@@ -217,9 +217,11 @@ on_both_stores! {
 }
 
 /// A rotation step locks the client's row, then changes its secrets; writing a use must take
-/// them in the same order. In the other order a use written while a step is under way holds
-/// the secret the step waits for, while waiting for the client the step holds: Postgres
-/// breaks the deadlock after a second by failing one of them (SQLite has one writer at a time).
+/// them in the same order, and always wait for the client's row. In the other order a use
+/// written while a step is under way holds the secret the step waits for, while waiting for
+/// the client the step holds (Postgres breaks the deadlock after a second by failing one);
+/// not waiting, it updates the secret where it was before the step moved it, and is lost.
+/// SQLite has one writer at a time.
 #[tokio::test]
 async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_needs() {
     use sqlx::Connection;
@@ -231,53 +233,79 @@ async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_
     let app = TestApp::spawn_on(database).await;
     let (client, first) = machine_client(&app).await;
     let id = client.trim_start_matches("/clients/");
-    let mut step = sqlx::PgConnection::connect(&app.database.url)
+    let secrets = format!("{client}/secrets");
+    // The client's use is recent, so its own time is not due when the next secret is used.
+    assert_eq!(verify(&app, &client, &first).await.status, 200);
+    app.admin()
+        .get_until(&secrets, |json| json["current"]["last_used"].is_string())
+        .await;
+    let next = step(&app, &client, "rotate/start").await.json["next_client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A completion under way, as rotate_secrets runs it: the client's row locked first.
+    let mut connection = sqlx::PgConnection::connect(&app.database.url)
         .await
         .unwrap();
-    let mut step = step.begin().await.unwrap();
-    sqlx::query("SELECT id FROM clients WHERE id = $1 FOR UPDATE")
+    let completing_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    let mut completing = connection.begin().await.unwrap();
+    sqlx::query("SELECT id FROM clients WHERE id = $1 FOR NO KEY UPDATE")
         .bind(id)
-        .execute(&mut *step)
+        .execute(&mut *completing)
         .await
         .unwrap();
 
-    // The use is noted, and its write (within a second) waits for the step's lock.
-    assert_eq!(verify(&app, &client, &first).await.status, 200);
+    // The next secret's use is noted; its write (within a second) waits for the step.
+    assert_eq!(verify(&app, &client, &next).await.status, 200);
     let mut watch = sqlx::PgConnection::connect(&app.database.url)
         .await
         .unwrap();
-    let waiting = "SELECT count(*) FROM pg_stat_activity
-                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
     for attempt in 0.. {
-        let count: i64 = sqlx::query_scalar(waiting)
-            .fetch_one(&mut watch)
-            .await
-            .unwrap();
-        if count == 1 {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))",
+        )
+        .bind(completing_pid)
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting {
             break;
         }
-        assert!(attempt < 500, "the use was never written");
+        assert!(
+            attempt < 500,
+            "the use was written without waiting for the step"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 
-    // The step changes the secrets without waiting on the write of the use.
+    // The step moves the secrets without waiting on the write of the use (well inside the
+    // second after which Postgres would break a deadlock)...
     sqlx::query("SET LOCAL lock_timeout = '500ms'")
-        .execute(&mut *step)
+        .execute(&mut *completing)
         .await
         .unwrap();
-    sqlx::query("UPDATE client_secrets SET created = created WHERE client_id = $1")
-        .bind(id)
-        .execute(&mut *step)
-        .await
-        .expect("the rotation step waited on the write of a use");
-    step.commit().await.unwrap();
-    let secrets = format!("{client}/secrets");
+    for statement in [
+        "DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'current'",
+        "UPDATE client_secrets SET slot = 'current' WHERE client_id = $1 AND slot = 'next'",
+    ] {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *completing)
+            .await
+            .expect("the rotation step waited on the write of a use");
+    }
+    completing.commit().await.unwrap();
+    // ...and the use then lands on the secret where the step moved it.
     let used = app
         .admin()
-        .get_until(&secrets, |json| json["current"]["last_used"].is_string())
+        .get_until(&secrets, |json| {
+            json["current"]["last_four"] == last_four(&next)
+                && json["current"]["last_used"].is_string()
+        })
         .await;
-    assert_eq!(
-        app.admin().get(&client).await.json["lastUsed"],
-        used["current"]["last_used"]
-    );
+    assert!(used["next"].is_null(), "{used}");
 }
