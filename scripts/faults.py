@@ -254,12 +254,12 @@ def two_servers_coherent(database_url, rounds=10, killed_rounds=3, bound_ms=50):
         answered = change()
         changed = time.monotonic()
         # A change of one call (most are) must have been made for the reader to show it.
-        assert not answered or answered[0] < 300, f"{kind}: the writer answered {answered[:2]}"
+        assert not answered or answered[0] < 300, f"{kind}: the writer answered {answered[:2]}\n{logs_end()}"
         while not coherent():
             assert time.monotonic() - changed < 1, f"{kind}: the other process never showed it\n{logs_end()}"
         waited = (time.monotonic() - changed) * 1000
         worst[kind] = max(worst.get(kind, 0), waited)
-        assert waited < bound_ms, f"{kind}: shown after {waited:.1f} ms"
+        assert waited < bound_ms, f"{kind}: shown after {waited:.1f} ms\n{logs_end()}"
 
     def held(read):
         assert read(), "the reader could not read what it is to hold in memory"
@@ -547,7 +547,11 @@ def half_sent_requests(database_url, connections=2000):
         after.append(rss_mib(server))
     server.stop()
     server.assert_no_internal_errors()
-    assert after[1] < after[0] + 8, f"memory grew from wave to wave: {after}"
+    # Kept, a wave's connections would add about what the wave took at its peak; the
+    # allocator's own retention moves RSS at rest by several MiB either way (8.7 seen in CI).
+    footprint = peaks[0] - baseline
+    assert after[1] < after[0] + 0.6 * footprint, \
+        f"memory grew from wave to wave: {after} MiB after each, a wave took {footprint:.0f} MiB"
     print(f"  sqlite: 2 waves of {connections} half-sent requests, all closed by the server; RSS "
           f"{baseline:.0f} MiB at rest, {peaks} MiB at peak, {after} MiB after each wave; "
           f"a real request meanwhile was answered after {probe_wait:.1f} s")
