@@ -53,6 +53,12 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Unavailable(String),
+    /// The database gave the request's transaction up for a concurrent one's sake: nothing
+    /// was written, and the same request, sent again, is decided afresh.
+    #[error(
+        "a concurrent change to the same data got in the way; nothing was changed, send the request again"
+    )]
+    Contention,
     /// Too many failed attempts from this address (or on this client): wait, then retry.
     #[error("{what}; retry in {} s", retry_seconds(*.retry_after))]
     TooManyRequests {
@@ -110,12 +116,9 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %cause, "database unavailable");
                 Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
             }
-            // Nothing was written: the same request, sent again, is decided afresh.
             StoreError::Contention(cause) => {
                 tracing::warn!(error = %cause, "a transaction gave way to a concurrent one");
-                Self::Unavailable(
-                    "a concurrent change to the same data got in the way; nothing was changed, send the request again".to_owned(),
-                )
+                Self::Contention
             }
             error => Self::Internal(error.to_string()),
         }
@@ -197,6 +200,7 @@ impl ApiError {
                 "Idempotency key reused",
             ),
             Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Contention => (S::SERVICE_UNAVAILABLE, "contention", "Concurrent change"),
             Self::TooManyRequests { .. } => (
                 S::TOO_MANY_REQUESTS,
                 "too-many-requests",
@@ -245,7 +249,7 @@ impl IntoResponse for ApiError {
         let patch_type = matches!(self, Self::UnsupportedPatchType);
         let retry_after = match &self {
             Self::TooManyRequests { retry_after, .. } => Some(retry_seconds(*retry_after)),
-            Self::Unavailable(_) => Some(1),
+            Self::Contention => Some(1),
             _ => None,
         };
         let problem = self.problem();
@@ -302,12 +306,13 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         None if is_bare_error(&response) => generic_problem(response.status(), &method, &instance),
         None => return response,
     };
-    if problem.status.is_server_error() {
-        tracing::error!(
-            status = problem.status.as_u16(),
-            cause = problem.cause.as_deref().unwrap_or(&problem.detail),
-            "request failed"
-        );
+    let cause = problem.cause.as_deref().unwrap_or(&problem.detail);
+    // A 503 (the database away, a transaction given up, a request out of time) is the
+    // weather, not a fault of clientd's: a warning. Any other 5xx is a bug to look into.
+    if problem.status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(status = 503, cause, "request failed");
+    } else if problem.status.is_server_error() {
+        tracing::error!(status = problem.status.as_u16(), cause, "request failed");
     }
     let body = ProblemBody {
         kind: format!("urn:clientd:problem:{}", problem.kind),

@@ -72,6 +72,9 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, ids: &[TenantId]) 
         .push(")");
 }
 
+const READ_COMMITTED: &str =
+    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
 /// A CTE may insert and update, so a write and its event can be one statement.
 const DATA_MODIFYING_CTE: bool = true;
 
@@ -92,12 +95,7 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
-        // Every rule here assumes read committed (a write that waited for a lock reads the row
-        // as committed since): a database or role whose default is stricter would turn each
-        // wait into a serialization failure.
-        let options = PgConnectOptions::from_str(url)?
-            .application_name("clientd")
-            .options([("default_transaction_isolation", "read committed")]);
+        let options = PgConnectOptions::from_str(url)?.application_name("clientd");
         // A ping before every use doubled the round trips of every query; under load a
         // connection was in use a moment ago, so only one idle for a while is pinged. One that
         // died in the meantime fails its query (503) and the pool drops it.
@@ -105,6 +103,16 @@ impl PostgresStore {
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
+            // Every rule here assumes read committed (a write that waited for a lock reads the
+            // row as committed since): a database or role whose default is stricter would turn
+            // each wait into a serialization failure. Set once a connection opens, not as a
+            // startup option, which poolers such as PgBouncer refuse.
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(connection, READ_COMMITTED).await?;
+                    Ok(())
+                })
+            })
             .before_acquire(|connection, meta| {
                 Box::pin(async move {
                     if meta.idle_for >= PING_WHEN_IDLE_FOR {

@@ -385,6 +385,12 @@ async fn concurrent_appends_land_on_a_database_whose_default_isolation_is_serial
         .execute(&mut admin)
         .await
         .unwrap();
+    let mut fresh = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let default: String = sqlx::query_scalar("SHOW default_transaction_isolation")
+        .fetch_one(&mut fresh)
+        .await
+        .unwrap();
+    assert_eq!(default, "serializable");
     let app = TestApp::spawn_on(database).await;
     let (path, _) = web_client(&app).await;
     let appends = (0..20).map(|i| {
@@ -435,7 +441,7 @@ async fn a_write_given_up_for_a_concurrent_one_is_503_with_retry_after_and_chang
         .unwrap();
     let body = json!([{"op": "replace", "path": "/description", "value": "after"}]);
     let refused = app.patch(&path, PATCH_JSON, None, body.clone()).await;
-    refused.assert_problem(503, "unavailable");
+    refused.assert_problem(503, "contention");
     assert_eq!(refused.header("retry-after"), Some("1"));
     other.rollback().await.unwrap();
 

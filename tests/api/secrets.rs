@@ -288,16 +288,22 @@ async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_
         .execute(&mut *completing)
         .await
         .unwrap();
-    for statement in [
-        "DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'current'",
-        "UPDATE client_secrets SET slot = 'current' WHERE client_id = $1 AND slot = 'next'",
-    ] {
-        sqlx::query(statement)
-            .bind(id)
-            .execute(&mut *completing)
-            .await
-            .expect("the rotation step waited on the write of a use");
-    }
+    // As Postgres completes a rotation (COMPLETE_AT_ONCE, less its event): the next secret's
+    // row goes, and its values are written over the current one's.
+    sqlx::query(
+        "WITH next AS (
+            DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'
+            RETURNING client_id, secret_hash, last_four, created, last_used
+        )
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created, last_used)
+        SELECT client_id, 'current', secret_hash, last_four, created, last_used FROM next
+        ON CONFLICT (client_id, slot) DO UPDATE SET secret_hash = excluded.secret_hash,
+            last_four = excluded.last_four, created = excluded.created, last_used = excluded.last_used",
+    )
+    .bind(id)
+    .execute(&mut *completing)
+    .await
+    .expect("the rotation step waited on the write of a use");
     completing.commit().await.unwrap();
     // ...and the use then lands on the secret where the step moved it.
     let used = app
