@@ -63,7 +63,9 @@ impl IssuedSecret {
 
 /// SHA-256 of a secret. A fast hash is enough: every secret clientd hashes carries at least
 /// 256 random bits (or, for the bootstrap token, at least 32 characters chosen by an operator),
-/// so there is nothing for a slow, salted hash to protect against.
+/// so there is nothing for a slow, salted hash to protect against. `Eq` and `Hash` are for
+/// stored hashes only (a noted use is keyed by one): a presented secret is compared with
+/// `matches`, in constant time.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SecretHash([u8; 32]);
 
