@@ -115,6 +115,26 @@ impl Drop for TestDatabase {
 }
 
 impl TestDatabase {
+    /// Postgres only: makes `value` the database's default for `setting` in every session
+    /// opened from now on, as an operator's ALTER DATABASE would, and checks that it took.
+    pub async fn set_default(&self, setting: &str, value: &str) {
+        use sqlx::Connection;
+        let (_, name) = self.postgres.as_ref().expect("a Postgres database");
+        let mut db = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        let alter = format!("ALTER DATABASE \"{name}\" SET {setting} = '{value}'");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(alter))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let mut fresh = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        let show = sqlx::AssertSqlSafe(format!("SHOW {setting}"));
+        let set: String = sqlx::query_scalar(show)
+            .fetch_one(&mut fresh)
+            .await
+            .unwrap();
+        assert_eq!(set, value, "{setting}");
+    }
+
     /// The database of another test's, shared: a second replica's view, not dropped by it.
     pub fn shared(url: &str) -> Self {
         Self {

@@ -371,26 +371,14 @@ on_both_stores! {
 /// writes of one client into serialization failures.
 #[tokio::test]
 async fn concurrent_appends_land_on_a_database_whose_default_isolation_is_serializable() {
-    use sqlx::Connection;
     let Some(database) =
         crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await
     else {
         return;
     };
-    let name = database.url.rsplit_once('/').unwrap().1.to_owned();
-    let mut admin = sqlx::PgConnection::connect(&database.url).await.unwrap();
-    let strict =
-        format!("ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'serializable'");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(strict))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut fresh = sqlx::PgConnection::connect(&database.url).await.unwrap();
-    let default: String = sqlx::query_scalar("SHOW default_transaction_isolation")
-        .fetch_one(&mut fresh)
-        .await
-        .unwrap();
-    assert_eq!(default, "serializable");
+    database
+        .set_default("default_transaction_isolation", "serializable")
+        .await;
     let app = TestApp::spawn_on(database).await;
     let (path, _) = web_client(&app).await;
     let appends = (0..20).map(|i| {
@@ -422,18 +410,15 @@ async fn a_write_given_up_for_a_concurrent_one_is_503_with_retry_after_and_chang
     else {
         return;
     };
-    let name = database.url.rsplit_once('/').unwrap().1.to_owned();
-    let mut admin = sqlx::PgConnection::connect(&database.url).await.unwrap();
-    let impatient = format!("ALTER DATABASE \"{name}\" SET lock_timeout = '200ms'");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(impatient))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    database.set_default("lock_timeout", "200ms").await;
     let app = TestApp::spawn_on(database).await;
     let (path, _) = web_client(&app).await;
     let id = path.trim_start_matches("/clients/").to_owned();
 
-    let mut other = admin.begin().await.unwrap();
+    let mut other = sqlx::PgConnection::connect(&app.database.url)
+        .await
+        .unwrap();
+    let mut other = other.begin().await.unwrap();
     sqlx::query("SELECT id FROM clients WHERE id = $1 FOR NO KEY UPDATE")
         .bind(&id)
         .execute(&mut *other)
