@@ -341,11 +341,11 @@ def two_servers_coherent(database_url, rounds=10, killed_rounds=3, bound_ms=50):
             assert a.call("PATCH", path, [{"op": "replace", "path": "/name", "value": "unheard"}])[0] == 200
             changed = time.monotonic()
             while b.call("GET", path)[1]["name"] != "unheard":
-                assert time.monotonic() - changed < 12, "a silently lost connection was never noticed"
+                assert time.monotonic() - changed < 5.5, "a silently lost connection was not noticed within 5 s"
                 time.sleep(0.02)
             waited = time.monotonic() - changed
             # Shown at once, the change came by some other way: the stop tested nothing.
-            assert waited > 4, f"shown after {waited:.1f} s, though no notice could arrive"
+            assert waited > 1.5, f"shown after {waited:.1f} s, though no notice could arrive"
             return waited
         finally:
             for pid in stopped:
@@ -381,7 +381,7 @@ def two_servers_coherent(database_url, rounds=10, killed_rounds=3, bound_ms=50):
     print(f"  postgres: slowest of {rounds} rounds, in ms: {shown}")
     print(f"  postgres: just after the listening connections were killed, in ms: {after_kill}")
     print(f"  postgres: a listening connection lost without a word was noticed, and the change shown, "
-          f"after {silent:.1f} s (the bound is about 10 s); within 50 ms again once listening anew")
+          f"after {silent:.1f} s (the bound is 5 s); within 50 ms again once listening anew")
 
 
 def malformed_barrage(database_url, store, rounds=3000):

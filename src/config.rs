@@ -179,6 +179,7 @@ impl Settings {
             max_connections: self.db_pool_size,
             // A request should fail fast rather than hang while the database is away.
             acquire_timeout: Duration::from_secs(5).min(self.request_timeout()),
+            statement_timeout: self.request_timeout(),
         }
     }
 

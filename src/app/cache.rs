@@ -54,11 +54,17 @@ impl CachedClient {
 }
 
 /// How long the feed may be silent before its connection is checked, and how long the
-/// check may take: a connection that died without a word is noticed within twice this.
-const QUIET: Duration = Duration::from_secs(5);
+/// check may take: a connection that died without a word (a cut network) is noticed within
+/// twice this, inside DESIGN's 5 s. A check is one tiny round trip every two quiet seconds.
+const QUIET: Duration = Duration::from_secs(2);
 
 /// How many tokens are kept: a token is small, and few are in use at once.
 const TOKENS: u64 = 10_000;
+
+/// How many token ids are remembered as unknown. A flood of made-up tokens then costs no
+/// round trip each while it repeats itself, and one of fresh ids evicts only its own kind,
+/// never a valid token.
+const UNKNOWN_TOKENS: u64 = 100_000;
 
 /// What the cache holds, for `/metrics`: entries, the clients' weight (the budget it is held
 /// to), and whether it is trusted (the feed of changes is heard).
@@ -73,6 +79,10 @@ pub struct CacheStats {
 pub struct Cache {
     clients: Shelf<ClientId, CachedClient>,
     tokens: Shelf<Uuid, StoredToken>,
+    /// Token ids the store did not know when last asked. Dropped with the token's entry by
+    /// every change to it; a token is created under a fresh random id, so no replica can
+    /// hold an entry for it before it exists.
+    unknown_tokens: Shelf<Uuid, ()>,
     /// Bumped by every flush: no load begun before one is kept.
     epoch: AtomicU64,
     /// Whether the feed of changes is heard, so that what is kept is current.
@@ -87,12 +97,11 @@ impl Cache {
             .max_capacity(bytes)
             .weigher(|_: &ClientId, entry: &Arc<CachedClient>| entry.weight())
             .build();
-        let tokens = moka::sync::Cache::builder()
-            .max_capacity(if bytes == 0 { 0 } else { TOKENS })
-            .build();
+        let most = |entries: u64| if bytes == 0 { 0 } else { entries };
         Self {
             clients: Shelf::new(clients),
-            tokens: Shelf::new(tokens),
+            tokens: Shelf::new(moka::sync::Cache::new(most(TOKENS))),
+            unknown_tokens: Shelf::new(moka::sync::Cache::new(most(UNKNOWN_TOKENS))),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(false),
         }
@@ -133,17 +142,25 @@ impl Cache {
         }
     }
 
-    /// The token with its hash, from memory or else from the store.
+    /// The token with its hash, from memory or else from the store; an id the store did not
+    /// know is answered from memory too, until a change to that id.
     pub async fn token(
         &self,
         store: &dyn Store,
         id: Uuid,
     ) -> StoreResult<Option<Arc<StoredToken>>> {
-        if let Some(hit) = self.trusted().then(|| self.tokens.get(&id)).flatten() {
-            return Ok(Some(hit));
+        if self.trusted() {
+            if let Some(hit) = self.tokens.get(&id) {
+                return Ok(Some(hit));
+            }
+            if self.unknown_tokens.get(&id).is_some() {
+                return Ok(None);
+            }
         }
         let stamp = self.stamp(&self.tokens, &id);
+        let unknown_stamp = self.stamp(&self.unknown_tokens, &id);
         let Some(stored) = store.token(id).await? else {
+            self.keep(&self.unknown_tokens, &id, &Arc::new(()), unknown_stamp);
             return Ok(None);
         };
         let loaded = Arc::new(stored);
@@ -156,7 +173,10 @@ impl Cache {
     pub fn forget(&self, change: &Change) {
         match change {
             Change::Client(id) => self.clients.evict(id),
-            Change::Token(id) => self.tokens.evict(id),
+            Change::Token(id) => {
+                self.tokens.evict(id);
+                self.unknown_tokens.evict(id);
+            }
             Change::EveryToken => self.forget_tokens(),
             Change::Unknown => self.flush(),
         }
@@ -181,6 +201,7 @@ impl Cache {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.clients.entries.invalidate_all();
         self.tokens.entries.invalidate_all();
+        self.unknown_tokens.entries.invalidate_all();
     }
 
     fn trusted(&self) -> bool {

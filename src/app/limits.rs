@@ -1,9 +1,12 @@
-//! Limits on failed attempts (brute force): failed authentication per source address, failed
-//! secret verification per client. A key past its limit is refused until the limiter lets it
-//! try again, even with the right credentials, so guessing gains nothing.
+//! Limits on failed attempts (brute force), each keyed as narrowly as the request allows so
+//! that it stops only the party that misbehaves: failed authentication per source address
+//! (and only requests without a valid token are ever refused for it), failed secret
+//! verification per client, calling token and source address. A verifying caller past its
+//! limit is refused even with the right secret, so the limit is no oracle.
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +14,53 @@ use std::time::{Duration, Instant};
 
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::domain::change::{Actor, ChangeContext};
+use crate::domain::client::ClientId;
+
+/// What failures from an address are counted under: the address, or for IPv6 its /64,
+/// which one host is commonly given whole (so it cannot try again from a fresh address).
+pub fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
+/// Who failed to verify a client's secret: one caller (its token, from its address) guessing
+/// at one client. A gateway verifying the same client with another token, or from another
+/// address, is never refused because of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VerifyKey {
+    pub client: ClientId,
+    pub caller: CallerKey,
+    pub address: Option<IpAddr>,
+}
+
+/// The calling credential, as a verification limit tells callers apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallerKey {
+    Token(uuid::Uuid),
+    Bootstrap,
+    Cli,
+}
+
+impl VerifyKey {
+    pub fn new(client: &ClientId, change: &ChangeContext) -> Self {
+        Self {
+            client: client.clone(),
+            caller: match &change.actor {
+                Actor::Token { id, .. } => CallerKey::Token(*id),
+                Actor::Bootstrap => CallerKey::Bootstrap,
+                Actor::Cli => CallerKey::Cli,
+            },
+            address: change.source.map(address_key),
+        }
+    }
+}
 
 /// Counts failures per key with a GCRA limiter (governor): `per_minute` in a burst, then one
 /// more each time a share of the minute has passed.

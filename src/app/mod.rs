@@ -19,14 +19,13 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::domain::change::{Actor, ChangeContext};
-use crate::domain::client::ClientId;
 use crate::domain::tenant::TenantId;
 use crate::domain::token::Grants;
 use crate::store::Store;
 
 use cache::Cache;
 pub use error::{Error, Result};
-use limits::FailureLimit;
+use limits::{FailureLimit, VerifyKey};
 use uses::SecretUses;
 
 /// What every use case works with.
@@ -35,7 +34,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Most credentials one client may hold.
     pub max_credentials: usize,
-    pub verify_failures: Arc<FailureLimit<ClientId>>,
+    pub verify_failures: Arc<FailureLimit<VerifyKey>>,
     pub cache: Arc<Cache>,
     pub uses: Arc<SecretUses>,
 }

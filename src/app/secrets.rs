@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::limits::VerifyKey;
 use super::{App, Caller, Error, Result};
 use crate::domain::audit::{Action, Event};
 use crate::domain::client::{Client, ClientId};
@@ -72,8 +73,9 @@ pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Re
     })
 }
 
-/// Which of the client's secrets `presented` is. A client whose secret failed too often
-/// is refused, right secret or not, until its limit lets it try again.
+/// Which of the client's secrets `presented` is. A caller whose guesses at this client
+/// failed too often is refused, right secret or not, until its limit lets it try again;
+/// other callers verifying the same client are not.
 pub async fn verify(
     app: &App,
     caller: &Caller,
@@ -82,14 +84,15 @@ pub async fn verify(
 ) -> Result<Slot> {
     let cached = super::clients::read(app, caller, id).await?;
     let (client, secrets) = (&cached.client, &cached.secrets);
-    if let Some(retry_after) = app.verify_failures.refused(&client.id) {
+    let key = VerifyKey::new(&client.id, &caller.change);
+    if let Some(retry_after) = app.verify_failures.refused(&key) {
         return Err(Error::TooManyFailures {
             retry_after,
             failed: false,
         });
     }
     let slot = rotation::verify(client, secrets, presented).map_err(|failure| {
-        match app.verify_failures.record_failure(&client.id) {
+        match app.verify_failures.record_failure(&key) {
             Some(retry_after) => Error::TooManyFailures {
                 retry_after,
                 failed: true,

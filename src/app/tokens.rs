@@ -45,6 +45,7 @@ pub async fn create(
     }
     let (text, hash) = TokenText::issue(token.id)?;
     let event = event(&caller.change, Action::TokenCreate, &token);
+    let _forget = app.cache.forget_after(Change::Token(token.id));
     app.store.create_token(&token, &hash, &event).await?;
     Ok((token, text))
 }

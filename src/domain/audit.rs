@@ -166,7 +166,7 @@ impl Event {
         resource_path: impl Into<String>,
     ) -> Self {
         Self {
-            id: Uuid::now_v7(),
+            id: change.idempotency.unwrap_or_else(Uuid::now_v7),
             time: time::now(),
             tenant: tenant.cloned(),
             actor: EventActor::from(&change.actor),

@@ -22,6 +22,10 @@ pub struct ChangeContext {
     pub actor: Actor,
     pub request_id: Option<String>,
     pub source: Option<IpAddr>,
+    /// The `Idempotency-Key` claim the request holds, if any: its change's event takes this
+    /// id, so the event, written in the change's own transaction, is the proof that the
+    /// change committed, which a retry finds even when the first answer was lost.
+    pub idempotency: Option<Uuid>,
 }
 
 impl ChangeContext {
@@ -31,6 +35,7 @@ impl ChangeContext {
             actor,
             request_id: None,
             source: None,
+            idempotency: None,
         }
     }
 }

@@ -8,6 +8,10 @@ use super::Invalid;
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
 
+/// About how many bytes of items one page carries, whatever its limit: a page of large items
+/// (client documents, events holding them) stops early and its cursor goes on from there.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
 /// A page size the caller asked for, within 1..=200.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(u32);
@@ -56,6 +60,24 @@ impl Cursor {
     }
 }
 
+/// How many bytes `value` takes as JSON, counted without keeping them.
+pub fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to memory cannot fail, and a value that does not serialize counts as nothing.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
 /// One page of a listing, as every list endpoint returns it.
 #[derive(Debug, Serialize)]
 pub struct Page<T> {
@@ -75,6 +97,34 @@ impl<T> Page<T> {
         }
     }
 
+    /// Builds a page as `from_rows` does, but stops before the items' `size` passes
+    /// `PAGE_BYTES` (one item at least, so every page gets on): the cursor of a page cut
+    /// short goes on where it stopped, in the same keyset order.
+    pub fn from_sized_rows(
+        mut rows: Vec<T>,
+        limit: Limit,
+        size: impl Fn(&T) -> usize,
+        key: impl Fn(&T) -> String,
+    ) -> Self {
+        let mut total = 0;
+        let within = rows.iter().take(limit.get() as usize).position(|row| {
+            total += size(row);
+            total > PAGE_BYTES
+        });
+        match within {
+            Some(cut) => {
+                let more = rows.len() > cut.max(1);
+                rows.truncate(cut.max(1));
+                let next_cursor = rows.last().filter(|_| more).map(key);
+                Self {
+                    items: rows,
+                    next_cursor,
+                }
+            }
+            None => Self::from_rows(rows, limit, key),
+        }
+    }
+
     /// The same page, each item seen through `f`, e.g. as the view a response serializes.
     pub fn map_ref<'a, U>(&'a self, f: impl FnMut(&'a T) -> U) -> Page<U> {
         Page {
@@ -88,5 +138,31 @@ impl<T> Page<T> {
             items: self.items.into_iter().map(f).collect(),
             next_cursor: self.next_cursor,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(page: &Page<usize>) -> (Vec<usize>, Option<String>) {
+        (page.items.clone(), page.next_cursor.clone())
+    }
+
+    #[test]
+    fn a_page_of_large_items_stops_at_its_byte_budget() {
+        let limit = Limit::parse(Some(5)).unwrap();
+        let sizes = |bytes: usize| move |_: &usize| bytes;
+        let key = |item: &usize| item.to_string();
+        let rows = || (0..6).collect::<Vec<usize>>();
+        let small = Page::from_sized_rows(rows(), limit, sizes(10), key);
+        assert_eq!(keys(&small), (vec![0, 1, 2, 3, 4], Some("4".into())));
+        let large = Page::from_sized_rows(rows(), limit, sizes(PAGE_BYTES / 3 + 1), key);
+        assert_eq!(keys(&large), (vec![0, 1], Some("1".into())));
+        let huge = Page::from_sized_rows(rows(), limit, sizes(PAGE_BYTES * 2), key);
+        assert_eq!(keys(&huge), (vec![0], Some("0".into())));
+        let last = Page::from_sized_rows(vec![7], limit, sizes(PAGE_BYTES * 2), key);
+        assert_eq!(keys(&last), (vec![7], None));
+        assert_eq!(json_len(&serde_json::json!({"a": [1, 2]})), 11);
     }
 }

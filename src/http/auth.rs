@@ -18,8 +18,10 @@ use crate::domain::secret::SecretString;
 use crate::domain::time;
 use crate::domain::token::{Grants, TokenText};
 
-/// Extracting the caller answers 401 when the credentials do not check out, and 429 to a
-/// source address past its limit of failed attempts, whatever it presents.
+/// Extracting the caller answers 401 when the credentials do not check out. The token is
+/// checked first, so a valid one is always served: only requests without valid credentials
+/// count as failures of their source address, and only they get 429 once it is past its
+/// limit (one bad caller behind a NAT must not lock out the good ones beside it).
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -29,40 +31,42 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(caller.clone());
         }
         let source = parts.extensions.get::<SourceAddress>().copied();
+        let refusal = match presented_token(&parts.headers)? {
+            None => ApiError::Unauthorized(MALFORMED),
+            Some(presented) => match authenticate(state, &presented).await? {
+                Some((grants, actor)) => {
+                    return Ok(caller(parts, grants, actor, source));
+                }
+                None => ApiError::Unauthorized("the token is unknown, revoked or expired"),
+            },
+        };
         let limit_key = source.map_or(IpAddr::from([0, 0, 0, 0]), SourceAddress::limit_key);
-        let source = source.map(|source| source.0);
         let too_many = |retry_after| ApiError::TooManyRequests {
-            what: "too many failed authentications from this address",
+            what: "too many failed authentications from this address; requests with a valid token are still served",
             retry_after,
         };
         if let Some(wait) = state.auth_failures.refused(&limit_key) {
             state.metrics.refused(FailureKind::Authentication);
             return Err(too_many(wait));
         }
-        let failed = |error: ApiError| {
-            let limited = state.auth_failures.record_failure(&limit_key);
-            (state.metrics).failure(FailureKind::Authentication, limited.is_some());
-            limited.map_or(error, too_many)
-        };
-        let Some(presented) = presented_token(&parts.headers)? else {
-            return Err(failed(ApiError::Unauthorized(MALFORMED)));
-        };
-        let Some((grants, actor)) = authenticate(state, &presented).await? else {
-            return Err(failed(ApiError::Unauthorized(
-                "the token is unknown, revoked or expired",
-            )));
-        };
-        let request_id = (parts.headers.get("x-request-id"))
-            .and_then(|id| id.to_str().ok())
-            .map(str::to_owned);
-        Ok(Caller {
-            grants,
-            change: ChangeContext {
-                actor,
-                request_id,
-                source,
-            },
-        })
+        let limited = state.auth_failures.record_failure(&limit_key);
+        (state.metrics).failure(FailureKind::Authentication, limited.is_some());
+        Err(limited.map_or(refusal, too_many))
+    }
+}
+
+fn caller(parts: &Parts, grants: Grants, actor: Actor, source: Option<SourceAddress>) -> Caller {
+    let request_id = (parts.headers.get("x-request-id"))
+        .and_then(|id| id.to_str().ok())
+        .map(str::to_owned);
+    Caller {
+        grants,
+        change: ChangeContext {
+            actor,
+            request_id,
+            source: source.map(|source| source.0),
+            idempotency: None,
+        },
     }
 }
 

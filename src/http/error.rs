@@ -59,6 +59,12 @@ pub enum ApiError {
         "a concurrent change to the same data got in the way; nothing was changed, send the request again"
     )]
     Contention,
+    /// The request's statements ran out of the request's time (or waited too long for
+    /// SQLite's write lock) and were rolled back: nothing was written.
+    #[error(
+        "the request did not complete in time (CLIENTD_REQUEST_TIMEOUT_SECS) and nothing was changed; retry later"
+    )]
+    TimedOut,
     /// Too many failed attempts from this address (or on this client): wait, then retry.
     #[error("{what}; retry in {} s", retry_seconds(*.retry_after))]
     TooManyRequests {
@@ -119,6 +125,10 @@ impl From<StoreError> for ApiError {
             StoreError::Contention(cause) => {
                 tracing::warn!(error = %cause, "a transaction gave way to a concurrent one");
                 Self::Contention
+            }
+            StoreError::TimedOut(cause) => {
+                tracing::warn!(error = %cause, "a statement ran out of the request's time");
+                Self::TimedOut
             }
             error => Self::Internal(error.to_string()),
         }
@@ -201,6 +211,7 @@ impl ApiError {
             ),
             Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             Self::Contention => (S::SERVICE_UNAVAILABLE, "contention", "Concurrent change"),
+            Self::TimedOut => (S::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             Self::TooManyRequests { .. } => (
                 S::TOO_MANY_REQUESTS,
                 "too-many-requests",
@@ -249,7 +260,7 @@ impl IntoResponse for ApiError {
         let patch_type = matches!(self, Self::UnsupportedPatchType);
         let retry_after = match &self {
             Self::TooManyRequests { retry_after, .. } => Some(retry_seconds(*retry_after)),
-            Self::Contention => Some(1),
+            Self::Contention | Self::TimedOut | Self::Unavailable(_) => Some(1),
             _ => None,
         };
         let problem = self.problem();
@@ -325,6 +336,10 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
+    if problem.status == StatusCode::SERVICE_UNAVAILABLE {
+        // Every 503 (the request timeout's own included) says when to try again.
+        (parts.headers.entry(header::RETRY_AFTER)).or_insert(HeaderValue::from(1));
+    }
     parts.status = problem.status;
     parts.headers.remove(header::CONTENT_LENGTH);
     parts

@@ -10,12 +10,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::DryRun;
 use crate::app::Caller;
 use crate::app::idempotency::{LIFETIME, MAX_KEY, SECRET_FIELDS, actor_key};
+use crate::domain::audit::Event;
 use crate::domain::time;
 use crate::store::{Claim, Horizon, StoredAnswer};
 
@@ -55,9 +57,8 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
         return Ok(next.run(request).await);
     }
     let (mut parts, body) = request.into_parts();
-    let caller = Caller::from_request_parts(&mut parts, state).await?;
+    let mut caller = Caller::from_request_parts(&mut parts, state).await?;
     let actor = actor_key(&caller.change.actor);
-    parts.extensions.insert(caller);
     let key = key.as_bytes().trim_ascii();
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(ApiError::BadRequest(format!(
@@ -80,7 +81,8 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
         abandoned: now - state.abandoned_after,
     };
     let store = state.app.store.clone();
-    match store.claim_idempotency_key(&actor, &key, &hash, horizon).await? {
+    let claim = Uuid::now_v7();
+    match (store.claim_idempotency_key(&actor, &key, &hash, claim, horizon)).await? {
         Claim::Running => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still being processed; retry in a moment"
                 .to_owned(),
@@ -90,12 +92,17 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
                 .to_owned(),
         )),
         Claim::Replay(answer) => Ok(replay(answer)),
+        Claim::Committed(event) => Ok(replay(from_event(&event, parts.uri.path()))),
         Claim::Claimed => {
+            // The change's event takes the claim's id: the proof, in the change's own
+            // transaction, that it committed.
+            caller.change.idempotency = Some(claim);
+            parts.extensions.insert(caller);
             // The request and the keeping of its answer run to the end even if the caller
             // hangs up (which drops this future): a retry must find the answer, not make the
             // change a second time.
             let request = Request::from_parts(parts, Body::from(body));
-            let claim = ClaimedKey { actor, key, hash };
+            let claim = ClaimedKey { actor, key, claim };
             let finished = tokio::spawn(async move {
                 let response = next.run(request).await;
                 claim.settle(store.as_ref(), response).await
@@ -111,17 +118,18 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
 struct ClaimedKey {
     actor: String,
     key: String,
-    hash: Vec<u8>,
+    claim: Uuid,
 }
 
 impl ClaimedKey {
-    /// Keeps a success for replay; releases the key after a failure, so a retry tries again.
-    /// The answer goes back to the caller either way: a record that could not be kept is
-    /// logged, never turned into an error for a change that was made.
+    /// Keeps a success for replay; releases the key after a failure (unless its change
+    /// committed all the same, as one overtaken by the request timeout may have), so a retry
+    /// tries again. The answer goes back to the caller either way: a record that could not be
+    /// kept is logged, never turned into an error for a change that was made.
     async fn settle(self, store: &dyn crate::store::Store, response: Response) -> Response {
-        let (actor, key, hash) = (&self.actor, &self.key, &self.hash);
+        let (actor, key, claim) = (&self.actor, &self.key, self.claim);
         if !response.status().is_success() {
-            if let Err(error) = store.release_idempotency_key(actor, key, hash).await {
+            if let Err(error) = store.release_idempotency_key(actor, key, claim).await {
                 tracing::warn!(%error, "could not release an idempotency key");
             }
             return response;
@@ -145,7 +153,7 @@ impl ClaimedKey {
             body: without_secrets(&body),
         };
         if let Err(error) = store
-            .complete_idempotency_key(actor, key, hash, &answer)
+            .complete_idempotency_key(actor, key, claim, &answer)
             .await
         {
             tracing::warn!(%error, "could not keep an idempotent answer; a retry will get 409 until the key is taken over");
@@ -183,6 +191,31 @@ fn without_secrets(body: &[u8]) -> Vec<u8> {
         fields.insert("secret_shown".to_owned(), Value::Bool(false));
     }
     serde_json::to_vec(&fields).unwrap_or_default()
+}
+
+/// The answer to a retry whose first request's change committed but whose answer was never
+/// kept (the process stopped in between): what the change's event recorded, the resource
+/// as it then was, with no secret (`secret_shown: false`).
+fn from_event(event: &Event, path: &str) -> StoredAnswer {
+    let mut body = event.document.clone().unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("secret_shown".to_owned(), Value::Bool(false));
+    }
+    let creates = event.action.as_str().ends_with(".create");
+    let mut headers = vec![(
+        header::CONTENT_TYPE.as_str().to_owned(),
+        "application/json".to_owned(),
+    )];
+    if creates {
+        let prefix = if path.starts_with("/v1/") { "/v1" } else { "" };
+        let location = format!("{prefix}{}", event.resource_path);
+        headers.push((header::LOCATION.as_str().to_owned(), location));
+    }
+    StoredAnswer {
+        status: if creates { 201 } else { 200 },
+        headers,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
 }
 
 fn replay(answer: StoredAnswer) -> Response {

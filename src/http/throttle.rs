@@ -55,16 +55,9 @@ impl TrustedProxies {
 }
 
 impl SourceAddress {
-    /// What failures are counted under: the address, or for IPv6 its /64, which one host
-    /// is commonly given whole (so it cannot try again from a fresh address each time).
+    /// What failures from this address are counted under (see `limits::address_key`).
     pub fn limit_key(self) -> IpAddr {
-        match self.0 {
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-            v4 => v4,
-        }
+        crate::app::limits::address_key(self.0)
     }
 }
 

@@ -484,12 +484,16 @@ macro_rules! client_store {
                     select.push_bind(i64::from(query.limit.get()) + 1);
                     let rows: Vec<SortedRow> = select.build_query_as().fetch_all(&self.pool).await?;
                     let sorter = query.sorter;
-                    let page = Page::from_rows(rows, query.limit, |row: &SortedRow| {
-                        position(sorter, row).encode()
-                    });
-                    let clients = (page.items.into_iter())
-                        .map(|row| Client::try_from(row.client))
-                        .collect::<StoreResult<_>>()?;
+                    let keyed = (rows.into_iter())
+                        .map(|row| {
+                            let key = position(sorter, &row).encode();
+                            Ok((Client::try_from(row.client)?, key))
+                        })
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    // Measured as the page shows them: documents, not rows.
+                    let size = |(client, _): &(Client, String)| crate::domain::page::json_len(&client.document());
+                    let page = Page::from_sized_rows(keyed, query.limit, size, |(_, key)| key.clone());
+                    let clients = page.items.into_iter().map(|(client, _)| client).collect();
                     Ok(Page { items: clients, next_cursor: page.next_cursor })
                 }
 

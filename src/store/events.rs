@@ -1,6 +1,6 @@
 //! The audit trail. Every write of the other parts inserts its event with `record`, in its
 //! own transaction; `event_store!` writes that and the reading once for both adapters, which
-//! bring `EVENTS_OF_CLIENT` (how the caller's tenants are matched) and `tenant_list`.
+//! bring `push_tenant_in` (how the caller's tenants are matched).
 
 use super::StoreResult;
 use crate::domain::audit::{Event, EventFilters};
@@ -41,29 +41,26 @@ macro_rules! event_columns {
 }
 pub(super) use event_columns;
 
-/// The columns of an event, then the query's own clauses, then the filters every page takes.
-macro_rules! event_query {
-    ($where:literal) => {
-        concat!(
-            "SELECT seq, id, time, tenant_id, client_id, actor_kind, actor_token_id,
-                    actor_token_name, source_ip, request_id, action, resource_id, resource_path,
-                    patch, changed, document
-             FROM events WHERE ",
-            $where,
-            " AND seq < $1
-              AND ($2 IS NULL OR action = $2)
-              AND ($3 IS NULL OR resource_type = $3)
-              AND ($4 IS NULL OR actor_token_id = $4)
-              AND ($5 IS NULL OR time >= $5)
-              AND ($6 IS NULL OR time < $6)
-             ORDER BY seq DESC LIMIT $7"
-        )
+/// The columns an event is read with, as `EventRow` takes them.
+macro_rules! event_select {
+    () => {
+        "SELECT seq, id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
+            source_ip, request_id, action, resource_id, resource_path, patch, changed, document
+         FROM events WHERE "
     };
 }
-pub(super) use event_query;
+pub(super) use event_select;
 
-pub(super) const ALL_EVENTS: &str = event_query!("true");
-pub(super) const EVENTS_OF_TENANT: &str = event_query!("tenant_id = $8");
+/// Events are read newest first by seq, the keyset of every page.
+pub(super) const SELECT_EVENTS: &str = concat!(event_select!(), "seq < ");
+
+/// A tenant created again under a deleted one's id starts with an empty trail: an event
+/// of a tenant that exists now is shown only if it is no older than the tenant's latest
+/// `tenant.create` (found through `events_by_tenant_action`, once per row of the page).
+pub(super) const SINCE_TENANT_BORN: &str =
+    " AND seq >= coalesce((SELECT max(born.seq) FROM events born
+    WHERE born.tenant_id = events.tenant_id AND born.action = 'tenant.create'
+      AND EXISTS (SELECT 1 FROM tenants WHERE tenants.id = events.tenant_id)), 0)";
 
 macro_rules! event_store {
     ($store:ident, $db:ty) => {
@@ -71,12 +68,12 @@ macro_rules! event_store {
             use async_trait::async_trait;
             use sqlx::types::Json;
 
-            use super::{$store, EVENTS_OF_CLIENT, tenant_list};
+            use super::$store;
             use crate::domain::audit::Event;
             use crate::domain::page::Page;
             use crate::domain::time::Timestamp;
             use crate::domain::token::TenantScope;
-            use crate::store::events::{ALL_EVENTS, EVENTS_OF_TENANT, EventQuery, History};
+            use crate::store::events::{EventQuery, History, SELECT_EVENTS, SINCE_TENANT_BORN};
             use crate::store::rows::EventRow;
             use crate::store::{EventStore, StoreResult};
 
@@ -120,33 +117,45 @@ macro_rules! event_store {
 
             #[async_trait]
             impl EventStore for $store {
+                /// Only the filters given are in the query, so each can use its index
+                /// (migration 0007 names them).
                 async fn events(&self, query: &EventQuery<'_>) -> StoreResult<Page<Event>> {
-                    let sql = match &query.history {
-                        History::Everything => ALL_EVENTS,
-                        History::Tenant(_) => EVENTS_OF_TENANT,
-                        History::Client(..) => EVENTS_OF_CLIENT,
-                    };
-                    let mut select = sqlx::query_as::<_, EventRow>(sql)
-                        .bind(query.filters.before.unwrap_or(i64::MAX))
-                        .bind(query.filters.action.map(|action| action.as_str()))
-                        .bind(query.filters.resource_type)
-                        .bind(query.filters.actor)
-                        .bind(query.filters.since)
-                        .bind(query.filters.until)
-                        .bind(i64::from(query.filters.limit.get()) + 1);
+                    let filters = &query.filters;
+                    let mut select = sqlx::QueryBuilder::<$db>::new(SELECT_EVENTS);
+                    select.push_bind(filters.before.unwrap_or(i64::MAX));
                     match &query.history {
                         History::Everything => {}
-                        History::Tenant(tenant) => select = select.bind(tenant.as_str()),
+                        History::Tenant(tenant) => {
+                            select.push(" AND tenant_id = ").push_bind(tenant.as_str());
+                            select.push(SINCE_TENANT_BORN);
+                        }
                         History::Client(client, scope) => {
-                            let only = match scope {
-                                TenantScope::All => None,
-                                TenantScope::Only(ids) => Some(tenant_list(ids)),
-                            };
-                            select = select.bind(client.as_str()).bind(only);
+                            select.push(" AND client_id = ").push_bind(client.as_str());
+                            if let TenantScope::Only(ids) = scope {
+                                select.push(" AND ");
+                                super::push_tenant_in(&mut select, ids);
+                            }
+                            select.push(SINCE_TENANT_BORN);
                         }
                     }
-                    let rows = select.fetch_all(&self.pool).await?;
-                    let mut page = Page::from_rows(rows, query.filters.limit, |row: &EventRow| {
+                    if let Some(action) = filters.action {
+                        select.push(" AND action = ").push_bind(action.as_str());
+                    }
+                    if let Some(resource_type) = filters.resource_type {
+                        select.push(" AND resource_type = ").push_bind(resource_type);
+                    }
+                    if let Some(actor) = filters.actor {
+                        select.push(" AND actor_token_id = ").push_bind(actor);
+                    }
+                    if let Some(since) = filters.since {
+                        select.push(" AND time >= ").push_bind(since);
+                    }
+                    if let Some(until) = filters.until {
+                        select.push(" AND time < ").push_bind(until);
+                    }
+                    select.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(filters.limit.get()) + 1);
+                    let rows: Vec<EventRow> = select.build_query_as().fetch_all(&self.pool).await?;
+                    let mut page = Page::from_sized_rows(rows, query.filters.limit, EventRow::size, |row: &EventRow| {
                         row.seq.to_string()
                     });
                     let events = std::mem::take(&mut page.items)

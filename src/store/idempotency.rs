@@ -1,9 +1,18 @@
 //! Idempotency-Key records: the first answer to a creating or rotating POST, per caller and
 //! key. `idempotency_store!` writes them once for both adapters.
+//!
+//! A claim has an id, which the change it guards gives its event (`ChangeContext`). The
+//! event is written in the change's transaction, so it exists exactly when the change
+//! committed: a claim is given up (released after a failure, or taken over once abandoned)
+//! only while no such event exists, and a retry that finds the event but no kept answer (the
+//! process stopped in between) is answered from the event. The search for the event is an
+//! index range of the events since the claim was made.
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use super::StoreResult;
+use crate::domain::audit::Event;
 use crate::domain::time::Timestamp;
 
 /// An answer kept for replay: never a secret or token text (the caller strips them).
@@ -15,12 +24,16 @@ pub struct StoredAnswer {
 }
 
 /// What claiming a key found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// The key is new (or its record expired): this request goes ahead.
+    /// The key is new (or its record expired, or its first request was abandoned before
+    /// its change committed): this request goes ahead.
     Claimed,
     /// The first request with this key is still running.
     Running,
+    /// The first request's change committed, but its answer was never kept: the change's
+    /// event is what a retry can be told.
+    Committed(Box<Event>),
     /// The key was used for another request.
     Mismatch,
     Replay(StoredAnswer),
@@ -37,29 +50,28 @@ pub struct Horizon {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
+    /// Claims the key for a request, as claim `claim` if it is free.
     async fn claim_idempotency_key(
         &self,
         actor: &str,
         key: &str,
         request_hash: &[u8],
+        claim: Uuid,
         horizon: Horizon,
     ) -> StoreResult<Claim>;
-    /// Keeps the answer of the claim made with `request_hash` (a claim taken over since by
-    /// another request is left alone).
+    /// Keeps the answer of `claim` (a claim taken over since by another request is left
+    /// alone).
     async fn complete_idempotency_key(
         &self,
         actor: &str,
         key: &str,
-        request_hash: &[u8],
+        claim: Uuid,
         answer: &StoredAnswer,
     ) -> StoreResult<()>;
-    /// Forgets a claim whose request failed, so that a retry may try again.
-    async fn release_idempotency_key(
-        &self,
-        actor: &str,
-        key: &str,
-        request_hash: &[u8],
-    ) -> StoreResult<()>;
+    /// Forgets a claim whose request failed, so that a retry may try again; a claim whose
+    /// change committed all the same is kept.
+    async fn release_idempotency_key(&self, actor: &str, key: &str, claim: Uuid)
+    -> StoreResult<()>;
     async fn forget_idempotency_keys(&self, created_before: Timestamp) -> StoreResult<u64>;
 }
 
@@ -74,7 +86,13 @@ macro_rules! idempotency_store {
             use crate::store::idempotency::{Claim, Horizon, IdempotencyStore, StoredAnswer};
             use crate::store::StoreResult;
 
-            type Record = (Vec<u8>, Option<i32>, Option<Json<Vec<(String, String)>>>, Option<Vec<u8>>);
+            use crate::store::rows::EventRow;
+            use uuid::Uuid;
+
+            type Record = (Vec<u8>, Option<i32>, Option<Json<Vec<(String, String)>>>, Option<Vec<u8>>, Option<Uuid>, Timestamp);
+
+            const EVENT_OF_CLAIM: &str =
+                concat!(crate::store::events::event_select!(), "time >= $1 AND id = $2 LIMIT 1");
 
             #[async_trait]
             impl IdempotencyStore for $store {
@@ -83,27 +101,33 @@ macro_rules! idempotency_store {
                     actor: &str,
                     key: &str,
                     request_hash: &[u8],
+                    claim: Uuid,
                     horizon: Horizon,
                 ) -> StoreResult<Claim> {
                     let mut tx = self.begin_write().await?;
+                    // An abandoned claim is taken over only if its change never committed
+                    // (no event of the claim's id).
                     sqlx::query(
                         "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2
-                         AND (created < $3 OR (status IS NULL AND created < $4))",
+                         AND (created < $3 OR (status IS NULL AND created < $4 AND NOT EXISTS (
+                            SELECT 1 FROM events WHERE events.time >= idempotency_keys.created
+                                AND events.id = idempotency_keys.claim)))",
                     )
-                    .bind(actor)
-                    .bind(key)
-                    .bind(horizon.expired)
-                    .bind(horizon.abandoned)
-                    .execute(&mut *tx)
-                    .await?;
+                        .bind(actor)
+                        .bind(key)
+                        .bind(horizon.expired)
+                        .bind(horizon.abandoned)
+                        .execute(&mut *tx)
+                        .await?;
                     let claimed = sqlx::query(
-                        "INSERT INTO idempotency_keys (actor, key, request_hash, created)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        "INSERT INTO idempotency_keys (actor, key, request_hash, created, claim)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                     )
                     .bind(actor)
                     .bind(key)
                     .bind(request_hash)
                     .bind(horizon.now)
+                    .bind(claim)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected()
@@ -111,22 +135,33 @@ macro_rules! idempotency_store {
                     let claim = if claimed {
                         Claim::Claimed
                     } else {
-                        let (hash, status, headers, body): Record = sqlx::query_as(
-                            "SELECT request_hash, status, headers, body FROM idempotency_keys
-                             WHERE actor = $1 AND key = $2",
+                        let (hash, status, headers, body, first, created): Record = sqlx::query_as(
+                            "SELECT request_hash, status, headers, body, claim, created
+                             FROM idempotency_keys WHERE actor = $1 AND key = $2",
                         )
                         .bind(actor)
                         .bind(key)
                         .fetch_one(&mut *tx)
                         .await?;
-                        match status {
+                        match (status, first) {
                             _ if hash != request_hash => Claim::Mismatch,
-                            None => Claim::Running,
-                            Some(status) => Claim::Replay(StoredAnswer {
+                            (Some(status), _) => Claim::Replay(StoredAnswer {
                                 status: u16::try_from(status).unwrap_or(200),
                                 headers: headers.map(|h| h.0).unwrap_or_default(),
                                 body: body.unwrap_or_default(),
                             }),
+                            (None, None) => Claim::Running,
+                            (None, Some(first)) => {
+                                let event: Option<EventRow> = sqlx::query_as(EVENT_OF_CLAIM)
+                                    .bind(created)
+                                    .bind(first)
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
+                                match event {
+                                    Some(event) => Claim::Committed(Box::new(event.try_into()?)),
+                                    None => Claim::Running,
+                                }
+                            }
                         }
                     };
                     tx.commit().await?;
@@ -137,19 +172,19 @@ macro_rules! idempotency_store {
                     &self,
                     actor: &str,
                     key: &str,
-                    request_hash: &[u8],
+                    claim: Uuid,
                     answer: &StoredAnswer,
                 ) -> StoreResult<()> {
                     sqlx::query(
                         "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
-                         WHERE actor = $1 AND key = $2 AND request_hash = $6 AND status IS NULL",
+                         WHERE actor = $1 AND key = $2 AND claim = $6 AND status IS NULL",
                     )
                     .bind(actor)
                     .bind(key)
                     .bind(i32::from(answer.status))
                     .bind(Json(&answer.headers))
                     .bind(&answer.body)
-                    .bind(request_hash)
+                    .bind(claim)
                     .execute(self.writer())
                     .await?;
                     Ok(())
@@ -159,15 +194,17 @@ macro_rules! idempotency_store {
                     &self,
                     actor: &str,
                     key: &str,
-                    request_hash: &[u8],
+                    claim: Uuid,
                 ) -> StoreResult<()> {
                     sqlx::query(
                         "DELETE FROM idempotency_keys
-                         WHERE actor = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
+                         WHERE actor = $1 AND key = $2 AND claim = $3 AND status IS NULL
+                            AND NOT EXISTS (SELECT 1 FROM events
+                                WHERE events.time >= idempotency_keys.created AND events.id = $3)",
                     )
                         .bind(actor)
                         .bind(key)
-                        .bind(request_hash)
+                        .bind(claim)
                         .execute(self.writer())
                         .await?;
                     Ok(())

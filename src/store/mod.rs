@@ -54,6 +54,10 @@ pub enum StoreError {
     /// serialization failure, a lock not granted in time): worth retrying as it was.
     #[error("gave way to a concurrent change: {0}")]
     Contention(sqlx::Error),
+    /// A statement ran out of the request's time (Postgres `statement_timeout`) or waited
+    /// too long for SQLite's write lock; its transaction was rolled back.
+    #[error("ran out of time: {0}")]
+    TimedOut(sqlx::Error),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -74,6 +78,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().is_some_and(|code| is_contention(&code)) => {
                 Self::Contention(error)
             }
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| is_timeout(&code)) => {
+                Self::TimedOut(error)
+            }
             _ => Self::Backend(error),
         }
     }
@@ -90,6 +97,12 @@ fn is_outage(sqlstate: &str) -> bool {
 /// (4106 is an I/O error), and no prefix of theirs must match.
 fn is_contention(sqlstate: &str) -> bool {
     matches!(sqlstate, "40001" | "40P01" | "55P03")
+}
+
+/// SQLSTATE 57014 (a statement cancelled, as `statement_timeout` does) and SQLite's
+/// SQLITE_BUSY (5, and its extended codes 261 and 517: the busy timeout ran out).
+fn is_timeout(code: &str) -> bool {
+    matches!(code, "57014" | "5" | "261" | "517")
 }
 
 impl StoreError {
@@ -128,6 +141,10 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before it is refused as unavailable.
     pub acquire_timeout: Duration,
+    /// The longest a request's statements may run (the request timeout): on Postgres each
+    /// statement's `statement_timeout`, on SQLite the wait for the write lock, which is kept
+    /// below it so that a request that waits too long fails inside its time, rolled back.
+    pub statement_timeout: Duration,
 }
 
 /// How a deletion says what it deleted: the event of the row as it was when it went.
@@ -224,8 +241,12 @@ mod tests {
                 "{contention}"
             );
         }
-        for neither in ["23505", "22P02", "55000", "4106", "5"] {
-            assert!(!is_outage(neither) && !is_contention(neither), "{neither}");
+        assert!(is_timeout("57014") && is_timeout("5") && !is_outage("57014"));
+        for neither in ["23505", "22P02", "55000", "4106", "50"] {
+            assert!(
+                !is_outage(neither) && !is_contention(neither) && !is_timeout(neither),
+                "{neither}"
+            );
         }
     }
 }

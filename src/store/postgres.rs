@@ -28,8 +28,6 @@ const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
 const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id = ANY($1)";
 
 super::tokens::token_queries!("string_agg");
-const EVENTS_OF_CLIENT: &str =
-    super::events::event_query!("client_id = $8 AND ($9::text[] IS NULL OR tenant_id = ANY($9))");
 const INSERT_TOKEN_TENANTS: &str =
     "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
 
@@ -96,6 +94,10 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)?.application_name("clientd");
+        let statement_timeout = format!(
+            "SET statement_timeout = {}",
+            settings.statement_timeout.as_millis().max(1)
+        );
         // A ping before every use doubled the round trips of every query; under load a
         // connection was in use a moment ago, so only one idle for a while is pinged. One that
         // died in the meantime fails its query (503) and the pool drops it.
@@ -107,9 +109,16 @@ impl PostgresStore {
             // row as committed since): a database or role whose default is stricter would turn
             // each wait into a serialization failure. Set once a connection opens, not as a
             // startup option, which poolers such as PgBouncer refuse.
-            .after_connect(|connection, _| {
+            //
+            // No statement outlives the request that runs it: one still running when the
+            // request timeout answers 503 is cancelled by the database, its transaction rolled
+            // back, so nothing is left half-written or holding locks.
+            .after_connect(move |connection, _| {
+                let statement_timeout = statement_timeout.clone();
                 Box::pin(async move {
-                    sqlx::Executor::execute(connection, READ_COMMITTED).await?;
+                    sqlx::Executor::execute(&mut *connection, READ_COMMITTED).await?;
+                    let limit = sqlx::AssertSqlSafe(statement_timeout);
+                    sqlx::Executor::execute(&mut *connection, limit).await?;
                     Ok(())
                 })
             })
@@ -138,6 +147,8 @@ impl PostgresStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// A migration that may outlast a request (an index over a long trail) lifts the
+    /// requests' `statement_timeout` for its own transaction (`SET LOCAL`).
     async fn before_migrations(&self) -> StoreResult<()> {
         Ok(())
     }

@@ -52,37 +52,66 @@ mod limited {
             limited.assert_problem(429, "too-many-requests");
             let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
             assert!((1..=60).contains(&retry), "{retry}");
-            // The address is refused whatever it presents, the right token included...
+            // A valid token from the same address is always served: only the guesses are refused...
             let (request, _) = from("203.0.113.9");
-            app.admin().send_raw(request).await.assert_problem(429, "too-many-requests");
-            // ...while other addresses are not.
-            let (request, _) = from("198.51.100.4");
             assert_eq!(app.admin().send_raw(request).await.status, 200);
+            let (request, _) = from("203.0.113.9");
+            let unknown = app.with_token("cdt_0192e4a0000070008000000000000001_guess").send_raw(request).await;
+            unknown.assert_problem(429, "too-many-requests");
+            // ...and other addresses' are not.
+            let (request, _) = from("198.51.100.4");
+            app.with_token("wrong").send_raw(request).await.assert_problem(401, "unauthorized");
             assert_eq!(app.admin().get("/tenants").await.status, 200);
             let metrics = app.anonymous().get("/metrics").await.text;
-            assert_eq!(metric(&metrics, "clientd_failures_total", "authentication"), Some(4), "{metrics}");
+            assert_eq!(metric(&metrics, "clientd_failures_total", "authentication"), Some(5), "{metrics}");
             assert_eq!(metric(&metrics, "clientd_rate_limited_total", "authentication"), Some(2), "{metrics}");
         }
 
-        async fn failed_verification_is_limited_per_client(app) {
+        async fn a_valid_token_is_served_behind_a_flood_of_bad_ones(app) {
+            // One address (a NAT, a CI runner) where one caller keeps guessing.
+            for i in 0..20 {
+                let token = format!("cdt_0192e4a00000700080000000000000{i:02}_guess");
+                let status = app.with_token(&token).get("/tenants").await.status;
+                assert!(status == 401 || status == 429, "{status}");
+            }
+            app.with_token("wrong").get("/tenants").await.assert_problem(429, "too-many-requests");
+            // Every caller with a valid token behind the same address goes on working.
+            assert_eq!(app.admin().get("/tenants").await.status, 200);
+            let created = app.admin().post("/tokens", json!({"name": "gateway", "permissions": ["client.read.all"]})).await;
+            assert_eq!(created.status, 201, "{}", created.text);
+            let gateway = app.with_token(created.json["token"].as_str().unwrap());
+            assert_eq!(gateway.get("/clients").await.status, 200);
+        }
+
+        async fn failed_verification_is_limited_per_caller(app) {
             app.create_tenant("acme").await;
             let (job, secret) = confidential(&app, "Job").await;
             let (other, other_secret) = confidential(&app, "Other").await;
-            let verify = |path: &str, secret: &str| {
-                let (path, body) = (format!("{path}/secrets/verify"), json!({"client_secret": secret}));
-                let app = &app;
-                async move { app.admin().post(&path, body).await }
-            };
+            let gateway = app.admin().post("/tokens", json!({"name": "gateway", "permissions": ["client.read.all"]})).await;
+            let gateway = app.with_token(gateway.json["token"].as_str().unwrap());
+            async fn verify(caller: &crate::helpers::Client<'_>, path: &str, secret: &str, from: &str) -> crate::helpers::TestResponse {
+                let request = caller.raw(Method::POST, &format!("{path}/secrets/verify"))
+                    .header("x-forwarded-for", from)
+                    .header("content-type", "application/json")
+                    .body(json!({"client_secret": secret}).to_string());
+                caller.send_raw(request).await
+            }
+            let guesser = app.admin();
             for _ in 0..2 {
-                let refused = verify(&job, "wrong").await;
+                let refused = verify(&guesser, &job, "wrong", "203.0.113.9").await;
                 refused.assert_problem(401, "invalid-client-secret");
                 assert!(refused.header("www-authenticate").is_none(), "a secret refusal is no admin challenge");
             }
-            verify(&job, "wrong").await.assert_problem(429, "too-many-requests");
-            let right = verify(&job, &secret).await;
+            verify(&guesser, &job, "wrong", "203.0.113.9").await.assert_problem(429, "too-many-requests");
+            // Past its limit the guesser learns nothing, even from the right secret.
+            let right = verify(&guesser, &job, &secret, "203.0.113.9").await;
             right.assert_problem(429, "too-many-requests");
             assert!(right.header("retry-after").is_some());
-            assert_eq!(verify(&other, &other_secret).await.json["valid"], true);
+            // Other clients, other tokens at the same address, the same token elsewhere: served.
+            assert_eq!(verify(&guesser, &other, &other_secret, "203.0.113.9").await.json["valid"], true);
+            assert_eq!(verify(&gateway, &job, &secret, "203.0.113.9").await.json["valid"], true);
+            assert_eq!(verify(&gateway, &job, &secret, "198.51.100.4").await.json["valid"], true);
+            assert_eq!(verify(&guesser, &job, &secret, "198.51.100.4").await.json["valid"], true);
             let metrics = app.anonymous().get("/metrics").await.text;
             assert_eq!(metric(&metrics, "clientd_failures_total", "verification"), Some(3), "{metrics}");
         }
@@ -97,6 +126,7 @@ on_both_stores! {
             app.with_token("wrong").send_raw(request).await.assert_problem(401, "unauthorized");
         }
         app.with_token("wrong").get("/tenants").await.assert_problem(429, "too-many-requests");
+        assert_eq!(app.admin().get("/tenants").await.status, 200);
     }
 
     async fn answers_with_secrets_are_never_cached_and_none_is_sniffed(app) {

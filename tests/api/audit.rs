@@ -282,6 +282,141 @@ on_both_stores! {
         let events = all_events(&app, "/events?action=client.create").await;
         assert_eq!(events.len(), 2, "{events:?}");
     }
+
+    /// The caller hangs up before the answer: the change is made once, and the retry (409
+    /// while the first still runs) gets its answer.
+    async fn a_create_whose_caller_hung_up_is_made_once(app) {
+        app.create_tenant("acme").await;
+        let body = json!({"name": "Job", "app_type": "non_interactive"});
+        // The whole request is sent, and the connection closed before any answer is read.
+        let address = app.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let text = body.to_string();
+        let request = format!(
+            "POST /tenants/acme/clients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nIdempotency-Key: hang-up\r\nContent-Length: {}\r\n\r\n{text}",
+            app.admin_token,
+            text.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();
+        drop(stream);
+        let replayed = loop {
+            let retry = post_with_key(&app, &app.admin_token, "/tenants/acme/clients", "hang-up", body.clone()).await;
+            match retry.status {
+                409 => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                _ => break retry,
+            }
+        };
+        assert_eq!(replayed.status, 201, "{}", replayed.text);
+        assert_eq!(app.count_rows("clients").await, 1);
+    }
+
+    /// The process stopped after the change committed and before its answer was kept: the
+    /// claim is left unanswered. A retry, even once the claim counts as abandoned, finds the
+    /// change's event and answers from it; it never makes the change again.
+    async fn a_change_whose_answer_was_lost_is_replayed_not_made_again(app) {
+        app.create_tenant("acme").await;
+        let body = json!({"name": "Job", "app_type": "non_interactive"});
+        let first = post_with_key(&app, &app.admin_token, "/v1/tenants/acme/clients", "lost", body.clone()).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        let long_ago = clientd::domain::time::now() - chrono::TimeDelta::hours(1);
+        app.execute("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created = $1", long_ago).await;
+        let again = post_with_key(&app, &app.admin_token, "/v1/tenants/acme/clients", "lost", body.clone()).await;
+        assert_eq!(again.status, 201, "{}", again.text);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.header("location"), first.header("location"));
+        assert_eq!(again.json["id"], first.json["id"]);
+        assert_eq!(again.json["name"], "Job");
+        assert_eq!(again.json["secret_shown"], false);
+        assert!(again.json.get("secret").is_none(), "{}", again.text);
+        assert_eq!(app.count_rows("clients").await, 1);
+        // The same for a rotation: one next secret, and the retry is told the step was taken.
+        let client = format!("/clients/{}/secrets/rotate/start", first.json["id"].as_str().unwrap());
+        let started = post_with_key(&app, &app.admin_token, &client, "lost-rotation", json!({})).await;
+        assert_eq!(started.status, 200, "{}", started.text);
+        app.execute("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created = $1", long_ago).await;
+        let restarted = post_with_key(&app, &app.admin_token, &client, "lost-rotation", json!({})).await;
+        assert_eq!(restarted.status, 200, "{}", restarted.text);
+        assert_eq!(restarted.header("idempotent-replayed"), Some("true"));
+        assert!(restarted.json.get("next_client_secret").is_none(), "{}", restarted.text);
+        let events = all_events(&app, "/events?action=secret.rotate.start").await;
+        assert_eq!(events.len(), 1, "{events:?}");
+    }
+
+    /// A claim whose first request died before its change committed (no event) is taken
+    /// over once abandoned: the retry makes the change, once.
+    async fn an_abandoned_claim_without_a_change_is_taken_over(app) {
+        let body = json!({"id": "acme", "name": "Acme"});
+        let first = post_with_key(&app, &app.admin_token, "/tenants", "died", body.clone()).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        // As if the first request had claimed the key and died before its transaction.
+        app.execute("DELETE FROM events WHERE action = $1", "tenant.create").await;
+        app.execute("DELETE FROM tenants WHERE id = $1", "acme").await;
+        let long_ago = clientd::domain::time::now() - chrono::TimeDelta::hours(1);
+        app.execute("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created = $1", long_ago).await;
+        let retry = post_with_key(&app, &app.admin_token, "/tenants", "died", body).await;
+        assert_eq!(retry.status, 201, "{}", retry.text);
+        assert!(retry.header("idempotent-replayed").is_none());
+        assert_eq!(app.count_rows("tenants").await, 1);
+    }
+
+    /// Pages of large items stop at about 1 MiB, whatever `limit` asks, and their cursors
+    /// go on in the same order: nothing skipped, nothing twice.
+    async fn pages_of_large_items_are_bounded_in_bytes(app) {
+        app.create_tenant("acme").await;
+        let callbacks: Vec<String> = (0..55).map(|i| format!("https://app.example/{i}/{}", "x".repeat(2_000))).collect();
+        for i in 0..12 {
+            app.create_client("acme", json!({"name": format!("Big {i:02}"), "app_type": "spa", "callbacks": callbacks})).await;
+        }
+        for (first, expected) in [("/tenants/acme/events?limit=200", 13), ("/tenants/acme/clients?limit=200&sorters=name", 12)] {
+            let mut seen = Vec::new();
+            let mut path = first.to_owned();
+            let mut pages = 0;
+            loop {
+                let page = app.admin().get(&path).await;
+                assert_eq!(page.status, 200, "{}", page.text);
+                assert!(page.text.len() < 1_300_000, "{path}: a page of {} bytes", page.text.len());
+                let items = page.json["items"].as_array().unwrap();
+                assert!(!items.is_empty());
+                seen.extend(items.iter().map(|item| item["id"].clone()));
+                pages += 1;
+                match page.json["next_cursor"].as_str() {
+                    Some(cursor) => {
+                        let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+                        path = format!("{first}&cursor={cursor}");
+                    }
+                    None => break,
+                }
+            }
+            assert!(pages >= 2, "{first}: one page held everything");
+            let mut unique = seen.clone();
+            unique.sort_by_key(|id| id.to_string());
+            unique.dedup();
+            assert_eq!((seen.len(), unique.len()), (expected, expected), "{first}");
+        }
+    }
+
+    /// A tenant made again under a deleted one's id starts with an empty trail; the admin's
+    /// trail of everything still shows the old tenant's past.
+    async fn a_tenant_made_again_does_not_inherit_the_old_ones_past(app) {
+        app.create_tenant("acme").await;
+        let job = app.create_client("acme", json!({"id": "job-1", "name": "Job", "app_type": "spa"})).await;
+        assert_eq!(app.admin().delete(&format!("/clients/{}", job["id"].as_str().unwrap())).await.status, 204);
+        assert_eq!(app.admin().delete("/tenants/acme").await.status, 204);
+        // While the tenant is gone, its trail is still there to read.
+        assert_eq!(all_events(&app, "/tenants/acme/events").await.len(), 4);
+        app.create_tenant("acme").await;
+        let fresh = all_events(&app, "/tenants/acme/events").await;
+        let actions: Vec<_> = fresh.iter().map(|event| event["action"].clone()).collect();
+        assert_eq!(actions, vec![json!("tenant.create")]);
+        let reused = app.create_client("acme", json!({"id": "job-1", "name": "Job again", "app_type": "spa"})).await;
+        let of_client = all_events(&app, &format!("/clients/{}/events", reused["id"].as_str().unwrap())).await;
+        assert_eq!(of_client.len(), 1, "{of_client:?}");
+        assert_eq!(of_client[0]["document"]["name"], "Job again");
+        let filtered = all_events(&app, "/tenants/acme/events?action=client.delete").await;
+        assert!(filtered.is_empty(), "{filtered:?}");
+        let everything = all_events(&app, "/events?action=tenant.create").await;
+        assert_eq!(everything.len(), 2);
+    }
 }
 
 /// Two replicas on one Postgres get the same key at once: one client, not two.

@@ -18,11 +18,12 @@ pub enum Backend {
 /// Defines each test once per store: `sqlite::name` and `postgres::name`. A leading
 /// `with |settings| ...;` changes the server's settings for every test of the block.
 macro_rules! on_both_stores {
-    (with $configure:expr; $(async fn $name:ident($app:ident) $body:block)*) => {
+    (with $configure:expr; $($(#[$doc:meta])* async fn $name:ident($app:ident) $body:block)*) => {
         mod sqlite {
             #[allow(unused_imports)]
             use super::*;
             $(
+                $(#[$doc])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let database = crate::helpers::TestDatabase::create(crate::helpers::Backend::Sqlite).await.unwrap();
@@ -35,6 +36,7 @@ macro_rules! on_both_stores {
             #[allow(unused_imports)]
             use super::*;
             $(
+                $(#[$doc])*
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(database) = crate::helpers::TestDatabase::create(crate::helpers::Backend::Postgres).await else { return };
@@ -68,8 +70,8 @@ macro_rules! on_both_stores {
             )*
         }
     };
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
-        on_both_stores! { with |_: &mut clientd::config::Settings| {}; $(async fn $name($app) $body)* }
+    ($($(#[$doc:meta])* async fn $name:ident($app:ident) $body:block)*) => {
+        on_both_stores! { with |_: &mut clientd::config::Settings| {}; $($(#[$doc])* async fn $name($app) $body)* }
     };
 }
 
