@@ -4,6 +4,7 @@ pub mod audit;
 pub mod change;
 pub mod client;
 pub mod credential;
+pub mod integer;
 pub mod json;
 pub mod page;
 pub mod query;

@@ -1,7 +1,41 @@
 //! Clients: the Nexus create request onto the canonical document, defaults and rules, read,
 //! keyset-paged lists, delete, and the tenant walls.
 
+use reqwest::Method;
 use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestResponse};
+
+/// The six lifetimes, in the create request's names and the document's.
+const LIFETIMES: [(&str, &str); 6] = [
+    (
+        "access_token_validity_seconds",
+        "accessTokenValiditySeconds",
+    ),
+    (
+        "refresh_token_validity_seconds",
+        "refreshTokenValiditySeconds",
+    ),
+    ("id_token_expiration", "idTokenExpiration"),
+    ("refresh_token_reuse_interval", "refreshTokenReuseInterval"),
+    (
+        "refresh_token_absolute_lifetime",
+        "refreshTokenAbsoluteLifetime",
+    ),
+    (
+        "refresh_token_inactivity_lifetime",
+        "refreshTokenInactivityLifetime",
+    ),
+];
+
+/// POSTs `body` as JSON text, so numbers reach the server spelt as the test writes them
+/// (`1e3`, `-0.0`), not as serde_json would print them.
+async fn post_text(app: &TestApp, path: &str, body: &str) -> TestResponse {
+    let request = (app.admin().raw(Method::POST, path))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    app.admin().send_raw(request).await
+}
 
 /// A Nexus create request in the seed's shape (seeds/003), every field filled.
 fn nexus_request() -> Value {
@@ -215,6 +249,53 @@ on_both_stores! {
         app.admin().post(path, json!({"name": "x", "app_type": "spa", "mobile": [null, null]})).await.assert_invalid_fields(&["/mobile"]);
         app.admin().post(path, json!({"name": "x", "app_type": "spa", "client_metadata": ["a"]})).await.assert_invalid_fields(&["/client_metadata"]);
         app.admin().post(path, json!({"name": "x", "app_type": "spa", "mobile": {"ios": {"team_id": 7}}})).await.assert_invalid_fields(&["/mobile/ios/team_id"]);
+    }
+
+    async fn integer_fields_take_integer_valued_numbers_and_store_integers(app) {
+        app.create_tenant("acme").await;
+        let created = post_text(&app, "/tenants/acme/clients", r#"{
+            "name": "Web", "app_type": "regular_web",
+            "access_token_validity_seconds": 3600.0, "refresh_token_validity_seconds": 1e3,
+            "id_token_expiration": 3.6E3, "refresh_token_reuse_interval": -0.0,
+            "refresh_token_absolute_lifetime": 2592000, "refresh_token_inactivity_lifetime": 12960e2
+        }"#).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = created.json["id"].as_str().unwrap();
+        let read = app.admin().get(&format!("/clients/{id}")).await;
+        assert_eq!(read.header("etag"), created.header("etag"));
+        let stored = app.stored_settings(id).await;
+        let want = [3600, 1000, 3600, 0, 2592000, 1296000];
+        for document in [&created.json, &read.json, &stored] {
+            for ((_, field), want) in LIFETIMES.iter().zip(want) {
+                // An integer, not 3600.0: a parsed `3600.0` is a float and is not equal to it.
+                assert!(document[field].is_u64(), "{field} is {}", document[field]);
+                assert_eq!(document[field], want, "{field}");
+            }
+        }
+    }
+
+    async fn integer_fields_refuse_fractions_strings_and_out_of_range_naming_the_field(app) {
+        app.create_tenant("acme").await;
+        let create = |field: &str, value: &str| {
+            format!(r#"{{"name": "Web", "app_type": "regular_web", "{field}": {value}}}"#)
+        };
+        for value in ["3600.5", "0.1", r#""3600""#, "true", "[3600]", "1e300", "-1e19",
+                      "9223372036854775808", "9007199254740993.0"] {
+            let response = post_text(&app, "/tenants/acme/clients", &create("access_token_validity_seconds", value)).await;
+            response.assert_invalid(&["/access_token_validity_seconds"]);
+        }
+        let fraction = post_text(&app, "/tenants/acme/clients", &create("access_token_validity_seconds", "3600.5")).await;
+        let message = fraction.json["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("3600.5") && message.contains("integer"), "{message}");
+        for (field, _) in LIFETIMES {
+            post_text(&app, "/tenants/acme/clients", &create(field, "60.5")).await
+                .assert_invalid(&[format!("/{field}").as_str()]);
+        }
+        // A whole number past the rule's range is the rule's to refuse, with its message.
+        let too_long = post_text(&app, "/tenants/acme/clients", &create("access_token_validity_seconds", "3e9")).await;
+        too_long.assert_invalid(&["/access_token_validity_seconds"]);
+        assert!(too_long.text.contains("2147483647"), "{}", too_long.text);
+        assert_eq!(app.count_rows("clients").await, 0);
     }
 
     async fn unknown_fields_are_400_naming_them(app) {

@@ -398,6 +398,32 @@ impl TestApp {
         }
     }
 
+    /// A client's stored settings as the database hands them back (Postgres's `jsonb` as
+    /// text), read straight from it, behind the server and its memory.
+    pub async fn stored_settings(&self, client_id: &str) -> Value {
+        use sqlx::Connection;
+        let text: String = if self.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar("SELECT settings FROM clients WHERE id = $1")
+                .bind(client_id)
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database.url)
+                .await
+                .unwrap();
+            sqlx::query_scalar("SELECT settings::text FROM clients WHERE id = $1")
+                .bind(client_id)
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+        };
+        serde_json::from_str(&text).unwrap()
+    }
+
     /// Rows of `table` (one of the schema's), read straight from the database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         use sqlx::Connection;

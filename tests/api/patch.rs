@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestResponse};
 
 const PATCH_JSON: &str = "application/json-patch+json";
 
@@ -24,6 +24,15 @@ async fn web_client(app: &TestApp) -> (String, Value) {
         .await;
     c.as_object_mut().unwrap().remove("secret");
     (format!("/clients/{}", c["id"].as_str().unwrap()), c)
+}
+
+/// PATCHes `body` as JSON Patch text, so numbers reach the server spelt as the test writes
+/// them (`1e3`, `-0.0`), not as serde_json would print them.
+async fn patch_text(app: &TestApp, path: &str, body: &str) -> TestResponse {
+    let request = (app.admin().raw(reqwest::Method::PATCH, path))
+        .header("content-type", PATCH_JSON)
+        .body(body.to_owned());
+    app.admin().send_raw(request).await
 }
 
 on_both_stores! {
@@ -159,6 +168,42 @@ on_both_stores! {
         app.patch(&path, PATCH_JSON, None, json!([{"op": "replace", "path": "/accessTokenValiditySeconds", "value": "soon"}])).await.assert_invalid_fields(&["/accessTokenValiditySeconds"]);
         app.patch(&path, PATCH_JSON, None, json!([{"op": "replace", "path": "/accessType", "value": "SOMETIMES"}])).await.assert_invalid_fields(&["/accessType"]);
         app.patch(&path, PATCH_JSON, None, json!([{"op": "add", "path": "/mobile", "value": {"ios": {"team": "x"}}}])).await.assert_invalid_fields(&["/mobile/ios/team"]);
+        assert_eq!(app.admin().get(&path).await.json, before);
+    }
+
+    async fn integer_fields_take_integer_valued_numbers_and_store_integers(app) {
+        let (path, _) = web_client(&app).await;
+        let patched = patch_text(&app, &path, r#"[
+            {"op": "replace", "path": "/accessTokenValiditySeconds", "value": 1e3},
+            {"op": "replace", "path": "/idTokenExpiration", "value": 7200.0},
+            {"op": "replace", "path": "/refreshTokenReuseInterval", "value": -0.0}
+        ]"#).await;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+        let read = app.admin().get(&path).await;
+        assert_eq!(read.header("etag"), patched.header("etag"));
+        let stored = app.stored_settings(path.trim_start_matches("/clients/")).await;
+        for document in [&patched.json, &read.json, &stored] {
+            for (field, want) in [("accessTokenValiditySeconds", 1000), ("idTokenExpiration", 7200),
+                                  ("refreshTokenReuseInterval", 0)] {
+                assert!(document[field].is_u64(), "{field} is {}", document[field]);
+                assert_eq!(document[field], want, "{field}");
+            }
+        }
+        // The same number spelt as a double is no change: nothing is written.
+        let same = patch_text(&app, &path, r#"[{"op": "replace", "path": "/accessTokenValiditySeconds", "value": 1000.0}]"#).await;
+        assert_eq!(same.status, 200, "{}", same.text);
+        assert_eq!(same.header("etag"), patched.header("etag"));
+        assert_eq!(same.json["modified"], patched.json["modified"]);
+    }
+
+    async fn integer_fields_refuse_fractions_strings_and_out_of_range_naming_the_field(app) {
+        let (path, before) = web_client(&app).await;
+        for value in ["3600.5", r#""3600""#, "1e300", "9007199254740993.0", "null"] {
+            let body = format!(r#"[{{"op": "replace", "path": "/accessTokenValiditySeconds", "value": {value}}}]"#);
+            patch_text(&app, &path, &body).await.assert_invalid(&["/accessTokenValiditySeconds"]);
+        }
+        let added = patch_text(&app, &path, r#"[{"op": "add", "path": "/refreshTokenReuseInterval", "value": 0.5}]"#).await;
+        added.assert_invalid(&["/refreshTokenReuseInterval"]);
         assert_eq!(app.admin().get(&path).await.json, before);
     }
 

@@ -8,6 +8,7 @@ use super::{
     AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, GrantType, Mobile,
     check_auth_method, defaults,
 };
+use crate::domain::integer;
 use crate::domain::json::{object, without_negative_zero};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
@@ -34,11 +35,19 @@ pub struct CreateClient {
     #[serde(default, deserialize_with = "object")]
     pub client_metadata: Option<ClientMetadata>,
     pub client_auth_method: Option<ClientAuthMethod>,
+    /// The lifetimes take any integer-valued number: `3600.0` and `3.6e3` are 3600, as JSON
+    /// Schema's `integer` reads them.
+    #[serde(default, deserialize_with = "integer::option")]
     pub access_token_validity_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "integer::option")]
     pub refresh_token_validity_seconds: Option<i64>,
+    #[serde(default, deserialize_with = "integer::option")]
     pub id_token_expiration: Option<i64>,
+    #[serde(default, deserialize_with = "integer::option")]
     pub refresh_token_reuse_interval: Option<i64>,
+    #[serde(default, deserialize_with = "integer::option")]
     pub refresh_token_absolute_lifetime: Option<i64>,
+    #[serde(default, deserialize_with = "integer::option")]
     pub refresh_token_inactivity_lifetime: Option<i64>,
     pub is_refresh_token_rotation_enabled: Option<bool>,
     pub is_refresh_token_absolute_expiration_enabled: Option<bool>,

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::Invalid;
 use super::credential::Credential;
+use super::integer;
 use super::json::object;
 use super::refusal::Refusal;
 use super::tenant::TenantId;
@@ -207,11 +208,19 @@ pub struct ClientSettings {
     pub application_name: Option<String>,
     #[serde(default, rename = "client_upn_key")]
     pub client_upn_key: Option<String>,
+    /// The lifetimes take any integer-valued JSON number (a patch may set `1e3`), as
+    /// openapi.yaml's `type: integer` promises, and keep it as the integer.
+    #[serde(deserialize_with = "integer::whole")]
     pub access_token_validity_seconds: i64,
+    #[serde(deserialize_with = "integer::whole")]
     pub refresh_token_validity_seconds: i64,
+    #[serde(deserialize_with = "integer::whole")]
     pub id_token_expiration: i64,
+    #[serde(deserialize_with = "integer::whole")]
     pub refresh_token_reuse_interval: i64,
+    #[serde(deserialize_with = "integer::whole")]
     pub refresh_token_absolute_lifetime: i64,
+    #[serde(deserialize_with = "integer::whole")]
     pub refresh_token_inactivity_lifetime: i64,
     pub is_refresh_token_rotation_enabled: bool,
     pub is_refresh_token_absolute_expiration_enabled: bool,
