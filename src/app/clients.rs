@@ -110,6 +110,15 @@ pub async fn read(app: &App, caller: &Caller, id: &ClientId) -> Result<Arc<Cache
     }
 }
 
+/// Refuses a caller who may not change the client before any lock is taken or write begun,
+/// judged on the client as memory holds it. The store's decision, under the lock, checks
+/// again on the row itself (the client may have moved meanwhile).
+pub async fn require_writable(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
+    let cached = app.cache.client(app.store.as_ref(), id).await?;
+    let client = &cached.ok_or(Error::NotFound(Missing::Client))?.client;
+    Ok(client::writable(client, &caller.grants)?)
+}
+
 /// Applies a JSON Patch to the client as stored, if `If-Match` (when given) names the stored
 /// version: the store settles both (`ClientStore::update_client`). The event keeps the patch
 /// as applied, the fields it changed and the resulting document; a patch that changes
@@ -122,6 +131,7 @@ pub async fn patch(
     if_match: Option<&[String]>,
     commit: Commit,
 ) -> Result<Client> {
+    require_writable(app, caller, id).await?;
     let now = time::now();
     let decide = |current: &Client, credentials: Option<&[Credential]>| {
         let patched =
@@ -152,11 +162,7 @@ pub async fn patch(
 
 pub async fn delete(app: &App, caller: &Caller, id: &ClientId) -> Result<()> {
     let client = &read(app, caller, id).await?.client;
-    if !caller.grants.can_write(&client.tenant) {
-        return Err(Error::Forbidden(
-            "this token may read but not change this tenant's clients",
-        ));
-    }
+    client::writable(client, &caller.grants)?;
     let audit = |deleted: &Client| event(&caller.change, Action::ClientDelete, deleted);
     let _forget = app.cache.forget_after(Change::Client(client.id.clone()));
     Ok(app.store.delete_client(client, &audit).await?)

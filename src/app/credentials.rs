@@ -14,10 +14,12 @@ use crate::store::{ClientCredential, Commit, CredentialDecision, CredentialQuery
 /// Applies a decision under the client's lock and returns the credential it touched.
 async fn change(
     app: &App,
+    caller: &Caller,
     client: &ClientId,
     decide: &CredentialDecision<'_>,
     commit: Commit,
 ) -> Result<Credential> {
+    clients::require_writable(app, caller, client).await?;
     let change = app.store.change_credentials(client, decide, commit).await?;
     Ok(touched(&change).clone())
 }
@@ -44,7 +46,7 @@ pub async fn add(
         let event = event(&caller.change, Action::CredentialCreate, current, &new);
         Ok((added, event))
     };
-    change(app, client, &decide, commit).await
+    change(app, caller, client, &decide, commit).await
 }
 
 /// Credentials across every client of the tenants the caller can read, by id: "which
@@ -121,7 +123,7 @@ pub async fn change_expiry(
         .with_patch(patch, vec!["expires_at".to_owned()]);
         Ok((change, event))
     };
-    change(app, client, &decide, Commit::Yes).await
+    change(app, caller, client, &decide, Commit::Yes).await
 }
 
 pub async fn remove(app: &App, caller: &Caller, client: &ClientId, credential: &str) -> Result<()> {
@@ -136,7 +138,9 @@ pub async fn remove(app: &App, caller: &Caller, client: &ClientId, credential: &
         );
         Ok((change, event))
     };
-    change(app, client, &decide, Commit::Yes).await.map(|_| ())
+    change(app, caller, client, &decide, Commit::Yes)
+        .await
+        .map(|_| ())
 }
 
 /// A credential's event; its document is the API's view, which never holds the PEM.

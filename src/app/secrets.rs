@@ -28,6 +28,7 @@ pub struct Rotated {
 }
 
 pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Result<Rotated> {
+    super::clients::require_writable(app, caller, id).await?;
     let next = match step {
         Step::Start => Some(IssuedSecret::generate()?),
         Step::Complete | Step::Cancel => None,

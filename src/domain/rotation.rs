@@ -84,14 +84,7 @@ pub fn decide_rotation(
     grants: &Grants,
     now: Timestamp,
 ) -> Result<SecretChange, Refusal> {
-    if !grants.can_read(&client.tenant) {
-        return Err(Refusal::Hidden);
-    }
-    if !grants.can_write(&client.tenant) {
-        return Err(Refusal::Forbidden(
-            "this token may read but not change this tenant's clients",
-        ));
-    }
+    super::client::writable(client, grants)?;
     if client.client_type() == ClientType::Public {
         return Err(Refusal::Conflict(
             "a PUBLIC client (spa, native) has no secret to rotate".to_owned(),

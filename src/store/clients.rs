@@ -329,6 +329,43 @@ macro_rules! client_store {
             }
 
             /// Commits with the change's event, or rolls a rehearsal back without one.
+            /// A dry run's create: the database's checks (the tenant exists, the id is free)
+            /// as reads, so a rehearsal never takes the write lock or queues behind writers.
+            async fn rehearse_create(store: &$store, client: &Client) -> StoreResult<()> {
+                let (tenants, clients): (i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM tenants WHERE id = $1),
+                            (SELECT count(*) FROM clients WHERE id = $2)",
+                )
+                .bind(client.tenant.as_str())
+                .bind(client.id.as_str())
+                .fetch_one(&store.pool)
+                .await?;
+                if tenants == 0 {
+                    return Err(StoreError::NotFound(Missing::Tenant));
+                }
+                if clients > 0 {
+                    return Err(StoreError::Conflict("a client with this id exists"));
+                }
+                Ok(())
+            }
+
+            /// A dry run's patch: decided on the client as it is now, read without a lock.
+            async fn rehearse_update(
+                store: &$store,
+                id: &ClientId,
+                decide: &ClientDecision<'_>,
+            ) -> StoreResult<Client> {
+                let current = store.client(id).await?.ok_or(StoreError::NotFound(Missing::Client))?;
+                let decided = match decide(&current, None) {
+                    Err(crate::domain::refusal::Refusal::NeedsCredentials) => {
+                        let credentials = super::credential_store::credentials_of(&store.pool, id).await?;
+                        decide(&current, Some(&credentials))
+                    }
+                    decided => decided,
+                };
+                Ok(decided?.map_or(current, |(changed, _)| changed))
+            }
+
             pub(super) async fn finish(
                 mut tx: sqlx::Transaction<'static, $db>,
                 event: &Event,
@@ -427,7 +464,10 @@ macro_rules! client_store {
                             .bind(client.modified)
                             .bind(client.last_used)
                     };
-                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                    if commit == Commit::DryRun {
+                        return rehearse_create(self, client).await;
+                    }
+                    if super::DATA_MODIFYING_CTE {
                         let insert = insert(CREATE_CLIENT_AT_ONCE)
                             .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
                             .bind(secret.map(|s| s.last_four.clone()));
@@ -511,7 +551,10 @@ macro_rules! client_store {
                     decide: &ClientDecision<'_>,
                     commit: Commit,
                 ) -> StoreResult<Client> {
-                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                    if commit == Commit::DryRun {
+                        return rehearse_update(self, id, decide).await;
+                    }
+                    if super::DATA_MODIFYING_CTE {
                         if let Some(changed) = update_if_unchanged(self, id, seen, decide).await? {
                             return Ok(changed);
                         }

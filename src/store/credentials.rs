@@ -148,6 +148,14 @@ macro_rules! credential_store {
                     decide: &CredentialDecision<'_>,
                     commit: Commit,
                 ) -> StoreResult<CredentialChange> {
+                    if commit == Commit::DryRun {
+                        // Decided on the client as it is now, read without a lock: a
+                        // rehearsal never takes the write lock or queues behind writers.
+                        let current = crate::store::ClientStore::client(self, client).await?
+                            .ok_or(StoreError::NotFound(crate::domain::Missing::Client))?;
+                        let existing = credentials_of(&self.pool, client).await?;
+                        return Ok(decide(&current, &existing)?.0);
+                    }
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, client).await?;
                     let existing = credentials_of(&mut *tx, client).await?;

@@ -176,6 +176,43 @@ on_both_stores! {
         assert_eq!(app.admin().send_raw(cancel).await.status, 200);
     }
 
+    /// A caller without permission and a dry run are answered without waiting for a writer
+    /// that holds the lock (SQLite's database-wide write lock, the client's row on Postgres):
+    /// they neither queue behind real writers nor block them.
+    async fn refusals_and_dry_runs_never_wait_for_a_writer(app) {
+        use sqlx::Connection;
+        app.create_tenant("acme").await;
+        let (client, _) = confidential(&app, "Job").await;
+        let reader = app.create_token(&["client.read"], &["acme"]).await;
+        let reader = app.with_token(&reader);
+        // A writer holds the lock and keeps it until this test lets go.
+        let held: Box<dyn std::any::Any + Send> = if app.database.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut db).await.unwrap();
+            Box::new(db)
+        } else {
+            let mut db = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+            sqlx::raw_sql("BEGIN").execute(&mut db).await.unwrap();
+            let id = client.trim_start_matches("/clients/").to_owned();
+            sqlx::query("SELECT id FROM clients WHERE id = $1 FOR UPDATE").bind(id).execute(&mut db).await.unwrap();
+            Box::new(db)
+        };
+        let rename = json!([{"op": "replace", "path": "/name", "value": "Renamed"}]);
+        reader.patch(&client, rename.clone()).await.assert_problem(403, "forbidden");
+        reader.post(&format!("{client}/secrets/rotate/start"), json!({})).await.assert_problem(403, "forbidden");
+        let key = json!({"credential_type": "public_key", "pem": crate::helpers::fixture("rsa2048-b-public.pem")});
+        reader.post(&format!("{client}/credentials"), key.clone()).await.assert_problem(403, "forbidden");
+        let dry = app.admin().patch(&format!("{client}?dry_run=true"), rename).await;
+        assert_eq!(dry.status, 200, "{}", dry.text);
+        assert_eq!(dry.json["name"], "Renamed");
+        let dry = app.admin().post(&format!("{client}/credentials?dry_run=true"), key).await;
+        assert_eq!(dry.status, 201, "{}", dry.text);
+        let dry = app.admin().post("/tenants/acme/clients?dry_run=true", json!({"name": "Dry", "app_type": "spa"})).await;
+        assert_eq!(dry.status, 201, "{}", dry.text);
+        drop(held);
+        assert_eq!(app.admin().get(&client).await.json["name"], "Job");
+    }
+
     async fn made_up_methods_share_one_metric_label(app) {
         for method in ["FROB", "XYZZY", "PLUGH"] {
             let request = app.anonymous().raw(Method::from_bytes(method.as_bytes()).unwrap(), "/healthz");

@@ -3,18 +3,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::helpers::{TestApp, TestResponse, fixture};
 
 const PATCH_JSON: &str = "application/json-patch+json";
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
-    )
-    .unwrap()
-}
 
 /// Every event, newest first, following every cursor.
 async fn all_events(app: &TestApp, path: &str) -> Vec<Value> {

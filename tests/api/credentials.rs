@@ -4,14 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDatabase};
-
-fn fixture(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/keys")
-        .join(name);
-    std::fs::read_to_string(path).unwrap()
-}
+use crate::helpers::{Backend, TestApp, TestDatabase, fixture};
 
 fn expected() -> Value {
     serde_json::from_str(&fixture("expected.json")).unwrap()

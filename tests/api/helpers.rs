@@ -75,6 +75,14 @@ macro_rules! on_both_stores {
     };
 }
 
+/// A key or certificate of `tests/fixtures/keys`, as text.
+pub fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keys")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
 /// An HTTP client for tests. reqwest leaves the choice of rustls' cryptography to the
 /// program; clientd's is ring.
 pub fn http_client() -> reqwest::ClientBuilder {

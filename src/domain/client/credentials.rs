@@ -16,19 +16,6 @@ pub enum CredentialChange {
     Remove(Credential),
 }
 
-/// May the caller change this client's credentials?
-fn writable(client: &Client, grants: &Grants) -> Result<(), Refusal> {
-    if !grants.can_read(&client.tenant) {
-        Err(Refusal::Hidden)
-    } else if !grants.can_write(&client.tenant) {
-        Err(Refusal::Forbidden(
-            "this token may read but not change this tenant's clients",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 /// The credential `id` of a client the caller may change.
 fn writable_credential<'a>(
     client: &Client,
@@ -36,7 +23,7 @@ fn writable_credential<'a>(
     id: &str,
     grants: &Grants,
 ) -> Result<&'a Credential, Refusal> {
-    writable(client, grants)?;
+    super::writable(client, grants)?;
     (existing.iter())
         .find(|c| c.id == id)
         .ok_or(Refusal::NoSuchCredential)
@@ -49,7 +36,7 @@ pub fn decide_add(
     grants: &Grants,
     most: usize,
 ) -> Result<CredentialChange, Refusal> {
-    writable(client, grants)?;
+    super::writable(client, grants)?;
     if existing.len() >= most {
         return Err(Refusal::Conflict(format!(
             "this client already has {} credentials, the most allowed (CLIENTD_MAX_CREDENTIALS_PER_CLIENT); delete one first",

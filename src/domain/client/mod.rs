@@ -338,6 +338,20 @@ impl Serialize for Stamp {
     }
 }
 
+/// May the caller change this client (its document, credentials or secrets)? A client in a
+/// tenant the caller cannot read is answered as one that does not exist.
+pub fn writable(client: &Client, grants: &Grants) -> Result<(), Refusal> {
+    if !grants.can_read(&client.tenant) {
+        Err(Refusal::Hidden)
+    } else if !grants.can_write(&client.tenant) {
+        Err(Refusal::Forbidden(
+            "this token may read but not change this tenant's clients",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The change a JSON Patch makes, checked against the caller's grants and `If-Match`.
 /// None when the patch changes nothing, so nothing is written.
 pub fn decide_patch(
@@ -348,14 +362,7 @@ pub fn decide_patch(
     if_match: Option<&[String]>,
     now: Timestamp,
 ) -> Result<Option<Client>, Refusal> {
-    if !grants.can_read(&current.tenant) {
-        return Err(Refusal::Hidden);
-    }
-    if !grants.can_write(&current.tenant) {
-        return Err(Refusal::Forbidden(
-            "this token may read but not change this tenant's clients",
-        ));
-    }
+    writable(current, grants)?;
     if let Some(tags) = if_match {
         let etag = current.etag();
         if !tags.iter().any(|tag| tag == "*" || *tag == etag) {
