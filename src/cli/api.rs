@@ -1,12 +1,13 @@
 //! One HTTP call of a clientd server, and what can go wrong with it, as the exit codes tell.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
-use url::Url;
+use url::{Host, Url};
 
 use super::output::printable;
 use crate::domain::secret::SecretString;
@@ -96,8 +97,16 @@ pub struct Api {
 /// The most a command reads of an answer: the largest list page is far below.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// Where a `localhost` name is sent, whatever the resolver says (port 0: the URL's).
+const LOOPBACK: [SocketAddr; 2] = [
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+    SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0),
+];
+
 impl Api {
-    pub fn new(base: Url, token: &SecretString) -> Result<Self, Failure> {
+    /// A client of the server at `base`. The token goes over plain http only to this machine,
+    /// unless `insecure_http` says the caller accepts that anyone on the way may read it.
+    pub fn new(base: Url, token: &SecretString, insecure_http: bool) -> Result<Self, Failure> {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(Failure::Usage(format!(
                 "--url (CLIENTD_URL) must be an http:// or https:// URL, not {}",
@@ -112,18 +121,30 @@ impl Api {
                     .to_owned(),
             ));
         }
+        may_send_token(&base, insecure_http)?;
         let mut authorization = HeaderValue::try_from(format!("Bearer {}", token.expose()))
             .map_err(|_| Failure::Usage("the token holds characters a header cannot".into()))?;
         authorization.set_sensitive(true);
         // rustls needs its cryptography chosen once per process; ring is what sqlx uses too.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             // A redirect elsewhere would drop the token and end in a puzzling 401.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("clientd/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .user_agent(concat!("clientd/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&base) {
+            // An HTTP_PROXY would get the token in the clear, and reach its own loopback.
+            http = http.no_proxy();
+        }
+        if let Some(Host::Domain(name)) = base.host()
+            && is_localhost_name(name)
+        {
+            // What is sent over plain http as loopback must reach loopback: no resolver,
+            // /etc/hosts or DNS server decides where a localhost name goes (RFC 6761 6.3).
+            http = http.resolve_to_addrs(name, &LOOPBACK);
+        }
+        let http = (http.build())
             .map_err(|error| Failure::Local(format!("cannot set up HTTP: {error}")))?;
         Ok(Self {
             http,
@@ -226,6 +247,43 @@ impl Api {
     }
 }
 
+/// Whether the token may go to `url`: over https always; over plain http only to this machine
+/// (loopback), or anywhere once the caller accepts the risk (`insecure_http`). On any other
+/// path a plain http request's Authorization header is readable, and the token with it: who
+/// reads it acts with the token's permissions until it is revoked. Checked before connecting.
+fn may_send_token(url: &Url, insecure_http: bool) -> Result<(), Failure> {
+    if url.scheme() == "https" || insecure_http || is_loopback(url) {
+        return Ok(());
+    }
+    let host = url.host_str().unwrap_or_default();
+    Err(Failure::Usage(format!(
+        "refusing to send the token over plain http:// to {host}, which is not this machine \
+         (loopback): anyone on the way could read it and act with it. Use an https:// URL \
+         in --url (CLIENTD_URL), or pass --insecure-http (CLIENTD_INSECURE_HTTP=true) to \
+         accept that risk"
+    )))
+}
+
+/// This machine, as a URL's host: `localhost` and names under it (RFC 6761 6.3; `Api::new`
+/// pins where they resolve to), 127.0.0.0/8, and `::1` (also as `::ffff:127.x.y.z`).
+/// `0.0.0.0` is an address to listen on, not to call: not loopback.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => is_localhost_name(name),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    }
+}
+
+/// `localhost`, `api.localhost`, ..., with or without the root's trailing dot.
+fn is_localhost_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name == "localhost" || name.ends_with(".localhost")
+}
+
 /// reqwest's error with its causes, which say what actually failed (refused, DNS, TLS).
 fn describe(error: &reqwest::Error) -> String {
     let mut text = if error.is_timeout() {
@@ -239,4 +297,66 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn may_send(url: &str, insecure_http: bool) -> bool {
+        may_send_token(&Url::parse(url).unwrap(), insecure_http).is_ok()
+    }
+
+    #[test]
+    fn a_token_goes_over_plain_http_only_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://127.5.6.7",
+            "http://127.1/base/",
+            "http://localhost:8080",
+            "http://LOCALHOST.",
+            "http://api.localhost",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]",
+            "https://example.com",
+            "https://10.0.0.1:8443",
+            "https://[2001:db8::1]",
+        ] {
+            assert!(may_send(url, false), "{url} is refused");
+        }
+        for url in [
+            "http://10.0.0.1",
+            "http://10.1.2.3:9",
+            "http://192.168.1.10:8080",
+            "http://example.com",
+            "http://localhost.example.com",
+            "http://notlocalhost",
+            "http://[2001:db8::1]",
+            "http://[::ffff:10.0.0.1]",
+            "http://0.0.0.0:8080",
+            "http://[::]:8080",
+        ] {
+            assert!(!may_send(url, false), "{url} is allowed");
+            assert!(
+                may_send(url, true),
+                "{url} is refused despite --insecure-http"
+            );
+        }
+    }
+
+    #[test]
+    fn the_refusal_says_what_to_change() {
+        let url = Url::parse("http://10.1.2.3:9").unwrap();
+        let refused = may_send_token(&url, false).unwrap_err();
+        let text = refused.to_string();
+        assert!(matches!(refused, Failure::Usage(_)), "exit 2");
+        for part in [
+            "10.1.2.3",
+            "https://",
+            "--insecure-http",
+            "CLIENTD_INSECURE_HTTP=true",
+        ] {
+            assert!(text.contains(part), "{part} missing: {text}");
+        }
+    }
 }

@@ -88,6 +88,17 @@ pub struct Server {
     #[arg(long, value_name = "PATH", global = true)]
     pub token_file: Option<PathBuf>,
 
+    /// Send the token over plain http:// to a host that is not this machine. Without it, such
+    /// a --url is refused (exit 2): anyone on the way could read the token. Loopback
+    /// (localhost, 127.0.0.0/8, [::1]) needs no flag; certificates are checked either way.
+    #[arg(
+        long,
+        env = "CLIENTD_INSECURE_HTTP",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub insecure_http: bool,
+
     /// table for people, json for scripts. Default: table on a terminal, json otherwise.
     #[arg(long, short, value_enum, global = true)]
     pub output: Option<Output>,

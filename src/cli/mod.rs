@@ -1,6 +1,7 @@
 //! `clientd` as a client of a clientd server's API (`clientd clients list`, `clientd secrets
 //! rotate-start ID`, ...), and the commands beside the server that need no API (`local`).
-//! Exit codes: 0 done, 1 the server refused, 2 usage, 3 the server cannot be reached.
+//! Exit codes: 0 done, 1 the server refused, 2 usage (a token that would go over plain http
+//! to another machine included), 3 the server cannot be reached.
 
 mod api;
 mod args;
@@ -104,7 +105,7 @@ impl Session {
             Output::Json
         });
         Ok(Self {
-            api: Api::new(server.url, &token)?,
+            api: Api::new(server.url, &token, server.insecure_http)?,
             printer: Printer {
                 output,
                 fields: server.field,

@@ -931,3 +931,99 @@ async fn ids_urls_fields_and_keys_that_would_mislead_are_refused_before_sending(
         created.stderr
     );
 }
+
+/// A token never goes over plain http to another machine unless the caller says so: refused
+/// with exit 2 before any connection (one would exit 3), whichever command, flag or variable.
+#[tokio::test]
+async fn a_token_never_goes_over_plain_http_to_another_machine() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let refusals: [(&str, &[&str]); 5] = [
+        ("http://10.1.2.3:9", &["tenants", "list"]),
+        ("http://example.com", &["clients", "get", "abc"]),
+        ("http://0.0.0.0:9", &["secrets", "rotate-start", "abc"]),
+        ("http://[2001:db8::1]:9", &["events"]),
+        (
+            "https://127.0.0.1:9",
+            &["clients", "--url", "http://192.0.2.1:9", "list"],
+        ),
+    ];
+    for (url, args) in refusals {
+        for insecure in [None, Some("false"), Some("0")] {
+            let mut command = clientd(&app);
+            command.env("CLIENTD_URL", url);
+            if let Some(value) = insecure {
+                command.env("CLIENTD_INSECURE_HTTP", value);
+            }
+            let refused = run_with(command, args, "").await;
+            assert_eq!(refused.code, 2, "{url} {args:?}: {}", refused.stderr);
+            for part in [
+                "plain http://",
+                "https://",
+                "--insecure-http",
+                "CLIENTD_INSECURE_HTTP",
+            ] {
+                assert!(refused.stderr.contains(part), "{part}: {}", refused.stderr);
+            }
+            assert!(
+                !refused.stderr.contains("cannot reach"),
+                "{}",
+                refused.stderr
+            );
+            assert!(!refused.stderr.contains(&app.admin_token));
+            assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+        }
+    }
+    // A value that is not a boolean is a usage mistake, not a yes.
+    let mut unclear = clientd(&app);
+    unclear.env("CLIENTD_URL", "http://10.1.2.3:9");
+    unclear.env("CLIENTD_INSECURE_HTTP", "maybe");
+    let unclear = run_with(unclear, &["tenants", "list"], "").await;
+    assert_eq!(unclear.code, 2, "{}", unclear.stderr);
+    assert!(
+        unclear.stderr.contains("--insecure-http"),
+        "{}",
+        unclear.stderr
+    );
+}
+
+/// Loopback needs no flag; `localhost` reaches loopback and no proxy sees a loopback call.
+#[tokio::test]
+async fn plain_http_to_this_machine_needs_no_flag_and_no_proxy() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    app.create_tenant("acme").await;
+    // A proxy that answers what no clientd would: a call through it exits 3.
+    let proxy = impostor("200 OK", "text/html", "<html>proxy</html>").await;
+    let port = app.address.port();
+    for url in [
+        format!("http://{}", app.address),
+        format!("http://localhost:{port}"),
+        format!("http://api.localhost:{port}/"),
+    ] {
+        let mut command = clientd(&app);
+        command.env("CLIENTD_URL", &url);
+        command.env("HTTP_PROXY", &proxy).env("http_proxy", &proxy);
+        let listed = run_with(command, &["tenants", "list"], "").await.ok();
+        assert_eq!(listed.json()[0]["id"], "acme", "{url}");
+    }
+}
+
+/// --insecure-http and CLIENTD_INSECURE_HTTP=true let the token go to a host that is not
+/// loopback. 0.0.0.0 is such a host, yet Linux delivers a connection to it to 127.0.0.1, where
+/// the test server listens: the flag is proven without a packet leaving this machine.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn insecure_http_is_the_callers_choice() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    app.create_tenant("acme").await;
+    let anywhere = format!("http://0.0.0.0:{}", app.address.port());
+    for (flag, value) in [(Some("--insecure-http"), None), (None, Some("true"))] {
+        let mut command = clientd(&app);
+        command.env("CLIENTD_URL", &anywhere);
+        if let Some(value) = value {
+            command.env("CLIENTD_INSECURE_HTTP", value);
+        }
+        let args: Vec<&str> = ["tenants", "get", "acme"].into_iter().chain(flag).collect();
+        let got = run_with(command, &args, "").await.ok();
+        assert_eq!(got.json()["id"], "acme", "{flag:?} {value:?}");
+    }
+}
