@@ -363,7 +363,20 @@ macro_rules! client_store {
                     }
                     decided => decided,
                 };
-                Ok(decided?.map_or(current, |(changed, _)| changed))
+                let Some((changed, _)) = decided? else {
+                    return Ok(current);
+                };
+                // The foreign key a real move meets, as a read.
+                if changed.tenant != current.tenant {
+                    let (tenants,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE id = $1")
+                        .bind(changed.tenant.as_str())
+                        .fetch_one(&store.pool)
+                        .await?;
+                    if tenants == 0 {
+                        return Err(StoreError::NotFound(Missing::Tenant));
+                    }
+                }
+                Ok(changed)
             }
 
             pub(super) async fn finish(

@@ -211,13 +211,23 @@ on_both_stores! {
         assert_eq!(dry_patch.header("dry-run"), Some("true"));
         assert_eq!(dry_patch.json["name"], "Renamed");
         assert_eq!(app.admin().get(path).await.json, before.json);
+        // A move to a tenant that does not exist is refused as the real patch refuses it.
+        let request = app.admin().raw(Method::PATCH, &format!("{path}?dry_run=true"))
+            .header("content-type", PATCH_JSON)
+            .body(json!([{"op": "replace", "path": "/tenant", "value": "nowhere"}]).to_string());
+        app.admin().send_raw(request).await.assert_invalid(&["/tenant"]);
         let pem = fixture("rsa2048-a-public.pem");
         let dry_key = app.admin().post(&format!("{path}/credentials?dry_run=true"), json!({"credential_type": "public_key", "pem": pem})).await;
         assert_eq!(dry_key.status, 201, "{}", dry_key.text);
         assert_eq!(dry_key.header("dry-run"), Some("true"));
         assert_eq!(app.count_rows("client_credentials").await, 0);
+        // The duplicate key a real add meets.
+        let key = json!({"credential_type": "public_key", "pem": fixture("rsa2048-a-public.pem")});
+        assert_eq!(app.admin().post(&format!("{path}/credentials"), key.clone()).await.status, 201);
+        let again = app.admin().post(&format!("{path}/credentials?dry_run=true"), key).await;
+        assert_eq!(again.status, 409, "{}", again.text);
         let events = all_events(&app, "/events").await;
-        assert_eq!(actions(&events), ["client.create", "tenant.create"]);
+        assert_eq!(actions(&events), ["credential.create", "client.create", "tenant.create"]);
         assert!(real.get("secret").is_some());
     }
 
