@@ -1,17 +1,26 @@
 -- Issue 23, as migrations/postgres/0007: a retry never creates twice, a filtered page is fast.
 
--- The id of an Idempotency-Key claim, which the guarded change's event takes as its own id.
--- That event is written in the change's transaction, so "an event with the claim's id exists"
--- is exactly "the change committed": a retry that finds the claim unanswered replays from it
--- instead of doing the change again, and only a claim without one is ever given up. Rows
--- from before this release have none and behave as before.
+-- An Idempotency-Key claim has an id, which the event of the change it guards carries.
+-- Inserting that event marks the claim committed, in the change's own transaction (SQLite
+-- has one writer at a time, so the claim cannot change between the check and the mark); a
+-- change whose claim was taken over meanwhile fails rather than happen twice. Only a claim
+-- not committed is ever given up. Rows and events from before this release have no claim.
 ALTER TABLE idempotency_keys ADD COLUMN claim blob;
+ALTER TABLE idempotency_keys ADD COLUMN committed integer;
+CREATE UNIQUE INDEX idempotency_keys_by_claim ON idempotency_keys (claim);
+ALTER TABLE events ADD COLUMN claim blob;
+CREATE INDEX events_by_claim ON events (claim) WHERE claim IS NOT NULL;
 
--- The filters of every events route, each an index range in seq order (newest first):
--- action, resource_type and actor alone or, for a tenant's trail, after its tenant. The last
--- also finds a tenant's latest tenant.create, where a tenant made again under a deleted one's
--- id begins its trail. since and until are a range of time, which also bounds the search for
--- a claim's event.
+CREATE TRIGGER events_commit_claim AFTER INSERT ON events WHEN NEW.claim IS NOT NULL
+BEGIN
+    SELECT RAISE(ABORT, 'the Idempotency-Key claim was taken over by a retry')
+    WHERE NOT EXISTS (
+        SELECT 1 FROM idempotency_keys WHERE claim = NEW.claim AND status IS NULL
+    );
+    UPDATE idempotency_keys SET committed = 1 WHERE claim = NEW.claim;
+END;
+
+-- The filters of every events route, as on Postgres.
 CREATE INDEX events_by_tenant_action ON events (tenant_id, action, seq);
 CREATE INDEX events_by_action ON events (action, seq);
 CREATE INDEX events_by_resource_type ON events (resource_type, seq);

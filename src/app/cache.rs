@@ -55,8 +55,11 @@ impl CachedClient {
 
 /// How long the feed may be silent before its connection is checked, and how long the
 /// check may take: a connection that died without a word (a cut network) is noticed within
-/// twice this, inside DESIGN's 5 s. A check is one tiny round trip every two quiet seconds.
-const QUIET: Duration = Duration::from_secs(2);
+/// their sum, inside DESIGN's 5 s. A check is one tiny round trip per quiet spell; it has
+/// twice as long to answer, so a database slow for a moment does not cost every replica
+/// its memory.
+const QUIET: Duration = Duration::from_millis(1500);
+const CHECK: Duration = Duration::from_secs(3);
 
 /// How many tokens are kept: a token is small, and few are in use at once.
 const TOKENS: u64 = 10_000;
@@ -79,9 +82,9 @@ pub struct CacheStats {
 pub struct Cache {
     clients: Shelf<ClientId, CachedClient>,
     tokens: Shelf<Uuid, StoredToken>,
-    /// Token ids the store did not know when last asked. Dropped with the token's entry by
-    /// every change to it; a token is created under a fresh random id, so no replica can
-    /// hold an entry for it before it exists.
+    /// Token ids the store did not know when last asked, for a minute at most. Dropped with
+    /// the token's entry by every change to it; a token is created under a fresh random id,
+    /// so no replica can hold an entry for it before it exists.
     unknown_tokens: Shelf<Uuid, ()>,
     /// Bumped by every flush: no load begun before one is kept.
     epoch: AtomicU64,
@@ -101,7 +104,12 @@ impl Cache {
         Self {
             clients: Shelf::new(clients),
             tokens: Shelf::new(moka::sync::Cache::new(most(TOKENS))),
-            unknown_tokens: Shelf::new(moka::sync::Cache::new(most(UNKNOWN_TOKENS))),
+            unknown_tokens: Shelf::new(
+                moka::sync::Cache::builder()
+                    .max_capacity(most(UNKNOWN_TOKENS))
+                    .time_to_live(Duration::from_secs(60))
+                    .build(),
+            ),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(false),
         }
@@ -261,7 +269,7 @@ impl Cache {
                     Ok(Ok(None)) => break "the connection was lost".to_owned(),
                     Ok(Err(error)) => break error.to_string(),
                     // Quiet for a while: make sure the connection is still there.
-                    Err(_) => match tokio::time::timeout(QUIET, feed.check()).await {
+                    Err(_) => match tokio::time::timeout(CHECK, feed.check()).await {
                         Ok(Ok(())) => {}
                         Ok(Err(error)) => break error.to_string(),
                         Err(_) => break "the connection stopped answering".to_owned(),

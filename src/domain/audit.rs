@@ -153,6 +153,10 @@ pub struct Event {
     pub patch: Option<Value>,
     pub changed: Option<Vec<String>>,
     pub document: Option<Value>,
+    /// The `Idempotency-Key` claim of the request that made the change: writing the event
+    /// marks the claim committed, in the change's own transaction (migration 0007).
+    #[serde(skip)]
+    pub claim: Option<Uuid>,
 }
 
 impl Event {
@@ -166,7 +170,8 @@ impl Event {
         resource_path: impl Into<String>,
     ) -> Self {
         Self {
-            id: change.idempotency.unwrap_or_else(Uuid::now_v7),
+            id: Uuid::now_v7(),
+            claim: change.idempotency,
             time: time::now(),
             tenant: tenant.cloned(),
             actor: EventActor::from(&change.actor),

@@ -22,9 +22,9 @@ pub struct ChangeContext {
     pub actor: Actor,
     pub request_id: Option<String>,
     pub source: Option<IpAddr>,
-    /// The `Idempotency-Key` claim the request holds, if any: its change's event takes this
-    /// id, so the event, written in the change's own transaction, is the proof that the
-    /// change committed, which a retry finds even when the first answer was lost.
+    /// The `Idempotency-Key` claim the request holds, if any: its change's event carries it,
+    /// and writing that event marks the claim committed in the change's own transaction, so
+    /// a retry finds the change even when the first answer was lost.
     pub idempotency: Option<Uuid>,
 }
 

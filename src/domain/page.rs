@@ -97,24 +97,26 @@ impl<T> Page<T> {
         }
     }
 
-    /// Builds a page as `from_rows` does, but stops before the items' `size` passes
-    /// `PAGE_BYTES` (one item at least, so every page gets on): the cursor of a page cut
-    /// short goes on where it stopped, in the same keyset order.
+    /// Builds a page as `from_rows` does from rows with their sizes, but stops before the
+    /// sizes pass `PAGE_BYTES` (one item at least, so every page gets on): the cursor of a
+    /// page cut short goes on where it stopped, in the same keyset order.
     pub fn from_sized_rows(
-        mut rows: Vec<T>,
+        rows: Vec<(T, usize)>,
         limit: Limit,
-        size: impl Fn(&T) -> usize,
         key: impl Fn(&T) -> String,
     ) -> Self {
         let mut total = 0;
-        let within = rows.iter().take(limit.get() as usize).position(|row| {
-            total += size(row);
-            total > PAGE_BYTES
-        });
-        match within {
+        let cut = (rows.iter().take(limit.get() as usize))
+            .position(|(_, size)| {
+                total += size;
+                total > PAGE_BYTES
+            })
+            .map(|cut| cut.max(1));
+        let mut rows: Vec<T> = rows.into_iter().map(|(row, _)| row).collect();
+        match cut {
             Some(cut) => {
-                let more = rows.len() > cut.max(1);
-                rows.truncate(cut.max(1));
+                let more = rows.len() > cut;
+                rows.truncate(cut);
                 let next_cursor = rows.last().filter(|_| more).map(key);
                 Self {
                     items: rows,
@@ -123,6 +125,13 @@ impl<T> Page<T> {
             }
             None => Self::from_rows(rows, limit, key),
         }
+    }
+
+    /// Whether `rows` (with their sizes) are enough for a page: `limit + 1` of them, or more
+    /// than its byte budget. A store reads rows one by one until they are.
+    pub fn is_full(rows: &[(T, usize)], limit: Limit) -> bool {
+        rows.len() > limit.get() as usize
+            || rows.iter().map(|(_, size)| size).sum::<usize>() > PAGE_BYTES
     }
 
     /// The same page, each item seen through `f`, e.g. as the view a response serializes.
@@ -152,17 +161,19 @@ mod tests {
     #[test]
     fn a_page_of_large_items_stops_at_its_byte_budget() {
         let limit = Limit::parse(Some(5)).unwrap();
-        let sizes = |bytes: usize| move |_: &usize| bytes;
         let key = |item: &usize| item.to_string();
-        let rows = || (0..6).collect::<Vec<usize>>();
-        let small = Page::from_sized_rows(rows(), limit, sizes(10), key);
+        let rows = |bytes: usize| (0..6).map(|i| (i, bytes)).collect::<Vec<_>>();
+        let small = Page::from_sized_rows(rows(10), limit, key);
         assert_eq!(keys(&small), (vec![0, 1, 2, 3, 4], Some("4".into())));
-        let large = Page::from_sized_rows(rows(), limit, sizes(PAGE_BYTES / 3 + 1), key);
+        let large = Page::from_sized_rows(rows(PAGE_BYTES / 3 + 1), limit, key);
         assert_eq!(keys(&large), (vec![0, 1], Some("1".into())));
-        let huge = Page::from_sized_rows(rows(), limit, sizes(PAGE_BYTES * 2), key);
+        let huge = Page::from_sized_rows(rows(PAGE_BYTES * 2), limit, key);
         assert_eq!(keys(&huge), (vec![0], Some("0".into())));
-        let last = Page::from_sized_rows(vec![7], limit, sizes(PAGE_BYTES * 2), key);
+        let last = Page::from_sized_rows(vec![(7, PAGE_BYTES * 2)], limit, key);
         assert_eq!(keys(&last), (vec![7], None));
+        assert!(!Page::is_full(&rows(10)[..5], limit));
+        assert!(Page::is_full(&rows(10), limit));
+        assert!(Page::is_full(&rows(PAGE_BYTES / 2)[..3], limit));
         assert_eq!(json_len(&serde_json::json!({"a": [1, 2]})), 11);
     }
 }

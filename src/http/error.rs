@@ -378,7 +378,7 @@ fn generic_problem(status: StatusCode, method: &Method, path: &str) -> Problem {
         S::SERVICE_UNAVAILABLE | S::REQUEST_TIMEOUT => (
             "timeout",
             "Request timed out",
-            "the request did not complete in time (CLIENTD_REQUEST_TIMEOUT_SECS); retry later"
+            "the request did not complete in time (CLIENTD_REQUEST_TIMEOUT_SECS); a change it made is whole or not made at all: retry with the same Idempotency-Key to have it done exactly once"
                 .to_owned(),
         ),
         status if status.is_server_error() => (

@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::extract::DryRun;
 use crate::app::Caller;
 use crate::app::idempotency::{LIFETIME, MAX_KEY, SECRET_FIELDS, actor_key};
-use crate::domain::audit::Event;
+use crate::domain::audit::{Action, Event};
 use crate::domain::time;
 use crate::store::{Claim, Horizon, StoredAnswer};
 
@@ -92,7 +92,7 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
                 .to_owned(),
         )),
         Claim::Replay(answer) => Ok(replay(answer)),
-        Claim::Committed(event) => Ok(replay(from_event(&event, parts.uri.path()))),
+        Claim::Committed(event) => Ok(replay(from_event(state, &event, parts.uri.path()).await?)),
         Claim::Claimed => {
             // The change's event takes the claim's id: the proof, in the change's own
             // transaction, that it committed.
@@ -156,7 +156,7 @@ impl ClaimedKey {
             .complete_idempotency_key(actor, key, claim, &answer)
             .await
         {
-            tracing::warn!(%error, "could not keep an idempotent answer; a retry will get 409 until the key is taken over");
+            tracing::warn!(%error, "could not keep an idempotent answer; a retry is answered from the change's event");
         }
         Response::from_parts(parts, Body::from(body))
     }
@@ -194,14 +194,32 @@ fn without_secrets(body: &[u8]) -> Vec<u8> {
 }
 
 /// The answer to a retry whose first request's change committed but whose answer was never
-/// kept (the process stopped in between): what the change's event recorded, the resource
-/// as it then was, with no secret (`secret_shown: false`).
-fn from_event(event: &Event, path: &str) -> StoredAnswer {
-    let mut body = event.document.clone().unwrap_or(Value::Null);
-    if let Value::Object(fields) = &mut body {
+/// kept (the process stopped in between, or the request timeout answered first): the first
+/// answer's status and `Location`, and the resource as the change's event recorded it, with
+/// no secret (`secret_shown: false` where the first answer held one). A rotation's answer is
+/// the client's view as it is now, without the next secret.
+async fn from_event(state: &AppState, event: &Event, path: &str) -> Result<StoredAnswer, ApiError> {
+    let creates = event.action.as_str().ends_with(".create");
+    let mut body = match event.action {
+        Action::SecretRotateStart => {
+            let id = event
+                .client
+                .as_ref()
+                .ok_or(ApiError::Conflict(LOST.to_owned()))?;
+            let cached = (state.app.cache.client(state.app.store.as_ref(), id).await?)
+                .ok_or(ApiError::Conflict(LOST.to_owned()))?;
+            super::secrets::m2m_view(&cached.client, &cached.secrets, None)?.0
+        }
+        _ => event.document.clone().unwrap_or(Value::Null),
+    };
+    let held_a_secret = match event.action {
+        Action::ClientCreate => body["type"] == "CONFIDENTIAL",
+        Action::TokenCreate | Action::SecretRotateStart => true,
+        _ => false,
+    };
+    if let (true, Value::Object(fields)) = (held_a_secret, &mut body) {
         fields.insert("secret_shown".to_owned(), Value::Bool(false));
     }
-    let creates = event.action.as_str().ends_with(".create");
     let mut headers = vec![(
         header::CONTENT_TYPE.as_str().to_owned(),
         "application/json".to_owned(),
@@ -211,12 +229,15 @@ fn from_event(event: &Event, path: &str) -> StoredAnswer {
         let location = format!("{prefix}{}", event.resource_path);
         headers.push((header::LOCATION.as_str().to_owned(), location));
     }
-    StoredAnswer {
+    Ok(StoredAnswer {
         status: if creates { 201 } else { 200 },
         headers,
         body: serde_json::to_vec(&body).unwrap_or_default(),
-    }
+    })
 }
+
+/// The client a lost rotation answer was about is gone: nothing true can be replayed.
+const LOST: &str = "the request with this Idempotency-Key was done, but its answer was lost and its client no longer exists";
 
 fn replay(answer: StoredAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);

@@ -62,8 +62,9 @@ pub struct Shared {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// For the idempotency middleware, which reads bodies itself.
     pub body_limit_bytes: usize,
-    /// A remembered request still unfinished after this long was abandoned (the server
-    /// stopped under it): longer than any request may run.
+    /// A remembered request still unfinished after this long counts as abandoned (the server
+    /// stopped under it), and its claim may be taken over if its change never committed; a
+    /// change still under way then fails rather than happen twice.
     pub abandoned_after: chrono::TimeDelta,
 }
 

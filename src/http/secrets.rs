@@ -52,7 +52,7 @@ struct M2mClient<'a> {
     trusted_metadata: &'a Map<String, Value>,
 }
 
-fn m2m_view(
+pub(super) fn m2m_view(
     client: &Client,
     secrets: &[StoredSecret],
     next_text: Option<&str>,

@@ -112,7 +112,7 @@ pub(super) const CREATE_CLIENT_AT_ONCE: &str = concat!(
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26
+    " SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27
       FROM new_client"
 );
 
@@ -126,7 +126,7 @@ pub(super) const DELETE_CLIENT_AT_ONCE: &str = concat!(
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM gone"
+    " SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM gone"
 );
 
 /// A patched client and its event in one statement, under the lock already held.
@@ -136,11 +136,11 @@ pub(super) const UPDATE_CLIENT_AT_ONCE: &str = concat!(
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM changed"
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM changed"
 );
 
 /// A patched client and its event in one statement without a lock held, only if the row is
-/// still the one the change was decided on (`$21` on: every column its document shows). A
+/// still the one the change was decided on (`$22` on: every column its document shows). A
 /// concurrent write either committed first, and the row no longer matches, or waits for this
 /// one: read committed checks the condition again on the row it finally updates. A write that
 /// holds the lock but leaves the row as it is (a credential, a rotation step) cannot make the
@@ -148,14 +148,14 @@ pub(super) const UPDATE_CLIENT_AT_ONCE: &str = concat!(
 pub(super) const UPDATE_CLIENT_IF_UNCHANGED: &str = concat!(
     "WITH changed AS (
         UPDATE clients SET tenant_id = $2, settings = $3, modified = $4
-        WHERE id = $1 AND tenant_id = $21 AND settings = $22 AND modified = $23
-            AND last_used IS NOT DISTINCT FROM $24 AND app_type = $25 AND manually_created = $26
-            AND created = $27
+        WHERE id = $1 AND tenant_id = $22 AND settings = $23 AND modified = $24
+            AND last_used IS NOT DISTINCT FROM $25 AND app_type = $26 AND manually_created = $27
+            AND created = $28
         RETURNING id
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM changed"
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM changed"
 );
 
 macro_rules! client_store {
@@ -167,6 +167,7 @@ macro_rules! client_store {
             use super::$store;
             use super::credential_store::credentials_of;
             use super::event_store::{bind_event, record};
+            use crate::domain::tenant::TenantId;
             use crate::domain::Missing;
             use crate::domain::audit::Event;
             use crate::domain::client::{Client, ClientId};
@@ -328,23 +329,43 @@ macro_rules! client_store {
                 q.push(", ").push_bind(after.id.clone()).push(")");
             }
 
-            /// Commits with the change's event, or rolls a rehearsal back without one.
-            /// A dry run's create: the database's checks (the tenant exists, the id is free)
-            /// as reads, so a rehearsal never takes the write lock or queues behind writers.
-            async fn rehearse_create(store: &$store, client: &Client) -> StoreResult<()> {
-                let (tenants, clients): (i64, i64) = sqlx::query_as(
-                    "SELECT (SELECT count(*) FROM tenants WHERE id = $1),
-                            (SELECT count(*) FROM clients WHERE id = $2)",
-                )
-                .bind(client.tenant.as_str())
-                .bind(client.id.as_str())
-                .fetch_one(&store.pool)
-                .await?;
-                if tenants == 0 {
-                    return Err(StoreError::NotFound(Missing::Tenant));
+            /// Whether a tenant exists: the foreign key a real write meets, as a read.
+            async fn tenant_exists(store: &$store, tenant: &TenantId) -> StoreResult<bool> {
+                let (found,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE id = $1")
+                    .bind(tenant.as_str())
+                    .fetch_one(&store.pool)
+                    .await?;
+                Ok(found > 0)
+            }
+
+            /// The domain's decision on `current`, with its credentials read (through
+            /// `executor`) only when the decision turns on them.
+            async fn decide_on<'e, E>(
+                executor: E,
+                current: &Client,
+                decide: &ClientDecision<'_>,
+            ) -> StoreResult<Option<(Client, Event)>>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                match decide(current, None) {
+                    Err(crate::domain::refusal::Refusal::NeedsCredentials) => {
+                        let credentials = credentials_of(executor, &current.id).await?;
+                        Ok(decide(current, Some(&credentials))?)
+                    }
+                    decided => Ok(decided?),
                 }
-                if clients > 0 {
+            }
+
+            /// A dry run's create: the database's checks (the id is free, then the tenant
+            /// exists, in the order the insert meets them) as reads, so a rehearsal never
+            /// takes the write lock or queues behind writers.
+            async fn rehearse_create(store: &$store, client: &Client) -> StoreResult<()> {
+                if store.client(&client.id).await?.is_some() {
                     return Err(StoreError::Conflict("a client with this id exists"));
+                }
+                if !tenant_exists(store, &client.tenant).await? {
+                    return Err(StoreError::NotFound(Missing::Tenant));
                 }
                 Ok(())
             }
@@ -356,42 +377,23 @@ macro_rules! client_store {
                 decide: &ClientDecision<'_>,
             ) -> StoreResult<Client> {
                 let current = store.client(id).await?.ok_or(StoreError::NotFound(Missing::Client))?;
-                let decided = match decide(&current, None) {
-                    Err(crate::domain::refusal::Refusal::NeedsCredentials) => {
-                        let credentials = super::credential_store::credentials_of(&store.pool, id).await?;
-                        decide(&current, Some(&credentials))
-                    }
-                    decided => decided,
-                };
-                let Some((changed, _)) = decided? else {
+                let Some((changed, _)) = decide_on(&store.pool, &current, decide).await? else {
                     return Ok(current);
                 };
-                // The foreign key a real move meets, as a read.
-                if changed.tenant != current.tenant {
-                    let (tenants,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE id = $1")
-                        .bind(changed.tenant.as_str())
-                        .fetch_one(&store.pool)
-                        .await?;
-                    if tenants == 0 {
-                        return Err(StoreError::NotFound(Missing::Tenant));
-                    }
+                if changed.tenant != current.tenant && !tenant_exists(store, &changed.tenant).await? {
+                    return Err(StoreError::NotFound(Missing::Tenant));
                 }
                 Ok(changed)
             }
 
+            /// Commits with the change's event.
             pub(super) async fn finish(
                 mut tx: sqlx::Transaction<'static, $db>,
                 event: &Event,
-                commit: Commit,
             ) -> StoreResult<()> {
-                match commit {
-                    Commit::DryRun => tx.rollback().await?,
-                    Commit::Yes => {
-                        record(&mut tx, event).await?;
-                        tx.commit().await?;
-                        event.log();
-                    }
-                }
+                record(&mut tx, event).await?;
+                tx.commit().await?;
+                event.log();
                 Ok(())
             }
 
@@ -508,7 +510,7 @@ macro_rules! client_store {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    finish(tx, event, commit).await
+                    finish(tx, event).await
                 }
 
                 async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
@@ -535,17 +537,22 @@ macro_rules! client_store {
                     }
                     select.push("id").push(direction).push(" LIMIT ");
                     select.push_bind(i64::from(query.limit.get()) + 1);
-                    let rows: Vec<SortedRow> = select.build_query_as().fetch_all(&self.pool).await?;
+                    // Read row by row, and no further than the page needs; measured as the
+                    // page shows them: documents, not rows.
                     let sorter = query.sorter;
-                    let keyed = (rows.into_iter())
-                        .map(|row| {
-                            let key = position(sorter, &row).encode();
-                            Ok((Client::try_from(row.client)?, key))
-                        })
-                        .collect::<StoreResult<Vec<_>>>()?;
-                    // Measured as the page shows them: documents, not rows.
-                    let size = |(client, _): &(Client, String)| crate::domain::page::json_len(&client.document());
-                    let page = Page::from_sized_rows(keyed, query.limit, size, |(_, key)| key.clone());
+                    let mut rows = Vec::new();
+                    let mut stream = select.build_query_as::<SortedRow>().fetch(&self.pool);
+                    while let Some(row) = futures_util::TryStreamExt::try_next(&mut stream).await? {
+                        let key = position(sorter, &row).encode();
+                        let client = Client::try_from(row.client)?;
+                        let size = crate::domain::page::json_len(&client.document());
+                        rows.push(((client, key), size));
+                        if Page::is_full(&rows, query.limit) {
+                            break;
+                        }
+                    }
+                    drop(stream);
+                    let page = Page::from_sized_rows(rows, query.limit, |(_, key): &(Client, String)| key.clone());
                     let clients = page.items.into_iter().map(|(client, _)| client).collect();
                     Ok(Page { items: clients, next_cursor: page.next_cursor })
                 }
@@ -575,17 +582,10 @@ macro_rules! client_store {
                     let mut tx = self.begin_write().await?;
                     let current = locked_client(&mut tx, id).await?;
                     // The domain decides under the lock: the one call from the store back up.
-                    let decided = match decide(&current, None) {
-                        Err(crate::domain::refusal::Refusal::NeedsCredentials) => {
-                            let credentials = credentials_of(&mut *tx, id).await?;
-                            decide(&current, Some(&credentials))
-                        }
-                        decided => decided,
-                    };
-                    let Some((changed, event)) = decided? else {
+                    let Some((changed, event)) = decide_on(&mut *tx, &current, decide).await? else {
                         return Ok(current);
                     };
-                    if super::DATA_MODIFYING_CTE && commit == Commit::Yes {
+                    if super::DATA_MODIFYING_CTE {
                         let statement = bind_event(update(UPDATE_CLIENT_AT_ONCE, id, &changed), &event);
                         statement.execute(&mut *tx).await.map_err(moved_away)?;
                         tx.commit().await?;
@@ -598,7 +598,7 @@ macro_rules! client_store {
                         &changed,
                     );
                     statement.execute(&mut *tx).await.map_err(moved_away)?;
-                    finish(tx, &event, commit).await?;
+                    finish(tx, &event).await?;
                     Ok(changed)
                 }
 
@@ -629,7 +629,7 @@ macro_rules! client_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     let deleted = Client::try_from(deleted.ok_or(StoreError::NotFound(Missing::Client))?)?;
-                    finish(tx, &audit(&deleted), Commit::Yes).await
+                    finish(tx, &audit(&deleted)).await
                 }
             }
         }

@@ -206,7 +206,7 @@ macro_rules! credential_store {
                                 .await?;
                         }
                     }
-                    finish(tx, &event, commit).await?;
+                    finish(tx, &event).await?;
                     Ok(change)
                 }
             }

@@ -36,7 +36,8 @@ pub trait EventStore: Send + Sync {
 macro_rules! event_columns {
     () => {
         "(id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name, source_ip,
-          request_id, action, resource_type, resource_id, resource_path, patch, changed, document)"
+          request_id, action, resource_type, resource_id, resource_path, patch, changed, document,
+          claim)"
     };
 }
 pub(super) use event_columns;
@@ -56,11 +57,30 @@ pub(super) const SELECT_EVENTS: &str = concat!(event_select!(), "seq < ");
 
 /// A tenant created again under a deleted one's id starts with an empty trail: an event
 /// of a tenant that exists now is shown only if it is no older than the tenant's latest
-/// `tenant.create` (found through `events_by_tenant_action`, once per row of the page).
-pub(super) const SINCE_TENANT_BORN: &str =
+/// `tenant.create` (one probe of `events_by_tenant_action`). A client's events may span
+/// tenants (it can move), so theirs is looked up for each event examined.
+pub(super) const SINCE_ITS_TENANT_BORN: &str =
     " AND seq >= coalesce((SELECT max(born.seq) FROM events born
     WHERE born.tenant_id = events.tenant_id AND born.action = 'tenant.create'
       AND EXISTS (SELECT 1 FROM tenants WHERE tenants.id = events.tenant_id)), 0)";
+
+/// The same for one tenant's trail, found once for the page, so the page is a range of
+/// `events_by_tenant` (or `events_by_tenant_action`) from there.
+pub(super) fn push_since_born<DB>(select: &mut sqlx::QueryBuilder<DB>, tenant: &str)
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    select.push(
+        " AND seq >= coalesce((SELECT max(born.seq) FROM events born WHERE born.tenant_id = ",
+    );
+    select.push_bind(tenant.to_owned());
+    select.push(
+        " AND born.action = 'tenant.create' AND EXISTS (SELECT 1 FROM tenants WHERE tenants.id = ",
+    );
+    select.push_bind(tenant.to_owned());
+    select.push(")), 0)");
+}
 
 macro_rules! event_store {
     ($store:ident, $db:ty) => {
@@ -73,7 +93,7 @@ macro_rules! event_store {
             use crate::domain::page::Page;
             use crate::domain::time::Timestamp;
             use crate::domain::token::TenantScope;
-            use crate::store::events::{EventQuery, History, SELECT_EVENTS, SINCE_TENANT_BORN};
+            use crate::store::events::{EventQuery, History, SELECT_EVENTS, SINCE_ITS_TENANT_BORN};
             use crate::store::rows::EventRow;
             use crate::store::{EventStore, StoreResult};
 
@@ -87,13 +107,13 @@ macro_rules! event_store {
                 let insert = sqlx::query(concat!(
                     "INSERT INTO events ",
                     crate::store::events::event_columns!(),
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 ));
                 bind_event(insert, event).execute(&mut **tx).await?;
                 Ok(())
             }
 
-            /// Binds the event's sixteen columns, in `event_columns!` order, after what
+            /// Binds the event's seventeen columns, in `event_columns!` order, after what
             /// `query` has bound already.
             pub(super) fn bind_event<'q>(query: Query<'q>, event: &Event) -> Query<'q> {
                 query
@@ -113,6 +133,7 @@ macro_rules! event_store {
                 .bind(event.patch.as_ref().map(Json))
                 .bind(event.changed.as_ref().map(Json))
                 .bind(event.document.as_ref().map(Json))
+                .bind(event.claim)
             }
 
             #[async_trait]
@@ -127,7 +148,7 @@ macro_rules! event_store {
                         History::Everything => {}
                         History::Tenant(tenant) => {
                             select.push(" AND tenant_id = ").push_bind(tenant.as_str());
-                            select.push(SINCE_TENANT_BORN);
+                            crate::store::events::push_since_born(&mut select, tenant.as_str());
                         }
                         History::Client(client, scope) => {
                             select.push(" AND client_id = ").push_bind(client.as_str());
@@ -135,7 +156,7 @@ macro_rules! event_store {
                                 select.push(" AND ");
                                 super::push_tenant_in(&mut select, ids);
                             }
-                            select.push(SINCE_TENANT_BORN);
+                            select.push(SINCE_ITS_TENANT_BORN);
                         }
                     }
                     if let Some(action) = filters.action {
@@ -154,10 +175,18 @@ macro_rules! event_store {
                         select.push(" AND time < ").push_bind(until);
                     }
                     select.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(filters.limit.get()) + 1);
-                    let rows: Vec<EventRow> = select.build_query_as().fetch_all(&self.pool).await?;
-                    let mut page = Page::from_sized_rows(rows, query.filters.limit, EventRow::size, |row: &EventRow| {
-                        row.seq.to_string()
-                    });
+                    // Read row by row, and no further than the page needs.
+                    let mut rows = Vec::new();
+                    let mut stream = select.build_query_as::<EventRow>().fetch(&self.pool);
+                    while let Some(row) = futures_util::TryStreamExt::try_next(&mut stream).await? {
+                        let size = row.size();
+                        rows.push((row, size));
+                        if Page::is_full(&rows, filters.limit) {
+                            break;
+                        }
+                    }
+                    drop(stream);
+                    let mut page = Page::from_sized_rows(rows, filters.limit, |row: &EventRow| row.seq.to_string());
                     let events = std::mem::take(&mut page.items)
                         .into_iter()
                         .map(Event::try_from)
@@ -169,7 +198,7 @@ macro_rules! event_store {
                 }
 
                 async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64> {
-                    // The oldest rows by seq are the oldest by time: no index on time needed.
+                    // The oldest rows by seq are the oldest by time: a range of seq's index.
                     let pruned = sqlx::query(
                         "DELETE FROM events WHERE time < $1 AND seq IN
                             (SELECT seq FROM events ORDER BY seq LIMIT $2)",

@@ -1,12 +1,11 @@
 //! Idempotency-Key records: the first answer to a creating or rotating POST, per caller and
 //! key. `idempotency_store!` writes them once for both adapters.
 //!
-//! A claim has an id, which the change it guards gives its event (`ChangeContext`). The
-//! event is written in the change's transaction, so it exists exactly when the change
-//! committed: a claim is given up (released after a failure, or taken over once abandoned)
-//! only while no such event exists, and a retry that finds the event but no kept answer (the
-//! process stopped in between) is answered from the event. The search for the event is an
-//! index range of the events since the claim was made.
+//! A claim has an id, which the event of the change it guards carries (`ChangeContext`).
+//! Writing that event marks the claim committed, in the change's own transaction (migration
+//! 0007's trigger): a claim is given up (released after a failure, or taken over once
+//! abandoned) only while it is not committed, and a retry that finds it committed but with
+//! no kept answer (the process stopped in between) is answered from the event.
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -89,10 +88,10 @@ macro_rules! idempotency_store {
             use crate::store::rows::EventRow;
             use uuid::Uuid;
 
-            type Record = (Vec<u8>, Option<i32>, Option<Json<Vec<(String, String)>>>, Option<Vec<u8>>, Option<Uuid>, Timestamp);
+            type Record = (Vec<u8>, Option<i32>, Option<Json<Vec<(String, String)>>>, Option<Vec<u8>>, Option<Uuid>, Option<bool>);
 
             const EVENT_OF_CLAIM: &str =
-                concat!(crate::store::events::event_select!(), "time >= $1 AND id = $2 LIMIT 1");
+                concat!(crate::store::events::event_select!(), "claim = $1 ORDER BY seq LIMIT 1");
 
             #[async_trait]
             impl IdempotencyStore for $store {
@@ -105,13 +104,13 @@ macro_rules! idempotency_store {
                     horizon: Horizon,
                 ) -> StoreResult<Claim> {
                     let mut tx = self.begin_write().await?;
-                    // An abandoned claim is taken over only if its change never committed
-                    // (no event of the claim's id).
+                    // An abandoned claim is taken over only if its change never committed. A
+                    // change still under way holds the row's lock: this waits for it, then
+                    // sees it committed (on Postgres the condition is checked again on the
+                    // row as the change left it).
                     sqlx::query(
                         "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2
-                         AND (created < $3 OR (status IS NULL AND created < $4 AND NOT EXISTS (
-                            SELECT 1 FROM events WHERE events.time >= idempotency_keys.created
-                                AND events.id = idempotency_keys.claim)))",
+                         AND (created < $3 OR (status IS NULL AND committed IS NULL AND created < $4))",
                     )
                         .bind(actor)
                         .bind(key)
@@ -135,8 +134,8 @@ macro_rules! idempotency_store {
                     let claim = if claimed {
                         Claim::Claimed
                     } else {
-                        let (hash, status, headers, body, first, created): Record = sqlx::query_as(
-                            "SELECT request_hash, status, headers, body, claim, created
+                        let (hash, status, headers, body, first, committed): Record = sqlx::query_as(
+                            "SELECT request_hash, status, headers, body, claim, committed
                              FROM idempotency_keys WHERE actor = $1 AND key = $2",
                         )
                         .bind(actor)
@@ -150,10 +149,8 @@ macro_rules! idempotency_store {
                                 headers: headers.map(|h| h.0).unwrap_or_default(),
                                 body: body.unwrap_or_default(),
                             }),
-                            (None, None) => Claim::Running,
-                            (None, Some(first)) => {
+                            (None, Some(first)) if committed == Some(true) => {
                                 let event: Option<EventRow> = sqlx::query_as(EVENT_OF_CLAIM)
-                                    .bind(created)
                                     .bind(first)
                                     .fetch_optional(&mut *tx)
                                     .await?;
@@ -162,6 +159,7 @@ macro_rules! idempotency_store {
                                     None => Claim::Running,
                                 }
                             }
+                            (None, _) => Claim::Running,
                         }
                     };
                     tx.commit().await?;
@@ -198,9 +196,7 @@ macro_rules! idempotency_store {
                 ) -> StoreResult<()> {
                     sqlx::query(
                         "DELETE FROM idempotency_keys
-                         WHERE actor = $1 AND key = $2 AND claim = $3 AND status IS NULL
-                            AND NOT EXISTS (SELECT 1 FROM events
-                                WHERE events.time >= idempotency_keys.created AND events.id = $3)",
+                         WHERE actor = $1 AND key = $2 AND claim = $3 AND status IS NULL AND committed IS NULL",
                     )
                         .bind(actor)
                         .bind(key)

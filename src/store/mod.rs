@@ -92,11 +92,12 @@ fn is_outage(sqlstate: &str) -> bool {
     sqlstate.starts_with("08") || sqlstate.starts_with("57P")
 }
 
-/// SQLSTATEs of a transaction given up for another's sake: 40001 (serialization failure),
-/// 40P01 (deadlock) and 55P03 (lock not available). Named whole: SQLite's codes are numbers
-/// (4106 is an I/O error), and no prefix of theirs must match.
+/// SQLSTATEs of a transaction given up for another's sake: 40001 (serialization failure,
+/// and an Idempotency-Key claim taken over by a retry), 40P01 (deadlock) and 55P03 (lock not
+/// available); on SQLite 1811, a trigger's abort (the claim taken over). Named whole:
+/// SQLite's codes are numbers (4106 is an I/O error), and no prefix of theirs must match.
 fn is_contention(sqlstate: &str) -> bool {
-    matches!(sqlstate, "40001" | "40P01" | "55P03")
+    matches!(sqlstate, "40001" | "40P01" | "55P03" | "1811")
 }
 
 /// SQLSTATE 57014 (a statement cancelled, as `statement_timeout` does) and SQLite's
@@ -235,7 +236,7 @@ mod tests {
         for outage in ["08006", "57P01", "57P03"] {
             assert!(is_outage(outage) && !is_contention(outage), "{outage}");
         }
-        for contention in ["40001", "40P01", "55P03"] {
+        for contention in ["40001", "40P01", "55P03", "1811"] {
             assert!(
                 is_contention(contention) && !is_outage(contention),
                 "{contention}"

@@ -13,8 +13,9 @@ macro_rules! operations {
             impl Operations for $store {
                 async fn migrate(&self) -> StoreResult<()> {
                     self.before_migrations().await?;
-                    sqlx::migrate!($migrations).run(&self.pool).await?;
-                    Ok(())
+                    let migrated = sqlx::migrate!($migrations).run(self.migration_pool()).await;
+                    self.after_migrations().await;
+                    Ok(migrated?)
                 }
 
                 async fn ping(&self) -> StoreResult<()> {

@@ -87,6 +87,8 @@ super::events::event_store!(PostgresStore, sqlx::Postgres);
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// One connection for the migrations, closed once they are done.
+    migrating: PgPool,
     /// The one connection that listens for changes, apart from the requests' pool.
     listening: PgPool,
 }
@@ -132,11 +134,19 @@ impl PostgresStore {
             })
             .connect_lazy_with(options.clone());
         // Named apart, so an operator (and scripts/faults) can tell it in pg_stat_activity.
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options.clone().application_name("clientd migrations"));
         let listening = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(options.application_name("clientd listener"));
-        Ok(Self { pool, listening })
+        Ok(Self {
+            pool,
+            migrating,
+            listening,
+        })
     }
 
     fn writer(&self) -> &PgPool {
@@ -147,10 +157,19 @@ impl PostgresStore {
         Ok(self.pool.begin().await?)
     }
 
-    /// A migration that may outlast a request (an index over a long trail) lifts the
-    /// requests' `statement_timeout` for its own transaction (`SET LOCAL`).
     async fn before_migrations(&self) -> StoreResult<()> {
         Ok(())
+    }
+
+    /// Migrations run on a connection of their own, without the requests' statement
+    /// timeout: building an index over a long trail, or a replica waiting for another's
+    /// migrations (the migrator's advisory lock), may take longer than any request.
+    fn migration_pool(&self) -> &PgPool {
+        &self.migrating
+    }
+
+    async fn after_migrations(&self) {
+        self.migrating.close().await;
     }
 
     /// Every replica hears every change: any number may serve one database.

@@ -282,6 +282,7 @@ impl TryFrom<EventRow> for Event {
             patch: row.patch.map(|json| json.0),
             changed: row.changed.map(|json| json.0),
             document: row.document.map(|json| json.0),
+            claim: None,
         })
     }
 }

@@ -52,7 +52,7 @@ pub(super) const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four,
      FROM client_secrets WHERE client_id = $1 ORDER BY slot";
 
 /// A rotation step and its event in one statement, on a database whose CTEs may write. The
-/// client is `$1`; the event's sixteen columns follow what the step binds.
+/// client is `$1`; the event's seventeen columns follow what the step binds.
 pub(super) const START_AT_ONCE: &str = concat!(
     "WITH next AS (
         INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
@@ -60,7 +60,7 @@ pub(super) const START_AT_ONCE: &str = concat!(
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM next"
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM next"
 );
 /// The next secret takes the current one's place: its row is deleted and its values written
 /// over the current one's, which keeps (client, slot) unique at every step of the statement.
@@ -77,7 +77,7 @@ pub(super) const COMPLETE_AT_ONCE: &str = concat!(
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM promoted"
+    " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM promoted"
 );
 pub(super) const CANCEL_AT_ONCE: &str = concat!(
     "WITH dropped AS (
@@ -85,7 +85,7 @@ pub(super) const CANCEL_AT_ONCE: &str = concat!(
     )
     INSERT INTO events ",
     crate::store::events::event_columns!(),
-    " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM dropped"
+    " SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM dropped"
 );
 
 macro_rules! secret_store {
@@ -96,7 +96,6 @@ macro_rules! secret_store {
             use super::$store;
             use super::client_store::{finish, locked_client};
             use super::event_store::bind_event;
-            use crate::store::Commit;
             use crate::domain::client::{Client, ClientId};
             use crate::domain::rotation::{self, SecretChange, StoredSecret};
             use crate::domain::secret::SecretHash;
@@ -182,7 +181,7 @@ macro_rules! secret_store {
                                 .await?;
                         }
                     }
-                    finish(tx, &event, Commit::Yes).await?;
+                    finish(tx, &event).await?;
                     Ok((current, rotation::after(&secrets, &step)))
                 }
 

@@ -30,12 +30,12 @@ super::tokens::token_queries!("group_concat");
 const INSERT_TOKEN_TENANTS: &str =
     "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
 
-/// Tenant ids as a JSON array, for `json_each`.
 /// Three quarters of the request's time, at most ten seconds, to wait for the write lock.
 fn busy_timeout(request: Duration) -> Duration {
     (request * 3 / 4).min(Duration::from_secs(10))
 }
 
+/// Tenant ids as a JSON array, for `json_each`.
 fn tenant_list(ids: &[TenantId]) -> String {
     serde_json::Value::from(ids.iter().map(|id| id.as_str()).collect::<Vec<_>>()).to_string()
 }
@@ -176,6 +176,12 @@ impl SqliteStore {
     async fn before_migrations(&self) -> StoreResult<()> {
         self.keep_alive().await
     }
+
+    fn migration_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn after_migrations(&self) {}
 
     /// No other process hears what this one changes, so a server that keeps clients and
     /// tokens in memory must be the only one on its file: it takes an exclusive lock on the

@@ -118,6 +118,37 @@ mod limited {
     }
 }
 
+/// A short request timeout, so a lookup that the database cannot answer ends quickly.
+mod remembered {
+    on_both_stores! {
+        with |settings: &mut clientd::config::Settings| settings.request_timeout_secs = 2;
+
+        /// An unknown token is answered from memory once the store has said it does not
+        /// know it: with the tokens' table out of reach, the remembered one is still a
+        /// prompt 401, while a token never seen needs the database and cannot be answered.
+        async fn an_unknown_token_is_answered_from_memory(app) {
+            use sqlx::Connection;
+            let unknown = "cdt_0192e4a0000070008000000000000abc_guess";
+            app.with_token(unknown).get("/tenants").await.assert_problem(401, "unauthorized");
+            app.until_memory_is_trusted().await;
+            app.with_token(unknown).get("/tenants").await.assert_problem(401, "unauthorized");
+            let _away: Box<dyn std::any::Any + Send> = if app.database.url.starts_with("sqlite:") {
+                let mut db = sqlx::SqliteConnection::connect(&app.database.url).await.unwrap();
+                sqlx::raw_sql("ALTER TABLE api_tokens RENAME TO api_tokens_away").execute(&mut db).await.unwrap();
+                Box::new(db)
+            } else {
+                let mut db = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+                sqlx::raw_sql("BEGIN; LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE").execute(&mut db).await.unwrap();
+                Box::new(db)
+            };
+            app.with_token(unknown).get("/tenants").await.assert_problem(401, "unauthorized");
+            let never_seen = app.with_token("cdt_0192e4a0000070008000000000000def_guess").get("/tenants").await;
+            assert!(never_seen.status >= 500, "{}: {}", never_seen.status, never_seen.text);
+            assert_eq!(app.admin().get("/tenants").await.status, 200);
+        }
+    }
+}
+
 on_both_stores! {
     async fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(app) {
         // No proxy is trusted: every request comes from 127.0.0.1, whatever it claims.

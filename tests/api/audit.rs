@@ -339,6 +339,8 @@ on_both_stores! {
         assert_eq!(restarted.status, 200, "{}", restarted.text);
         assert_eq!(restarted.header("idempotent-replayed"), Some("true"));
         assert!(restarted.json.get("next_client_secret").is_none(), "{}", restarted.text);
+        assert_eq!(restarted.json["next_client_secret_last_four"], started.json["next_client_secret_last_four"]);
+        assert_eq!(restarted.json["secret_shown"], false);
         let events = all_events(&app, "/events?action=secret.rotate.start").await;
         assert_eq!(events.len(), 1, "{events:?}");
     }
@@ -353,7 +355,7 @@ on_both_stores! {
         app.execute("DELETE FROM events WHERE action = $1", "tenant.create").await;
         app.execute("DELETE FROM tenants WHERE id = $1", "acme").await;
         let long_ago = clientd::domain::time::now() - chrono::TimeDelta::hours(1);
-        app.execute("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created = $1", long_ago).await;
+        app.execute("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, committed = NULL, created = $1", long_ago).await;
         let retry = post_with_key(&app, &app.admin_token, "/tenants", "died", body).await;
         assert_eq!(retry.status, 201, "{}", retry.text);
         assert!(retry.header("idempotent-replayed").is_none());
@@ -417,6 +419,101 @@ on_both_stores! {
         assert!(filtered.is_empty(), "{filtered:?}");
         let everything = all_events(&app, "/events?action=tenant.create").await;
         assert_eq!(everything.len(), 2);
+    }
+}
+
+/// The store's side of a takeover: a change whose claim was taken over by a retry fails,
+/// writing nothing, and a committed claim is never taken over or released.
+mod claims {
+    use clientd::domain::audit::{Action, Event};
+    use clientd::domain::change::{Actor, ChangeContext};
+    use clientd::domain::tenant::Tenant;
+    use clientd::domain::time;
+    use clientd::store::{Claim, Horizon, PoolSettings, StoreError};
+
+    async fn check(url: &str) {
+        let settings = PoolSettings {
+            max_connections: 4,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            statement_timeout: std::time::Duration::from_secs(30),
+        };
+        let store = clientd::store::open(url, &settings).unwrap();
+        store.migrate().await.unwrap();
+        let now = time::now();
+        let fresh = Horizon {
+            now,
+            expired: now - chrono::TimeDelta::hours(24),
+            abandoned: now - chrono::TimeDelta::minutes(1),
+        };
+        // Every claim counts as abandoned, as if its request had run for too long.
+        let late = Horizon {
+            abandoned: now + chrono::TimeDelta::minutes(1),
+            ..fresh
+        };
+        let (first, retry) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        assert_eq!(
+            store
+                .claim_idempotency_key("cli", "k", b"h", first, fresh)
+                .await
+                .unwrap(),
+            Claim::Claimed
+        );
+        assert_eq!(
+            store
+                .claim_idempotency_key("cli", "k", b"h", retry, late)
+                .await
+                .unwrap(),
+            Claim::Claimed
+        );
+        // The first request's change comes too late: it fails and leaves nothing.
+        let tenant = Tenant::new("acme", "Acme", now).unwrap();
+        let mut change = ChangeContext::without_request(Actor::Cli);
+        change.idempotency = Some(first);
+        let event = Event::new(
+            &change,
+            Action::TenantCreate,
+            Some(&tenant.id),
+            "acme",
+            "/tenants/acme",
+        );
+        let late_change = store.create_tenant(&tenant, &event).await;
+        assert!(
+            matches!(late_change, Err(StoreError::Contention(_))),
+            "{late_change:?}"
+        );
+        assert_eq!(store.tenant(&tenant.id).await.unwrap(), None);
+        // The retry's change commits; from then on its claim is neither released nor taken over.
+        change.idempotency = Some(retry);
+        let event = Event::new(
+            &change,
+            Action::TenantCreate,
+            Some(&tenant.id),
+            "acme",
+            "/tenants/acme",
+        );
+        store.create_tenant(&tenant, &event).await.unwrap();
+        store
+            .release_idempotency_key("cli", "k", retry)
+            .await
+            .unwrap();
+        let third = uuid::Uuid::now_v7();
+        match store
+            .claim_idempotency_key("cli", "k", b"h", third, late)
+            .await
+            .unwrap()
+        {
+            Claim::Committed(found) => assert_eq!(found.id, event.id),
+            other => panic!("a committed claim was given up: {other:?}"),
+        }
+        store.close().await;
+    }
+
+    on_both_stores! {
+        databases;
+
+        async fn a_change_whose_claim_was_taken_over_fails(database) {
+            super::check(&database.url).await;
+        }
     }
 }
 
