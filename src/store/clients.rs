@@ -545,7 +545,7 @@ macro_rules! client_store {
                     while let Some(row) = futures_util::TryStreamExt::try_next(&mut stream).await? {
                         let key = position(sorter, &row).encode();
                         let client = Client::try_from(row.client)?;
-                        let size = crate::domain::page::json_len(&client.document());
+                        let size = crate::domain::json::json_size(&client.document());
                         rows.push(((client, key), size));
                         if Page::is_full(&rows, query.limit) {
                             break;

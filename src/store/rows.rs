@@ -241,13 +241,13 @@ impl EventRow {
     /// About what the event takes in a page: its JSON parts, and the rest as a round figure
     /// (its other fields are short single-line texts).
     pub fn size(&self) -> usize {
-        use crate::domain::page::json_len;
+        use crate::domain::json::json_size;
         let json = |value: &Option<sqlx::types::Json<serde_json::Value>>| {
-            value.as_ref().map_or(0, |value| json_len(&value.0))
+            value.as_ref().map_or(0, |value| json_size(&value.0))
         };
         json(&self.patch)
             + json(&self.document)
-            + self.changed.as_ref().map_or(0, |c| json_len(&c.0))
+            + self.changed.as_ref().map_or(0, |c| json_size(&c.0))
             + 1024
     }
 }
