@@ -111,6 +111,11 @@ impl Grants {
         self.has(Permission::Admin)
     }
 
+    /// Whether the caller may write in every tenant, so no client's tenant can refuse it.
+    pub fn can_write_everywhere(&self) -> bool {
+        self.is_admin() || self.has(Permission::ClientWriteAll)
+    }
+
     pub fn can_write(&self, tenant: &TenantId) -> bool {
         self.is_admin()
             || self.has(Permission::ClientWriteAll)
