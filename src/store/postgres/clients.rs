@@ -1,0 +1,362 @@
+//! Clients on Postgres. A write and its event are one statement where a data-modifying CTE
+//! can say it, so a change that needs no lock takes one round trip; one that does locks the
+//! client's row (`LOCK_CLIENT`) and writes under it.
+
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder};
+
+use super::credential_store::credentials_of;
+use super::{LOCK_CLIENT, PostgresStore, bind_event, record};
+use crate::domain::Missing;
+use crate::domain::audit::Event;
+use crate::domain::client::{Client, ClientId};
+use crate::domain::page::Page;
+use crate::domain::refusal::Refusal;
+use crate::domain::secret::IssuedSecret;
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Commit, Dialect, SortedRow};
+use crate::store::rows::ClientRow;
+use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
+
+/// How clients are matched and ordered inside their settings document.
+impl Dialect for Postgres {
+    const NAME_KEY: &'static str = "(lower(settings->>'name') COLLATE \"C\")";
+    const ENABLED_KEY: &'static str = "(settings->>'enabled')::boolean";
+    /// Never-used clients sort first, as the earliest time there is.
+    const LAST_USED_KEY: &'static str = "coalesce(last_used, '-infinity'::timestamptz)";
+    const NEVER_USED: &'static str = "'-infinity'::timestamptz";
+
+    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
+        q.push("(lower(")
+            .push_bind(text)
+            .push("::text) COLLATE \"C\")");
+    }
+
+    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
+        q.push("coalesce(")
+            .push_bind(at)
+            .push("::timestamptz, '-infinity'::timestamptz)");
+    }
+
+    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
+        q.push("(settings->'")
+            .push(field)
+            .push("') @> jsonb_build_array(")
+            .push_bind(value)
+            .push("::text)");
+    }
+
+    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
+        super::push_tenant_in(q, ids);
+    }
+}
+
+/// A new client, its secret and its event in one statement: one round trip, atomic as any
+/// statement is.
+const CREATE_CLIENT_AT_ONCE: &str = "WITH new_client AS (
+        INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+    ), new_secret AS (
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+        SELECT id, 'current', $9, $10, $6 FROM new_client WHERE $9::bytea IS NOT NULL
+    )
+    INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
+        actor_token_name, source_ip, request_id, action, resource_type, resource_id,
+        resource_path, patch, changed, document, claim)
+    SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27
+    FROM new_client";
+
+/// A deletion and its event in one statement, only if the row is still the one read (the
+/// event was made from it); otherwise nothing, and the deletion reads the row it deletes.
+const DELETE_CLIENT_AT_ONCE: &str = "WITH gone AS (
+        DELETE FROM clients WHERE id = $1 AND tenant_id = $2 AND modified = $3
+            AND last_used IS NOT DISTINCT FROM $4 AND settings = $5 AND app_type = $6
+        RETURNING id
+    )
+    INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
+        actor_token_name, source_ip, request_id, action, resource_type, resource_id,
+        resource_path, patch, changed, document, claim)
+    SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23
+    FROM gone";
+
+/// A patched client and its event in one statement, under the lock already held.
+const UPDATE_CLIENT_AT_ONCE: &str = "WITH changed AS (
+        UPDATE clients SET tenant_id = $2, settings = $3, modified = $4 WHERE id = $1 RETURNING id
+    )
+    INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
+        actor_token_name, source_ip, request_id, action, resource_type, resource_id,
+        resource_path, patch, changed, document, claim)
+    SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+    FROM changed";
+
+/// A patched client and its event in one statement without a lock held, only if the row is
+/// still the one the change was decided on (`$22` on: every column its document shows). A
+/// concurrent write either committed first, and the row no longer matches, or waits for this
+/// one: read committed checks the condition again on the row it finally updates. A write that
+/// holds the lock but leaves the row as it is (a credential, a rotation step) cannot make the
+/// decision wrong: one taken without credentials depends on the row alone.
+const UPDATE_CLIENT_IF_UNCHANGED: &str = "WITH changed AS (
+        UPDATE clients SET tenant_id = $2, settings = $3, modified = $4
+        WHERE id = $1 AND tenant_id = $22 AND settings = $23 AND modified = $24
+            AND last_used IS NOT DISTINCT FROM $25 AND app_type = $26 AND manually_created = $27
+            AND created = $28
+        RETURNING id
+    )
+    INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
+        actor_token_name, source_ip, request_id, action, resource_type, resource_id,
+        resource_path, patch, changed, document, claim)
+    SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+    FROM changed";
+
+/// The client, locked until `tx` ends; not found when it does not exist.
+pub(super) async fn locked_client(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    id: &ClientId,
+) -> StoreResult<Client> {
+    let row: Option<ClientRow> = sqlx::query_as(LOCK_CLIENT)
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
+}
+
+/// Commits with the change's event.
+pub(super) async fn finish(
+    mut tx: sqlx::Transaction<'static, Postgres>,
+    event: &Event,
+) -> StoreResult<()> {
+    record(&mut tx, event).await?;
+    tx.commit().await?;
+    event.log();
+    Ok(())
+}
+
+/// Whether a tenant exists: the foreign key a real write meets, as a read.
+async fn tenant_exists(store: &PostgresStore, tenant: &TenantId) -> StoreResult<bool> {
+    let (found,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE id = $1")
+        .bind(tenant.as_str())
+        .fetch_one(&store.pool)
+        .await?;
+    Ok(found > 0)
+}
+
+/// The domain's decision on `current`, with its credentials read (through `executor`) only
+/// when the decision turns on them.
+async fn decide_on<'e, E>(
+    executor: E,
+    current: &Client,
+    decide: &ClientDecision<'_>,
+) -> StoreResult<Option<(Client, Event)>>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    match decide(current, None) {
+        Err(Refusal::NeedsCredentials) => {
+            let credentials = credentials_of(executor, &current.id).await?;
+            Ok(decide(current, Some(&credentials))?)
+        }
+        decided => Ok(decided?),
+    }
+}
+
+/// A dry run's create: the database's checks (the id is free, then the tenant exists, in
+/// the order the insert meets them) as reads, so a rehearsal never takes the write lock or
+/// queues behind writers.
+async fn rehearse_create(store: &PostgresStore, client: &Client) -> StoreResult<()> {
+    if store.client(&client.id).await?.is_some() {
+        return Err(StoreError::Conflict("a client with this id exists"));
+    }
+    if !tenant_exists(store, &client.tenant).await? {
+        return Err(StoreError::NotFound(Missing::Tenant));
+    }
+    Ok(())
+}
+
+/// A dry run's patch: decided on the client as it is now, read without a lock.
+async fn rehearse_update(
+    store: &PostgresStore,
+    id: &ClientId,
+    decide: &ClientDecision<'_>,
+) -> StoreResult<Client> {
+    let current = (store.client(id).await?).ok_or(StoreError::NotFound(Missing::Client))?;
+    let Some((changed, _)) = decide_on(&store.pool, &current, decide).await? else {
+        return Ok(current);
+    };
+    if changed.tenant != current.tenant && !tenant_exists(store, &changed.tenant).await? {
+        return Err(StoreError::NotFound(Missing::Tenant));
+    }
+    Ok(changed)
+}
+
+/// A client's update, its id first, then its event; last_used is left alone: the uses of its
+/// secrets are written apart from every change (src/app/uses.rs).
+fn update<'q>(
+    sql: &'static str,
+    id: &'q ClientId,
+    changed: &'q Client,
+    event: &Event,
+) -> sqlx::query::Query<'q, Postgres, <Postgres as sqlx::Database>::Arguments> {
+    let update = sqlx::query(sql)
+        .bind(id.as_str())
+        .bind(changed.tenant.as_str())
+        .bind(Json(&changed.settings))
+        .bind(changed.modified);
+    bind_event(update, event)
+}
+
+fn moved_away(e: sqlx::Error) -> StoreError {
+    StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant))
+}
+
+/// A change decided on `seen` (or on the row as read now, without a lock) and written in one
+/// statement if the row is still that; None when there was no change to write or the row had
+/// moved on, for the locked path to decide.
+async fn update_if_unchanged(
+    store: &PostgresStore,
+    id: &ClientId,
+    seen: Option<&Client>,
+    decide: &ClientDecision<'_>,
+) -> StoreResult<Option<Client>> {
+    let read;
+    let seen = match seen {
+        Some(seen) => seen,
+        None => match store.client(id).await? {
+            Some(client) => {
+                read = client;
+                &read
+            }
+            None => return Ok(None),
+        },
+    };
+    let Ok(Some((changed, event))) = decide(seen, None) else {
+        return Ok(None);
+    };
+    let statement = update(UPDATE_CLIENT_IF_UNCHANGED, id, &changed, &event)
+        .bind(seen.tenant.as_str())
+        .bind(Json(&seen.settings))
+        .bind(seen.modified)
+        .bind(seen.last_used)
+        .bind(seen.app_type.as_str())
+        .bind(seen.manually_created)
+        .bind(seen.created);
+    let done = statement
+        .execute(store.writer())
+        .await
+        .map_err(moved_away)?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    event.log();
+    Ok(Some(changed))
+}
+
+#[async_trait]
+impl ClientStore for PostgresStore {
+    async fn create_client(
+        &self,
+        client: &Client,
+        secret: Option<&IssuedSecret>,
+        event: &Event,
+        commit: Commit,
+    ) -> StoreResult<()> {
+        if commit == Commit::DryRun {
+            return rehearse_create(self, client).await;
+        }
+        let insert = sqlx::query(CREATE_CLIENT_AT_ONCE)
+            .bind(client.id.as_str())
+            .bind(client.tenant.as_str())
+            .bind(client.app_type.as_str())
+            .bind(Json(&client.settings))
+            .bind(client.manually_created)
+            .bind(client.created)
+            .bind(client.modified)
+            .bind(client.last_used)
+            .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
+            .bind(secret.map(|s| s.last_four.clone()));
+        let done = bind_event(insert, event).execute(self.writer()).await;
+        done.map_err(
+            |e| match StoreError::on_unique(e, "a client with this id exists") {
+                StoreError::Backend(e) => moved_away(e),
+                other => other,
+            },
+        )?;
+        event.log();
+        Ok(())
+    }
+
+    async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
+        let row: Option<ClientRow> = sqlx::query_as(CLIENT_BY_ID)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn list_clients(&self, query: &ClientQuery<'_>) -> StoreResult<Page<Client>> {
+        let mut select = clients::select_page::<Postgres>(query);
+        let rows = select.build_query_as::<SortedRow>().fetch(&self.pool);
+        clients::read_page(rows, query).await
+    }
+
+    async fn count_clients(&self, query: &ClientQuery<'_>) -> StoreResult<u64> {
+        let mut count = clients::select_count::<Postgres>(query);
+        let (matches,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(matches).unwrap_or(0))
+    }
+
+    async fn update_client(
+        &self,
+        id: &ClientId,
+        seen: Option<&Client>,
+        decide: &ClientDecision<'_>,
+        commit: Commit,
+    ) -> StoreResult<Client> {
+        if commit == Commit::DryRun {
+            return rehearse_update(self, id, decide).await;
+        }
+        if let Some(changed) = update_if_unchanged(self, id, seen, decide).await? {
+            return Ok(changed);
+        }
+        let mut tx = self.begin_write().await?;
+        let current = locked_client(&mut tx, id).await?;
+        // The domain decides under the lock: the one call from the store back up.
+        let Some((changed, event)) = decide_on(&mut *tx, &current, decide).await? else {
+            return Ok(current);
+        };
+        let statement = update(UPDATE_CLIENT_AT_ONCE, id, &changed, &event);
+        statement.execute(&mut *tx).await.map_err(moved_away)?;
+        tx.commit().await?;
+        event.log();
+        Ok(changed)
+    }
+
+    async fn delete_client(&self, read: &Client, audit: &Audit<'_, Client>) -> StoreResult<()> {
+        let (id, tenant) = (&read.id, &read.tenant);
+        let event = audit(read);
+        let statement = sqlx::query(DELETE_CLIENT_AT_ONCE)
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .bind(read.modified)
+            .bind(read.last_used)
+            .bind(Json(&read.settings))
+            .bind(read.app_type.as_str());
+        let done = bind_event(statement, &event).execute(self.writer()).await?;
+        if done.rows_affected() == 1 {
+            event.log();
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let deleted: Option<ClientRow> = sqlx::query_as(
+            "DELETE FROM clients WHERE id = $1 AND tenant_id = $2
+             RETURNING id, tenant_id, app_type, settings, manually_created, created, modified, last_used",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let deleted = Client::try_from(deleted.ok_or(StoreError::NotFound(Missing::Client))?)?;
+        finish(tx, &audit(&deleted)).await
+    }
+}
