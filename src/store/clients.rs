@@ -247,6 +247,7 @@ where
     }
 }
 
+/// One term of the filter, its value bound.
 fn push_term<DB>(q: &mut QueryBuilder<DB>, term: &Term)
 where
     DB: Dialect,

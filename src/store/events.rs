@@ -45,6 +45,11 @@ pub(super) const INSERT_EVENT: &str = "INSERT INTO events
      claim)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
+/// Deletes the events older than `$1` among the `$2` oldest. The oldest rows by seq are the
+/// oldest by time: a range of seq's index.
+pub(super) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
+    (SELECT seq FROM events ORDER BY seq LIMIT $2)";
+
 /// Events are read newest first by seq, the keyset of every page; the columns as `EventRow`
 /// takes them.
 const SELECT_EVENTS: &str = "SELECT seq, id, time, tenant_id, client_id, actor_kind,
@@ -177,8 +182,3 @@ where
         next_cursor: page.next_cursor,
     })
 }
-
-/// Deletes the events older than `$1` among the `$2` oldest. The oldest rows by seq are the
-/// oldest by time: a range of seq's index.
-pub(super) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
-    (SELECT seq FROM events ORDER BY seq LIMIT $2)";
