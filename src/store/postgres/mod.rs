@@ -6,14 +6,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::changes::{CHANNEL, Change, ChangeFeed};
 use super::clients::client_query;
 use super::{PoolSettings, StoreResult};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+
+mod operations;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -76,7 +76,6 @@ const READ_COMMITTED: &str =
 /// A CTE may insert and update, so a write and its event can be one statement.
 const DATA_MODIFYING_CTE: bool = true;
 
-super::operations::operations!(PostgresStore, sqlx::Postgres, "migrations/postgres");
 super::tenants::tenant_store!(PostgresStore);
 super::tokens::token_store!(PostgresStore, sqlx::Postgres);
 super::clients::client_store!(PostgresStore, sqlx::Postgres);
@@ -155,53 +154,5 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self.pool.begin().await?)
-    }
-
-    async fn before_migrations(&self) -> StoreResult<()> {
-        Ok(())
-    }
-
-    /// Migrations run on a connection of their own, without the requests' statement
-    /// timeout: building an index over a long trail, or a replica waiting for another's
-    /// migrations (the migrator's advisory lock), may take longer than any request.
-    fn migration_pool(&self) -> &PgPool {
-        &self.migrating
-    }
-
-    async fn after_migrations(&self) {
-        self.migrating.close().await;
-    }
-
-    /// Every replica hears every change: any number may serve one database.
-    fn claim_file(&self) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn change_feed(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
-        let mut listener = PgListener::connect_with(&self.listening).await?;
-        // A lost connection ends the feed: the follower starts over, and knows it must.
-        listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
-        Ok(Some(Box::new(Listening(listener))))
-    }
-
-    async fn close_pools(&self) {
-        self.listening.close().await;
-        self.pool.close().await;
-    }
-}
-
-struct Listening(PgListener);
-
-#[async_trait]
-impl ChangeFeed for Listening {
-    async fn next(&mut self) -> StoreResult<Option<Change>> {
-        let notice = self.0.try_recv().await?;
-        Ok(notice.map(|notice| Change::parse(notice.payload())))
-    }
-
-    async fn check(&mut self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&mut self.0).await?;
-        Ok(())
     }
 }

@@ -18,6 +18,8 @@ use super::{PoolSettings, StoreError, StoreResult};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 
+mod operations;
+
 /// The whole database is locked by `BEGIN IMMEDIATE` already.
 const LOCK_CLIENT: &str = client_query!(" WHERE id = $1");
 
@@ -76,7 +78,6 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
 /// transaction (in-process, so no round trip is saved by one).
 const DATA_MODIFYING_CTE: bool = false;
 
-super::operations::operations!(SqliteStore, sqlx::Sqlite, "migrations/sqlite");
 super::tenants::tenant_store!(SqliteStore);
 super::tokens::token_store!(SqliteStore, sqlx::Sqlite);
 super::clients::client_store!(SqliteStore, sqlx::Sqlite);
@@ -92,7 +93,7 @@ pub struct SqliteStore {
     /// database lives only while some connection is open, and the pool closes its own
     /// whenever a request is abandoned mid-query.
     keeper: Option<Keeper>,
-    /// The database file, locked by the one server that serves it (see `change_feed`).
+    /// The database file, locked by the one server that serves it (see `claim_sole_server`).
     file: Option<std::path::PathBuf>,
     sole_server: std::sync::Mutex<Option<std::fs::File>>,
 }
@@ -170,70 +171,6 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// An in-memory database must be held open before its schema is made.
-    async fn before_migrations(&self) -> StoreResult<()> {
-        self.keep_alive().await
-    }
-
-    fn migration_pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    async fn after_migrations(&self) {}
-
-    /// No other process hears what this one changes, so a server that keeps clients and
-    /// tokens in memory must be the only one on its file: it takes an exclusive lock on the
-    /// database file itself, held until the store closes (or the process dies). The command
-    /// line's offline `token create` takes none: a new token cannot be stale in anyone's
-    /// memory. An in-memory database is this process's alone.
-    fn claim_file(&self) -> StoreResult<()> {
-        let Some(path) = &self.file else {
-            return Ok(());
-        };
-        let mut held = self.sole_server.lock().unwrap_or_else(|e| e.into_inner());
-        if held.is_some() {
-            return Ok(());
-        }
-        let cannot = |e: std::io::Error| {
-            StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot open {} to lock it: {e}", path.display()),
-            )))
-        };
-        // Created if missing, as SQLite would: an empty file is an empty database.
-        let file = (std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true))
-        .truncate(false)
-        .open(path)
-        .map_err(cannot)?;
-        match file.try_lock() {
-            Ok(()) => {
-                *held = Some(file);
-                Ok(())
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Conflict(
-                "another clientd serves this SQLite file; SQLite is served by one process \
-                 (use Postgres for several replicas)",
-            )),
-            Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
-        }
-    }
-
-    async fn change_feed(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
-        Ok(None)
-    }
-
-    async fn close_pools(&self) {
-        self.sole_server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        self.writer.close().await;
-        self.pool.close().await;
     }
 }
 
