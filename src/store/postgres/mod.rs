@@ -12,8 +12,10 @@ use super::clients::client_query;
 use super::{PoolSettings, StoreResult};
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use tenants::tenant_list;
 
 mod operations;
+mod tenants;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -22,18 +24,9 @@ const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 /// deletion check for the tenant's clients (KEY SHARE) without waiting on a change under way.
 const LOCK_CLIENT: &str = client_query!(" WHERE id = $1 FOR NO KEY UPDATE");
 
-const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
-     WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
-     ORDER BY id LIMIT $3";
-const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id = ANY($1)";
-
 super::tokens::token_queries!("string_agg");
 const INSERT_TOKEN_TENANTS: &str =
     "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
-
-fn tenant_list(ids: &[TenantId]) -> Vec<String> {
-    ids.iter().map(|id| id.as_str().to_owned()).collect()
-}
 
 /// How clients are matched and ordered inside their settings document.
 const NAME_KEY: &str = "(lower(settings->>'name') COLLATE \"C\")";
@@ -76,13 +69,16 @@ const READ_COMMITTED: &str =
 /// A CTE may insert and update, so a write and its event can be one statement.
 const DATA_MODIFYING_CTE: bool = true;
 
-super::tenants::tenant_store!(PostgresStore);
 super::tokens::token_store!(PostgresStore, sqlx::Postgres);
 super::clients::client_store!(PostgresStore, sqlx::Postgres);
 super::secrets::secret_store!(PostgresStore);
 super::credentials::credential_store!(PostgresStore, sqlx::Postgres);
 super::idempotency::idempotency_store!(PostgresStore);
 super::events::event_store!(PostgresStore, sqlx::Postgres);
+
+// Where the client and event code still written by macros meets the plain modules: these
+// names are what each side reaches for, until that code is plain too.
+use event_store::record;
 
 pub struct PostgresStore {
     pool: PgPool,
