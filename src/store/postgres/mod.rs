@@ -16,6 +16,7 @@ use tenants::tenant_list;
 
 mod operations;
 mod tenants;
+mod tokens;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -23,10 +24,6 @@ const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 /// NO KEY UPDATE: no write changes a client's id, and the weaker lock lets a tenant's
 /// deletion check for the tenant's clients (KEY SHARE) without waiting on a change under way.
 const LOCK_CLIENT: &str = client_query!(" WHERE id = $1 FOR NO KEY UPDATE");
-
-super::tokens::token_queries!("string_agg");
-const INSERT_TOKEN_TENANTS: &str =
-    "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
 
 /// How clients are matched and ordered inside their settings document.
 const NAME_KEY: &str = "(lower(settings->>'name') COLLATE \"C\")";
@@ -69,7 +66,6 @@ const READ_COMMITTED: &str =
 /// A CTE may insert and update, so a write and its event can be one statement.
 const DATA_MODIFYING_CTE: bool = true;
 
-super::tokens::token_store!(PostgresStore, sqlx::Postgres);
 super::clients::client_store!(PostgresStore, sqlx::Postgres);
 super::secrets::secret_store!(PostgresStore);
 super::credentials::credential_store!(PostgresStore, sqlx::Postgres);

@@ -21,13 +21,10 @@ use tenants::tenant_list;
 
 mod operations;
 mod tenants;
+mod tokens;
 
 /// The whole database is locked by `BEGIN IMMEDIATE` already.
 const LOCK_CLIENT: &str = client_query!(" WHERE id = $1");
-
-super::tokens::token_queries!("group_concat");
-const INSERT_TOKEN_TENANTS: &str =
-    "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
 
 /// Three quarters of the request's time, at most ten seconds, to wait for the write lock.
 fn busy_timeout(request: Duration) -> Duration {
@@ -70,7 +67,6 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
 /// transaction (in-process, so no round trip is saved by one).
 const DATA_MODIFYING_CTE: bool = false;
 
-super::tokens::token_store!(SqliteStore, sqlx::Sqlite);
 super::clients::client_store!(SqliteStore, sqlx::Sqlite);
 super::secrets::secret_store!(SqliteStore);
 super::credentials::credential_store!(SqliteStore, sqlx::Sqlite);
