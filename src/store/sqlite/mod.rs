@@ -19,6 +19,7 @@ use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use tenants::tenant_list;
 
+mod credentials;
 mod operations;
 mod secrets;
 mod tenants;
@@ -69,7 +70,6 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
 const DATA_MODIFYING_CTE: bool = false;
 
 super::clients::client_store!(SqliteStore, sqlx::Sqlite);
-super::credentials::credential_store!(SqliteStore, sqlx::Sqlite);
 super::idempotency::idempotency_store!(SqliteStore);
 super::events::event_store!(SqliteStore, sqlx::Sqlite);
 
@@ -77,6 +77,9 @@ super::events::event_store!(SqliteStore, sqlx::Sqlite);
 // names are what each side reaches for, until that code is plain too.
 use client_store::{finish, locked_client};
 use event_store::record;
+mod credential_store {
+    pub(super) use super::credentials::credentials_of;
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
