@@ -15,6 +15,7 @@ use crate::domain::time::Timestamp;
 use tenants::tenant_list;
 
 mod credentials;
+mod idempotency;
 mod operations;
 mod secrets;
 mod tenants;
@@ -69,7 +70,6 @@ const READ_COMMITTED: &str =
 const DATA_MODIFYING_CTE: bool = true;
 
 super::clients::client_store!(PostgresStore, sqlx::Postgres);
-super::idempotency::idempotency_store!(PostgresStore);
 super::events::event_store!(PostgresStore, sqlx::Postgres);
 
 // Where the client and event code still written by macros meets the plain modules: these

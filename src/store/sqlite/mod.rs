@@ -20,6 +20,7 @@ use crate::domain::time::Timestamp;
 use tenants::tenant_list;
 
 mod credentials;
+mod idempotency;
 mod operations;
 mod secrets;
 mod tenants;
@@ -70,7 +71,6 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
 const DATA_MODIFYING_CTE: bool = false;
 
 super::clients::client_store!(SqliteStore, sqlx::Sqlite);
-super::idempotency::idempotency_store!(SqliteStore);
 super::events::event_store!(SqliteStore, sqlx::Sqlite);
 
 // Where the client and event code still written by macros meets the plain modules: these
