@@ -78,6 +78,7 @@ impl SecretStore for PostgresStore {
             .fetch_all(&mut *tx)
             .await?;
         let secrets = rows::secrets(rows)?;
+        // The domain decides here, under the lock, on the client and secrets as they are.
         let (step, event) = decide(&current, &secrets)?;
         let id = client.as_str();
         let statement = match &step {

@@ -133,6 +133,7 @@ impl CredentialStore for SqliteStore {
         let mut tx = self.begin_write().await?;
         let current = locked_client(&mut tx, client).await?;
         let existing = credentials_of(&mut *tx, client).await?;
+        // The domain decides here, under the lock, on the credentials as they are.
         let (change, event) = decide(&current, &existing)?;
         write_change(&mut tx, client, &change).await?;
         finish(tx, &event).await?;

@@ -81,6 +81,7 @@ impl SecretStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
         let secrets = rows::secrets(rows)?;
+        // The domain decides here, under the lock, on the client and secrets as they are.
         let (step, event) = decide(&current, &secrets)?;
         write_step(&mut tx, client.as_str(), &step).await?;
         finish(tx, &event).await?;
