@@ -57,29 +57,6 @@ const SELECT_EVENTS: &str = "SELECT seq, id, time, tenant_id, client_id, actor_k
     resource_path, patch, changed, document
     FROM events WHERE seq < ";
 
-// Transitional: the secrets and idempotency macros still splice these into their SQL with
-// `concat!`, which takes no `const`. Delete both once those parts are plain modules.
-
-/// The columns an event is inserted with, in the order `bind_event` binds them.
-macro_rules! event_columns {
-    () => {
-        "(id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name, source_ip,
-          request_id, action, resource_type, resource_id, resource_path, patch, changed, document,
-          claim)"
-    };
-}
-pub(super) use event_columns;
-
-/// The columns an event is read with, as `EventRow` takes them.
-macro_rules! event_select {
-    () => {
-        "SELECT seq, id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
-            source_ip, request_id, action, resource_id, resource_path, patch, changed, document
-         FROM events WHERE "
-    };
-}
-pub(super) use event_select;
-
 /// A tenant created again under a deleted one's id starts with an empty trail: an event
 /// of a tenant that exists now is shown only if it is no older than the tenant's latest
 /// `tenant.create` (one probe of `events_by_tenant_action`). A client's events may span

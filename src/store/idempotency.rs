@@ -1,5 +1,6 @@
 //! Idempotency-Key records: the first answer to a creating or rotating POST, per caller and
-//! key. `idempotency_store!` writes them once for both adapters.
+//! key. The trait, and the SQL text and record reading both adapters share: each adapter's
+//! `idempotency` module runs them in its own transactions.
 //!
 //! A claim has an id, which the event of the change it guards carries (`ChangeContext`).
 //! Writing that event marks the claim committed, in the change's own transaction (migration
@@ -8,6 +9,7 @@
 //! no kept answer (the process stopped in between) is answered from the event.
 
 use async_trait::async_trait;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -74,147 +76,57 @@ pub trait IdempotencyStore: Send + Sync {
     async fn forget_idempotency_keys(&self, created_before: Timestamp) -> StoreResult<u64>;
 }
 
-macro_rules! idempotency_store {
-    ($store:ident) => {
-        mod idempotency_store {
-            use async_trait::async_trait;
-            use sqlx::types::Json;
+/// Frees the key of a record a new claim may take over (see `Horizon`).
+pub(super) const TAKE_OVER: &str = "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2
+     AND (created < $3 OR (status IS NULL AND committed IS NULL AND created < $4))";
+pub(super) const INSERT_CLAIM: &str =
+    "INSERT INTO idempotency_keys (actor, key, request_hash, created, claim)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+pub(super) const RECORD_OF_KEY: &str =
+    "SELECT request_hash, status, headers, body, claim, committed
+     FROM idempotency_keys WHERE actor = $1 AND key = $2";
+/// The columns `EventRow` takes, of the first event the claim's change wrote.
+pub(super) const EVENT_OF_CLAIM: &str =
+    "SELECT seq, id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
+        source_ip, request_id, action, resource_id, resource_path, patch, changed, document
+     FROM events WHERE claim = $1 ORDER BY seq LIMIT 1";
+pub(super) const KEEP_ANSWER: &str =
+    "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
+     WHERE actor = $1 AND key = $2 AND claim = $6 AND status IS NULL";
+pub(super) const RELEASE_CLAIM: &str = "DELETE FROM idempotency_keys
+     WHERE actor = $1 AND key = $2 AND claim = $3 AND status IS NULL AND committed IS NULL";
+pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_keys WHERE created < $1";
 
-            use super::$store;
-            use crate::domain::time::Timestamp;
-            use crate::store::idempotency::{Claim, Horizon, IdempotencyStore, StoredAnswer};
-            use crate::store::StoreResult;
-
-            use crate::store::rows::EventRow;
-            use uuid::Uuid;
-
-            type Record = (Vec<u8>, Option<i32>, Option<Json<Vec<(String, String)>>>, Option<Vec<u8>>, Option<Uuid>, Option<bool>);
-
-            const EVENT_OF_CLAIM: &str =
-                concat!(crate::store::events::event_select!(), "claim = $1 ORDER BY seq LIMIT 1");
-
-            #[async_trait]
-            impl IdempotencyStore for $store {
-                async fn claim_idempotency_key(
-                    &self,
-                    actor: &str,
-                    key: &str,
-                    request_hash: &[u8],
-                    claim: Uuid,
-                    horizon: Horizon,
-                ) -> StoreResult<Claim> {
-                    let mut tx = self.begin_write().await?;
-                    // An abandoned claim is taken over only if its change never committed. A
-                    // change still under way holds the row's lock: this waits for it, then
-                    // sees it committed (on Postgres the condition is checked again on the
-                    // row as the change left it).
-                    sqlx::query(
-                        "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2
-                         AND (created < $3 OR (status IS NULL AND committed IS NULL AND created < $4))",
-                    )
-                        .bind(actor)
-                        .bind(key)
-                        .bind(horizon.expired)
-                        .bind(horizon.abandoned)
-                        .execute(&mut *tx)
-                        .await?;
-                    let claimed = sqlx::query(
-                        "INSERT INTO idempotency_keys (actor, key, request_hash, created, claim)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(actor)
-                    .bind(key)
-                    .bind(request_hash)
-                    .bind(horizon.now)
-                    .bind(claim)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    let claim = if claimed {
-                        Claim::Claimed
-                    } else {
-                        let (hash, status, headers, body, first, committed): Record = sqlx::query_as(
-                            "SELECT request_hash, status, headers, body, claim, committed
-                             FROM idempotency_keys WHERE actor = $1 AND key = $2",
-                        )
-                        .bind(actor)
-                        .bind(key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        match (status, first) {
-                            _ if hash != request_hash => Claim::Mismatch,
-                            (Some(status), _) => Claim::Replay(StoredAnswer {
-                                status: u16::try_from(status).unwrap_or(200),
-                                headers: headers.map(|h| h.0).unwrap_or_default(),
-                                body: body.unwrap_or_default(),
-                            }),
-                            (None, Some(first)) if committed == Some(true) => {
-                                let event: Option<EventRow> = sqlx::query_as(EVENT_OF_CLAIM)
-                                    .bind(first)
-                                    .fetch_optional(&mut *tx)
-                                    .await?;
-                                match event {
-                                    Some(event) => Claim::Committed(Box::new(event.try_into()?)),
-                                    None => Claim::Running,
-                                }
-                            }
-                            (None, _) => Claim::Running,
-                        }
-                    };
-                    tx.commit().await?;
-                    Ok(claim)
-                }
-
-                async fn complete_idempotency_key(
-                    &self,
-                    actor: &str,
-                    key: &str,
-                    claim: Uuid,
-                    answer: &StoredAnswer,
-                ) -> StoreResult<()> {
-                    sqlx::query(
-                        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5
-                         WHERE actor = $1 AND key = $2 AND claim = $6 AND status IS NULL",
-                    )
-                    .bind(actor)
-                    .bind(key)
-                    .bind(i32::from(answer.status))
-                    .bind(Json(&answer.headers))
-                    .bind(&answer.body)
-                    .bind(claim)
-                    .execute(self.writer())
-                    .await?;
-                    Ok(())
-                }
-
-                async fn release_idempotency_key(
-                    &self,
-                    actor: &str,
-                    key: &str,
-                    claim: Uuid,
-                ) -> StoreResult<()> {
-                    sqlx::query(
-                        "DELETE FROM idempotency_keys
-                         WHERE actor = $1 AND key = $2 AND claim = $3 AND status IS NULL AND committed IS NULL",
-                    )
-                        .bind(actor)
-                        .bind(key)
-                        .bind(claim)
-                        .execute(self.writer())
-                        .await?;
-                    Ok(())
-                }
-
-                async fn forget_idempotency_keys(&self, created_before: Timestamp) -> StoreResult<u64> {
-                    let forgotten = sqlx::query("DELETE FROM idempotency_keys WHERE created < $1")
-                        .bind(created_before)
-                        .execute(self.writer())
-                        .await?;
-                    Ok(forgotten.rows_affected())
-                }
-            }
-        }
-    };
+/// The record a claim found in place of its own.
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyRecord {
+    request_hash: Vec<u8>,
+    status: Option<i32>,
+    headers: Option<Json<Vec<(String, String)>>>,
+    body: Option<Vec<u8>>,
+    claim: Option<Uuid>,
+    committed: Option<bool>,
 }
-pub(super) use idempotency_store;
+
+/// What a record found in place says to a request with `request_hash`.
+pub(super) enum Found {
+    Answer(Claim),
+    /// The first claim's change committed without its answer kept: its event, if it can
+    /// be read, is the answer.
+    CommittedClaim(Uuid),
+}
+
+impl KeyRecord {
+    pub(super) fn read(self, request_hash: &[u8]) -> Found {
+        match (self.status, self.claim) {
+            _ if self.request_hash != request_hash => Found::Answer(Claim::Mismatch),
+            (Some(status), _) => Found::Answer(Claim::Replay(StoredAnswer {
+                status: u16::try_from(status).unwrap_or(200),
+                headers: self.headers.map(|h| h.0).unwrap_or_default(),
+                body: self.body.unwrap_or_default(),
+            })),
+            (None, Some(first)) if self.committed == Some(true) => Found::CommittedClaim(first),
+            (None, _) => Found::Answer(Claim::Running),
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //! database URL. A store method is one transaction; store code decides no business rule.
 //!
 //! The trait is the sum of one part per aggregate (tenants, tokens, clients, secrets,
-//! credentials). Each part's SQL is written once, in a macro its module exports, and both
-//! adapters expand it; the adapters keep only what differs between the dialects.
+//! credentials, events, idempotency records). Each part's module holds its trait, its types
+//! and the SQL both dialects share; `postgres/` and `sqlite/` implement every part in plain
+//! functions, one module per aggregate, each saying its own dialect where they differ.
 
 mod changes;
 mod clients;

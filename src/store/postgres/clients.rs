@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::credential_store::credentials_of;
+use super::credentials::credentials_of;
 use super::{LOCK_CLIENT, PostgresStore, bind_event, record};
 use crate::domain::Missing;
 use crate::domain::audit::Event;

@@ -4,19 +4,24 @@
 //! advisory lock, so replicas starting together apply each migration once.
 
 mod clients;
+mod credentials;
 mod events;
+mod idempotency;
+mod operations;
+mod secrets;
+mod tenants;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::changes::{CHANNEL, Change, ChangeFeed};
 use super::{PoolSettings, StoreResult};
 use crate::domain::tenant::TenantId;
 use clients::{finish, locked_client};
 use events::{bind_event, record};
+use tenants::tenant_list;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -27,19 +32,6 @@ const LOCK_CLIENT: &str =
     "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
      FROM clients WHERE id = $1 FOR NO KEY UPDATE";
 
-const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
-     WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
-     ORDER BY id LIMIT $3";
-const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id = ANY($1)";
-
-super::tokens::token_queries!("string_agg");
-const INSERT_TOKEN_TENANTS: &str =
-    "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
-
-fn tenant_list(ids: &[TenantId]) -> Vec<String> {
-    ids.iter().map(|id| id.as_str().to_owned()).collect()
-}
-
 fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, ids: &[TenantId]) {
     q.push("tenant_id = ANY(")
         .push_bind(tenant_list(ids))
@@ -48,24 +40,6 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, ids: &[TenantId]) 
 
 const READ_COMMITTED: &str =
     "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
-
-/// A CTE may insert and update, so a write and its event can be one statement.
-const DATA_MODIFYING_CTE: bool = true;
-
-// Transitional: the parts still expanded from macros reach these by their old module names.
-mod client_store {
-    pub(super) use super::{finish, locked_client};
-}
-mod event_store {
-    pub(super) use super::{bind_event, record};
-}
-
-super::operations::operations!(PostgresStore, sqlx::Postgres, "migrations/postgres");
-super::tenants::tenant_store!(PostgresStore);
-super::tokens::token_store!(PostgresStore, sqlx::Postgres);
-super::secrets::secret_store!(PostgresStore);
-super::credentials::credential_store!(PostgresStore, sqlx::Postgres);
-super::idempotency::idempotency_store!(PostgresStore);
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -137,53 +111,5 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self.pool.begin().await?)
-    }
-
-    async fn before_migrations(&self) -> StoreResult<()> {
-        Ok(())
-    }
-
-    /// Migrations run on a connection of their own, without the requests' statement
-    /// timeout: building an index over a long trail, or a replica waiting for another's
-    /// migrations (the migrator's advisory lock), may take longer than any request.
-    fn migration_pool(&self) -> &PgPool {
-        &self.migrating
-    }
-
-    async fn after_migrations(&self) {
-        self.migrating.close().await;
-    }
-
-    /// Every replica hears every change: any number may serve one database.
-    fn claim_file(&self) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn change_feed(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
-        let mut listener = PgListener::connect_with(&self.listening).await?;
-        // A lost connection ends the feed: the follower starts over, and knows it must.
-        listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
-        Ok(Some(Box::new(Listening(listener))))
-    }
-
-    async fn close_pools(&self) {
-        self.listening.close().await;
-        self.pool.close().await;
-    }
-}
-
-struct Listening(PgListener);
-
-#[async_trait]
-impl ChangeFeed for Listening {
-    async fn next(&mut self) -> StoreResult<Option<Change>> {
-        let notice = self.0.try_recv().await?;
-        Ok(notice.map(|notice| Change::parse(notice.payload())))
-    }
-
-    async fn check(&mut self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&mut self.0).await?;
-        Ok(())
     }
 }

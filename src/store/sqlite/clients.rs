@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::credential_store::credentials_of;
+use super::credentials::credentials_of;
 use super::{LOCK_CLIENT, SqliteStore, record};
 use crate::domain::Missing;
 use crate::domain::audit::Event;

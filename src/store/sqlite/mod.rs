@@ -7,7 +7,13 @@
 //! handler, whose sleeps of up to 100 ms made the slowest writes hundreds of milliseconds late.
 
 mod clients;
+mod credentials;
 mod events;
+mod idempotency;
+mod operations;
+mod secrets;
+mod tenants;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,30 +25,17 @@ use sqlx::sqlite::{
 use super::{PoolSettings, StoreError, StoreResult};
 use crate::domain::tenant::TenantId;
 use clients::{finish, locked_client};
-use events::{bind_event, record};
+use events::record;
+use tenants::tenant_list;
 
 /// The whole database is locked by `BEGIN IMMEDIATE` already.
 const LOCK_CLIENT: &str =
     "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
      FROM clients WHERE id = $1";
 
-const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
-     WHERE id > $1 AND ($2 IS NULL OR id IN (SELECT value FROM json_each($2)))
-     ORDER BY id LIMIT $3";
-const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
-
-super::tokens::token_queries!("group_concat");
-const INSERT_TOKEN_TENANTS: &str =
-    "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
-
 /// Three quarters of the request's time, at most ten seconds, to wait for the write lock.
 fn busy_timeout(request: Duration) -> Duration {
     (request * 3 / 4).min(Duration::from_secs(10))
-}
-
-/// Tenant ids as a JSON array, for `json_each`.
-fn tenant_list(ids: &[TenantId]) -> String {
-    serde_json::Value::from(ids.iter().map(|id| id.as_str()).collect::<Vec<_>>()).to_string()
 }
 
 fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
@@ -51,25 +44,6 @@ fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
         .push("))");
 }
 
-/// SQLite's CTEs cannot modify data: a write and its event are two statements of one
-/// transaction (in-process, so no round trip is saved by one).
-const DATA_MODIFYING_CTE: bool = false;
-
-// Transitional: the parts still expanded from macros reach these by their old module names.
-mod client_store {
-    pub(super) use super::{finish, locked_client};
-}
-mod event_store {
-    pub(super) use super::{bind_event, record};
-}
-
-super::operations::operations!(SqliteStore, sqlx::Sqlite, "migrations/sqlite");
-super::tenants::tenant_store!(SqliteStore);
-super::tokens::token_store!(SqliteStore, sqlx::Sqlite);
-super::secrets::secret_store!(SqliteStore);
-super::credentials::credential_store!(SqliteStore, sqlx::Sqlite);
-super::idempotency::idempotency_store!(SqliteStore);
-
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
@@ -77,7 +51,7 @@ pub struct SqliteStore {
     /// database lives only while some connection is open, and the pool closes its own
     /// whenever a request is abandoned mid-query.
     keeper: Option<Keeper>,
-    /// The database file, locked by the one server that serves it (see `change_feed`).
+    /// The database file, locked by the one server that serves it (see `claim_sole_server`).
     file: Option<std::path::PathBuf>,
     sole_server: std::sync::Mutex<Option<std::fs::File>>,
 }
@@ -155,70 +129,6 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// An in-memory database must be held open before its schema is made.
-    async fn before_migrations(&self) -> StoreResult<()> {
-        self.keep_alive().await
-    }
-
-    fn migration_pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    async fn after_migrations(&self) {}
-
-    /// No other process hears what this one changes, so a server that keeps clients and
-    /// tokens in memory must be the only one on its file: it takes an exclusive lock on the
-    /// database file itself, held until the store closes (or the process dies). The command
-    /// line's offline `token create` takes none: a new token cannot be stale in anyone's
-    /// memory. An in-memory database is this process's alone.
-    fn claim_file(&self) -> StoreResult<()> {
-        let Some(path) = &self.file else {
-            return Ok(());
-        };
-        let mut held = self.sole_server.lock().unwrap_or_else(|e| e.into_inner());
-        if held.is_some() {
-            return Ok(());
-        }
-        let cannot = |e: std::io::Error| {
-            StoreError::Unavailable(sqlx::Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot open {} to lock it: {e}", path.display()),
-            )))
-        };
-        // Created if missing, as SQLite would: an empty file is an empty database.
-        let file = (std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true))
-        .truncate(false)
-        .open(path)
-        .map_err(cannot)?;
-        match file.try_lock() {
-            Ok(()) => {
-                *held = Some(file);
-                Ok(())
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Conflict(
-                "another clientd serves this SQLite file; SQLite is served by one process \
-                 (use Postgres for several replicas)",
-            )),
-            Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
-        }
-    }
-
-    async fn change_feed(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
-        Ok(None)
-    }
-
-    async fn close_pools(&self) {
-        self.sole_server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        self.writer.close().await;
-        self.pool.close().await;
     }
 }
 
