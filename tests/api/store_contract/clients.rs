@@ -30,7 +30,7 @@ on_each_store! {
             secrets,
             [(Slot::Current, secret.hash, secret.last_four.as_str(), client.created, None)]
         );
-        assert_eq!(trail(store.as_ref()).await, [as_read(&event)]);
+        assert_eq!(trail(store.as_ref()).await[0], as_read(&event));
     }
 
     async fn a_client_created_without_a_secret_has_none(store) {
