@@ -50,7 +50,9 @@ on_each_store! {
         let created = client_event(&by_token(uuid::Uuid::now_v7()), Action::ClientCreate, &client);
         store.create_client(&client, None, &created, Commit::Yes).await.unwrap();
         let after = Client { modified: time::now(), ..client.clone() };
-        let mut patched = client_event(&cli(), Action::ClientPatch, &after).with_patch(json!([{"op": "test", "path": "/name", "value": "x"}]), vec!["modified".into()]);
+        let patch = json!([{"op": "test", "path": "/name", "value": "x"}]);
+        let mut patched = client_event(&cli(), Action::ClientPatch, &after)
+            .with_patch(patch, vec!["modified".into()]);
         patched.source_ip = Some("192.0.2.7".parse().unwrap());
         patched.request_id = Some("req-1".into());
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(Some((after.clone(), patched.clone())));

@@ -172,7 +172,10 @@ on_each_store! {
         ] {
             let q = query(reach, &filter, Sorter::default(), None, 200);
             let ids: Vec<_> = store.list_clients(&q).await.unwrap().items.into_iter().map(|c| c.id.to_string()).collect();
-            assert_eq!((ids, store.count_clients(&q).await.unwrap()), (expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), expected.len() as u64), "{reach:?}");
+            let count = store.count_clients(&q).await.unwrap();
+            let expected: Vec<_> = expected.iter().map(|s| s.to_string()).collect();
+            let expected_count = expected.len() as u64;
+            assert_eq!((ids, count), (expected, expected_count), "{reach:?}");
         }
     }
 

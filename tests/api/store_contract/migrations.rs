@@ -40,7 +40,9 @@ on_both_stores! {
         let presented = SecretString::new(LEGACY_TOKEN.to_owned());
         let stored = store.token(TokenText::token_id(&presented).unwrap()).await.unwrap().unwrap();
         assert!(stored.hash.matches(&presented));
-        assert_eq!((stored.token.grants.permissions(), stored.token.grants.tenants()), (&[Permission::parse("client.read").unwrap()][..], &[tenant_id("legacy")][..]));
+        let grants = &stored.token.grants;
+        assert_eq!(grants.permissions(), [Permission::parse("client.read").unwrap()]);
+        assert_eq!(grants.tenants(), [tenant_id("legacy")]);
         assert_eq!(listing_all(store.as_ref()).await, [client]);
         // The trail starts with the first change the new release makes.
         assert_eq!(actions(store.as_ref()).await, []);

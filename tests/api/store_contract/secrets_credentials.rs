@@ -239,7 +239,8 @@ on_each_store! {
         };
         let first = store.list_credentials(&query(TenantScope::All, None, None, 2)).await.unwrap();
         let ids = |items: &[clientd::store::ClientCredential]| items.iter().map(|c| c.credential.id.clone()).collect::<Vec<_>>();
-        assert_eq!((ids(&first.items), first.next_cursor.clone()), (vec![made[0].id.clone(), made[1].id.clone()], Some(made[1].id.clone())));
+        let (two, second) = (vec![made[0].id.clone(), made[1].id.clone()], made[1].id.clone());
+        assert_eq!((ids(&first.items), first.next_cursor.clone()), (two, Some(second)));
         let rest = store.list_credentials(&query(TenantScope::All, None, first.next_cursor.as_deref(), 2)).await.unwrap();
         assert_eq!((ids(&rest.items), rest.next_cursor), (vec![made[2].id.clone()], None));
         let other = [tenant_id("other")];

@@ -55,7 +55,9 @@ on_each_store! {
         let after = store.list_tenants(TenantScope::All, Some("a\u{0}"), limit(5)).await;
         assert!(after.is_err(), "a tenant cursor: {:?}", after.map(|p| p.items));
         let filter = ClientFilter(vec![Term::NameContains("\u{0}".into())]);
-        let query = ClientQuery { reach: Reach::Tenants(TenantScope::All), filter: &filter, sorter: Sorter::default(), after: None, limit: limit(5) };
+        let reach = Reach::Tenants(TenantScope::All);
+        let (sorter, after) = (Sorter::default(), None);
+        let query = ClientQuery { reach, filter: &filter, sorter, after, limit: limit(5) };
         let named = store.list_clients(&query).await;
         assert!(named.is_err(), "a name filter: {:?}", named.map(|p| p.items));
         let now = time::now();
