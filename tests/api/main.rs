@@ -23,5 +23,6 @@ mod ops;
 mod packaging;
 mod patch;
 mod secrets;
+mod store_contract;
 mod tenants;
 mod tokens;

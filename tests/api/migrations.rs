@@ -128,12 +128,13 @@ async fn serves_the_last_release(database: TestDatabase) {
     }
 }
 
-const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdefghijklmnopqrstuv";
-const LEGACY_TOKEN: &str =
+pub(crate) const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdefghijklmnopqrstuv";
+pub(crate) const LEGACY_TOKEN: &str =
     "cdt_0192e4a0000070008000000000000001_legacytokentextlegacytokentextlegacytoken1";
 
-/// The schema of the last release (migrations 0001 to 0003), and rows as it wrote them.
-async fn last_release(database: &TestDatabase) {
+/// The schema of the last release (migrations 0001 to 0003), and rows as it wrote them;
+/// the store contract (`store_contract::migrations`) reads them back too.
+pub(crate) async fn last_release(database: &TestDatabase) {
     use sha2::Digest;
     use sqlx::Connection;
     let backend = if database.url.starts_with("sqlite:") {
