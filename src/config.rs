@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::secret::SecretString;
-use crate::domain::time::Timestamp;
 use crate::store::{Backend, PoolSettings};
+use crate::token_flags::TokenFlags;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,19 +50,8 @@ pub enum Command {
 pub enum TokenCommand {
     /// Create an admin API token in the database and print it once (a server need not run).
     Create {
-        /// What the token is for, shown when tokens are listed.
-        #[arg(long)]
-        name: String,
-        /// A permission: client.read, client.write, client.read.all, client.write.all or admin.
-        /// Repeat the flag for several.
-        #[arg(long = "permission", required = true)]
-        permissions: Vec<String>,
-        /// A tenant that client.read and client.write reach. Repeat the flag for several.
-        #[arg(long = "tenant")]
-        tenants: Vec<String>,
-        /// When the token stops working, as RFC 3339 (2027-01-31T00:00:00Z).
-        #[arg(long, value_parser = crate::domain::time::parse_rfc3339)]
-        expires_at: Option<Timestamp>,
+        #[command(flatten)]
+        token: TokenFlags,
         #[command(flatten, next_help_heading = "Server settings")]
         settings: Settings,
     },
