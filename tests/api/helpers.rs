@@ -195,7 +195,13 @@ impl TestDatabase {
                         std::env::var("CI").as_deref() != Ok("true"),
                         "CI=true but CLIENTD_TEST_DATABASE_URL is unset: run the suite with scripts/test"
                     );
-                    eprintln!("skipped: CLIENTD_TEST_DATABASE_URL is unset (scripts/test sets it)");
+                    // Straight to stderr: libtest keeps a passing test's eprintln! to itself,
+                    // and a skip nobody sees reads as a pass.
+                    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stderr(),
+                        format!("skipped {test}: CLIENTD_TEST_DATABASE_URL is unset (scripts/test sets it)\n").as_bytes(),
+                    );
                     return None;
                 };
                 let name = format!("clientd_test_{}", uuid::Uuid::new_v4().simple());
