@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::domain::secret::SecretString;
-use crate::domain::time::Timestamp;
 use crate::store::{Backend, PoolSettings};
+use crate::token_flags::TokenFlags;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,19 +50,8 @@ pub enum Command {
 pub enum TokenCommand {
     /// Create an admin API token in the database and print it once (a server need not run).
     Create {
-        /// What the token is for, shown when tokens are listed.
-        #[arg(long)]
-        name: String,
-        /// A permission: client.read, client.write, client.read.all, client.write.all or admin.
-        /// Repeat the flag for several.
-        #[arg(long = "permission", required = true)]
-        permissions: Vec<String>,
-        /// A tenant that client.read and client.write reach. Repeat the flag for several.
-        #[arg(long = "tenant")]
-        tenants: Vec<String>,
-        /// When the token stops working, as RFC 3339 (2027-01-31T00:00:00Z).
-        #[arg(long, value_parser = parse_timestamp)]
-        expires_at: Option<Timestamp>,
+        #[command(flatten)]
+        token: TokenFlags,
         #[command(flatten, next_help_heading = "Server settings")]
         settings: Settings,
     },
@@ -95,32 +84,32 @@ pub struct Settings {
     pub log_format: LogFormat,
 
     /// Most database connections this replica holds.
-    #[arg(long, env = "CLIENTD_DB_POOL_SIZE", default_value_t = 10, value_parser = parse_pool_size)]
+    #[arg(long, env = "CLIENTD_DB_POOL_SIZE", value_name = "CLIENTD_DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
 
     /// How long to wait at start for the database to answer, in seconds.
-    #[arg(long, env = "CLIENTD_DB_WAIT_SECS", default_value_t = 60, value_parser = parse_db_wait)]
+    #[arg(long, env = "CLIENTD_DB_WAIT_SECS", value_name = "CLIENTD_DB_WAIT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub db_wait_secs: u64,
 
     /// Longest a request may take before it is answered 503, in seconds.
-    #[arg(long, env = "CLIENTD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_request_timeout)]
+    #[arg(long, env = "CLIENTD_REQUEST_TIMEOUT_SECS", value_name = "CLIENTD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
 
     /// Most credentials (keys, certificates, subject DNs) one client may hold; Auth0 allows two.
-    #[arg(long, env = "CLIENTD_MAX_CREDENTIALS_PER_CLIENT", default_value_t = 2, value_parser = parse_max_credentials)]
+    #[arg(long, env = "CLIENTD_MAX_CREDENTIALS_PER_CLIENT", value_name = "CLIENTD_MAX_CREDENTIALS_PER_CLIENT", default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
     pub max_credentials_per_client: usize,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = parse_body_limit)]
+    #[arg(long, env = "CLIENTD_BODY_LIMIT_BYTES", value_name = "CLIENTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=64 * 1024 * 1024))]
     pub body_limit_bytes: usize,
 
     /// Failed authentications (bad, revoked or expired tokens) one source address may make in
     /// a minute; past it the address is answered 429 until the limit lets it try again.
-    #[arg(long, env = "CLIENTD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_auth_failures)]
+    #[arg(long, env = "CLIENTD_AUTH_FAILURES_PER_MINUTE", value_name = "CLIENTD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_failures_per_minute: u32,
 
     /// Failed secret verifications one client may have in a minute, likewise.
-    #[arg(long, env = "CLIENTD_VERIFY_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = parse_verify_failures)]
+    #[arg(long, env = "CLIENTD_VERIFY_FAILURES_PER_MINUTE", value_name = "CLIENTD_VERIFY_FAILURES_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub verify_failures_per_minute: u32,
 
     /// Proxies (comma-separated CIDRs or addresses) whose X-Forwarded-For names the source
@@ -129,24 +118,24 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Days the audit trail keeps an event; older ones are pruned in the background.
-    #[arg(long, env = "CLIENTD_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = parse_retention)]
+    #[arg(long, env = "CLIENTD_AUDIT_RETENTION_DAYS", value_name = "CLIENTD_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub audit_retention_days: u32,
 
     /// Most connections served at once; further ones wait in the listen queue.
-    #[arg(long, env = "CLIENTD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = parse_max_connections)]
+    #[arg(long, env = "CLIENTD_MAX_CONNECTIONS", value_name = "CLIENTD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections: usize,
 
     /// Seconds a client has to send a request's head (method, path, headers) once it began.
-    #[arg(long, env = "CLIENTD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = parse_header_read_timeout)]
+    #[arg(long, env = "CLIENTD_HEADER_READ_TIMEOUT_SECS", value_name = "CLIENTD_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_read_timeout_secs: u64,
 
     /// Seconds a kept-alive connection may sit idle between requests before it is closed.
-    #[arg(long, env = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 30, value_parser = parse_keep_alive_timeout)]
+    #[arg(long, env = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", value_name = "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub keep_alive_timeout_secs: u64,
 
     /// Mebibytes of memory for clients (with their secrets) and API tokens served without
     /// a database round trip; 0 sends every read to the database.
-    #[arg(long, env = "CLIENTD_CACHE_MIB", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    #[arg(long, env = "CLIENTD_CACHE_MIB", value_name = "CLIENTD_CACHE_MIB", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mib: u64,
 }
 
@@ -221,98 +210,6 @@ fn parse_bootstrap_token(text: &str) -> Result<SecretString, String> {
     }
 }
 
-fn parse_number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
-    text: &str,
-    env: &str,
-    range: std::ops::RangeInclusive<T>,
-    unit: &str,
-) -> Result<T, String> {
-    text.parse::<T>()
-        .ok()
-        .filter(|value| range.contains(value))
-        .ok_or_else(|| {
-            format!(
-                "{env} must be a whole number of {unit} from {} to {}",
-                range.start(),
-                range.end()
-            )
-        })
-}
-
-fn parse_pool_size(text: &str) -> Result<u32, String> {
-    parse_number(text, "CLIENTD_DB_POOL_SIZE", 1..=1000, "connections")
-}
-
-fn parse_db_wait(text: &str) -> Result<u64, String> {
-    parse_number(text, "CLIENTD_DB_WAIT_SECS", 0..=3600, "seconds")
-}
-
-fn parse_request_timeout(text: &str) -> Result<u64, String> {
-    parse_number(text, "CLIENTD_REQUEST_TIMEOUT_SECS", 1..=3600, "seconds")
-}
-
-fn parse_max_credentials(text: &str) -> Result<usize, String> {
-    parse_number(
-        text,
-        "CLIENTD_MAX_CREDENTIALS_PER_CLIENT",
-        1..=100,
-        "credentials",
-    )
-}
-
-fn parse_body_limit(text: &str) -> Result<usize, String> {
-    parse_number(
-        text,
-        "CLIENTD_BODY_LIMIT_BYTES",
-        1024..=64 * 1024 * 1024,
-        "bytes",
-    )
-}
-
-fn parse_auth_failures(text: &str) -> Result<u32, String> {
-    parse_number(
-        text,
-        "CLIENTD_AUTH_FAILURES_PER_MINUTE",
-        1..=1_000_000,
-        "failures",
-    )
-}
-
-fn parse_verify_failures(text: &str) -> Result<u32, String> {
-    parse_number(
-        text,
-        "CLIENTD_VERIFY_FAILURES_PER_MINUTE",
-        1..=1_000_000,
-        "failures",
-    )
-}
-
-fn parse_retention(text: &str) -> Result<u32, String> {
-    parse_number(text, "CLIENTD_AUDIT_RETENTION_DAYS", 1..=36_500, "days")
-}
-
-fn parse_max_connections(text: &str) -> Result<usize, String> {
-    parse_number(
-        text,
-        "CLIENTD_MAX_CONNECTIONS",
-        1..=1_000_000,
-        "connections",
-    )
-}
-
-fn parse_header_read_timeout(text: &str) -> Result<u64, String> {
-    parse_number(
-        text,
-        "CLIENTD_HEADER_READ_TIMEOUT_SECS",
-        1..=3600,
-        "seconds",
-    )
-}
-
-fn parse_keep_alive_timeout(text: &str) -> Result<u64, String> {
-    parse_number(text, "CLIENTD_KEEP_ALIVE_TIMEOUT_SECS", 1..=3600, "seconds")
-}
-
 /// A CIDR (10.0.0.0/8, fd00::/8) or a single address.
 fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
     let text = text.trim();
@@ -321,10 +218,4 @@ fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| {
             format!("CLIENTD_TRUSTED_PROXIES: {text:?} is not a CIDR (10.0.0.0/8) or an address")
         })
-}
-
-pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|at| crate::domain::time::truncate(at.to_utc()))
-        .map_err(|_| "must be an RFC 3339 date-time, like 2027-01-31T00:00:00Z".to_owned())
 }

@@ -11,6 +11,7 @@ pub mod http;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod token_flags;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -56,20 +57,8 @@ pub async fn run(cli: Cli) -> std::process::ExitCode {
         None => (cli.settings, Local::Serve),
         Some(Command::Serve(settings)) => (settings, Local::Serve),
         Some(Command::Healthcheck(settings)) => (settings, Local::Healthcheck),
-        Some(Command::Token(TokenCommand::Create {
-            settings,
-            name,
-            permissions,
-            tenants,
-            expires_at,
-        })) => {
-            let request = app::tokens::CreateToken {
-                name,
-                permissions,
-                tenants,
-                expires_at,
-            };
-            (settings, Local::Token(request))
+        Some(Command::Token(TokenCommand::Create { token, settings })) => {
+            (settings, Local::Token(token.into()))
         }
     };
     telemetry::init(settings.log_format);

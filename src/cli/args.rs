@@ -6,6 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use url::Url;
 
 use crate::domain::secret::SecretString;
+use crate::token_flags::TokenFlags;
 
 #[derive(Debug, Subcommand)]
 pub enum RemoteCommand {
@@ -435,19 +436,8 @@ pub enum TokensCommand {
     },
     /// Create a token and print it once.
     Create {
-        /// What the token is for, shown when tokens are listed.
-        #[arg(long)]
-        name: String,
-        /// client.read, client.write (with --tenant), client.read.all, client.write.all or
-        /// admin. Repeat for several.
-        #[arg(long = "permission", required = true, value_name = "PERMISSION")]
-        permissions: Vec<String>,
-        /// A tenant that client.read and client.write reach. Repeat for several.
-        #[arg(long = "tenant", value_name = "ID")]
-        tenants: Vec<String>,
-        /// When it stops working (RFC 3339), e.g. 2027-01-31T00:00:00Z.
-        #[arg(long, value_name = "TIME")]
-        expires_at: Option<String>,
+        #[command(flatten)]
+        token: TokenFlags,
         #[arg(long, value_name = "KEY")]
         /// Send an Idempotency-Key, so a retry cannot create twice.
         idempotency_key: Option<String>,

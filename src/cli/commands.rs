@@ -11,6 +11,7 @@ use super::args::{
 };
 use super::{Failure, Session, given, input, output, patch};
 use crate::domain::secret::SecretString;
+use crate::domain::time;
 
 impl Session {
     pub(super) async fn tenants(&self, command: TenantsCommand) -> Result<(), Failure> {
@@ -307,18 +308,15 @@ impl Session {
             }
             TokensCommand::Get { id } => self.show(&["tokens", &id]).await,
             TokensCommand::Create {
-                name,
-                permissions,
-                tenants,
-                expires_at,
+                token,
                 idempotency_key,
             } => {
-                let mut body = json!({"name": name, "permissions": permissions});
-                if !tenants.is_empty() {
-                    body["tenants"] = json!(tenants);
+                let mut body = json!({"name": token.name, "permissions": token.permissions});
+                if !token.tenants.is_empty() {
+                    body["tenants"] = json!(token.tenants);
                 }
-                if let Some(expires_at) = expires_at {
-                    body["expires_at"] = json!(expires_at);
+                if let Some(expires_at) = token.expires_at {
+                    body["expires_at"] = json!(time::rfc3339(expires_at));
                 }
                 let write = WriteOptions::keyed(idempotency_key);
                 let answer = self

@@ -189,9 +189,7 @@ fn term(clause: &[Token]) -> Result<Vec<Term>, String> {
             Some(Token::Quoted(text) | Token::Word(text)) => text,
             _ => return Err(format!("{op} takes an RFC 3339 date-time")),
         };
-        chrono::DateTime::parse_from_rfc3339(raw)
-            .map(|at| time::truncate(at.to_utc()))
-            .map_err(|_| format!("{raw:?} is not an RFC 3339 date-time, like 2026-12-01T00:00:00Z"))
+        time::parse_rfc3339(raw).map_err(|why| format!("{raw:?} {why}"))
     };
     let unsupported = || {
         Err(format!(
@@ -370,16 +368,14 @@ impl Position {
         if let (SortKey::Created | SortKey::Modified | SortKey::LastUsed, Some(value)) =
             (position.key, &position.value)
         {
-            chrono::DateTime::parse_from_rfc3339(value).map_err(|_| wrong())?;
+            time::parse_rfc3339(value).map_err(|_| wrong())?;
         }
         Ok(position)
     }
 
     /// The sort value as a time, for the keys that are times.
     pub fn time(&self) -> Option<Timestamp> {
-        (self.value.as_deref())
-            .and_then(|value| chrono::DateTime::parse_from_rfc3339(value).ok())
-            .map(|at| at.to_utc())
+        (self.value.as_deref()).and_then(|value| time::parse_rfc3339(value).ok())
     }
 }
 

@@ -1,7 +1,6 @@
 //! `/clients/{clientId}/credentials`: Auth0-style public-key and certificate credentials.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -9,14 +8,18 @@ use axum::{Json, Router};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ClientPath, CredentialPath, DryRun, JsonBody, Prefix};
+use super::extract::{
+    ClientPath, CredentialPath, DryRun, JsonBody, Prefix, QueryParams, bad_parameter,
+    cursor_parameter, limit_parameter,
+};
 use serde::Deserialize;
 
 use crate::app::credentials::CredentialFilters;
 use crate::app::{Caller, credentials};
 use crate::domain::client::ClientId;
 use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential, CredentialType};
-use crate::domain::page::{Cursor, Limit, Page};
+use crate::domain::page::Page;
+use crate::domain::time;
 use crate::store::ClientCredential;
 
 pub fn router() -> Router<AppState> {
@@ -111,43 +114,27 @@ struct AcrossClients {
 async fn list_all_credentials(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<AcrossClients>, QueryRejection>,
+    QueryParams(query): QueryParams<AcrossClients>,
 ) -> Result<Json<Page<ClientCredential>>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::BadRequest(format!(
-            "this listing takes limit, cursor, expires_before, client_id and credential_type ({})",
-            rejection.body_text()
-        ))
-    })?;
-    let bad = |what: &str, why: &str| ApiError::BadRequest(format!("{what} {why}"));
-    let limit = Limit::parse(query.limit).map_err(|_| bad("limit", "must be 1 to 200"))?;
+    let limit = limit_parameter(query.limit)?;
     let expires_before = (query.expires_before.as_deref())
-        .map(|text| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .map(|at| at.to_utc())
-                .map_err(|_| {
-                    bad(
-                        "expires_before",
-                        "must be an RFC 3339 date-time, like 2027-01-01T00:00:00Z",
-                    )
-                })
-        })
-        .transpose()?;
+        .map(time::parse_rfc3339)
+        .transpose()
+        .map_err(|why| bad_parameter("expires_before", why))?;
     let client = (query.client_id.as_deref())
-        .map(|id| ClientId::parse(id).map_err(|_| bad("client_id", "is not a client id")))
+        .map(|id| ClientId::parse(id).map_err(|_| bad_parameter("client_id", "is not a client id")))
         .transpose()?;
     let credential_type = (query.credential_type.as_deref())
         .map(|kind| {
             CredentialType::parse(kind).map_err(|_| {
-                bad(
+                bad_parameter(
                     "credential_type",
                     "must be public_key, x509_cert or cert_subject_dn",
                 )
             })
         })
         .transpose()?;
-    let cursor = Cursor::parse(query.cursor.as_deref().unwrap_or(""))
-        .map_err(|_| bad("cursor", "must not hold control characters"))?;
+    let cursor = cursor_parameter(query.cursor.as_deref())?;
     let filters = CredentialFilters {
         expires_before,
         client,

@@ -2,7 +2,7 @@
 //! newest first, keyset-paged, filtered by action, resource type, actor and time. Read only:
 //! no route writes or deletes an event.
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ClientPath, TenantPath};
+use super::extract::{ClientPath, QueryParams, TenantPath, bad_parameter, limit_parameter};
 use crate::app::Caller;
 use crate::app::events;
 use crate::domain::audit::{Action, Event, EventFilters, RESOURCE_TYPES};
-use crate::domain::page::{Limit, Page};
+use crate::domain::page::Page;
 use crate::domain::time;
 
 pub fn router() -> Router<AppState> {
@@ -74,21 +74,12 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(raw) = Query::<RawFilters>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| {
-                ApiError::BadRequest(format!(
-                    "the query takes limit, cursor, action, resource_type, actor, since and until ({})",
-                    rejection.body_text()
-                ))
-            })?;
-        let bad = |what: &str, why: String| ApiError::BadRequest(format!("{what} {why}"));
-        let limit = Limit::parse(raw.limit)
-            .map_err(|_| bad("limit", "must be a whole number from 1 to 200".to_owned()))?;
+        let QueryParams(raw) = QueryParams::<RawFilters>::from_request_parts(parts, state).await?;
+        let limit = limit_parameter(raw.limit)?;
         let before = match raw.cursor.as_deref() {
             None | Some("") => None,
             Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
-                bad(
+                bad_parameter(
                     "cursor",
                     "must be the next_cursor of the previous page".to_owned(),
                 )
@@ -97,7 +88,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
         let action = (raw.action.as_deref())
             .map(Action::parse)
             .transpose()
-            .map_err(|why| bad("action", why))?;
+            .map_err(|why| bad_parameter("action", why))?;
         let resource_type = match raw.resource_type.as_deref() {
             None => None,
             Some(kind) => Some(
@@ -105,7 +96,7 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
                     .iter()
                     .find(|known| **known == kind)
                     .ok_or_else(|| {
-                        bad(
+                        bad_parameter(
                             "resource_type",
                             format!("must be one of {}", RESOURCE_TYPES.join(", ")),
                         )
@@ -115,19 +106,9 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
         let actor = (raw.actor.as_deref())
             .map(Uuid::try_parse)
             .transpose()
-            .map_err(|_| bad("actor", "must be a token id (a UUID)".to_owned()))?;
+            .map_err(|_| bad_parameter("actor", "must be a token id (a UUID)".to_owned()))?;
         let at = |name: &str, text: Option<&str>| {
-            text.map(|text| {
-                chrono::DateTime::parse_from_rfc3339(text)
-                    .map(|at| time::truncate(at.to_utc()))
-                    .map_err(|_| {
-                        bad(
-                            name,
-                            "must be an RFC 3339 date-time, like 2026-12-01T00:00:00Z".to_owned(),
-                        )
-                    })
-            })
-            .transpose()
+            (text.map(time::parse_rfc3339).transpose()).map_err(|why| bad_parameter(name, why))
         };
         Ok(Self(EventFilters {
             before,

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::domain::client::ClientId;
-use crate::domain::page::{Cursor, Limit};
+use crate::domain::page::{Cursor, Limit, MAX_LIMIT};
 use crate::domain::tenant::TenantId;
 use crate::domain::{Missing, json};
 
@@ -73,6 +73,48 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A route's query parameters, `T`. A parameter the route does not take (serde names the
+/// ones it does) or a value not of its type is a 400 worded alike on every route.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(params) =
+            Query::<T>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| {
+                    ApiError::BadRequest(format!(
+                        "the query does not fit this route ({})",
+                        rejection.body_text()
+                    ))
+                })?;
+        Ok(Self(params))
+    }
+}
+
+/// One wording for a query parameter whose value cannot be used: its name, then why.
+pub fn bad_parameter(name: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(format!("{name}: {why}"))
+}
+
+/// `?limit=` of a listing, or the default page size.
+pub fn limit_parameter(limit: Option<u32>) -> Result<Limit, ApiError> {
+    Limit::parse(limit).map_err(|_| {
+        bad_parameter(
+            "limit",
+            format!("must be a whole number from 1 to {MAX_LIMIT}"),
+        )
+    })
+}
+
+/// `?cursor=` of a listing: the first page when absent or empty.
+pub fn cursor_parameter(cursor: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    Cursor::parse(cursor.unwrap_or(""))
+        .map_err(|_| bad_parameter("cursor", "must not hold control characters"))
+}
+
 /// `?limit=&cursor=` of a list endpoint.
 pub struct Paging {
     pub limit: Limit,
@@ -89,23 +131,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(raw) = Query::<RawPaging>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| {
-                ApiError::BadRequest(
-                    "limit must be a whole number from 1 to 200 and cursor the next_cursor of the previous page"
-                        .to_owned(),
-                )
-            })?;
-        let query_error = |invalid: crate::domain::Invalid| {
-            let messages: Vec<_> = (invalid.0.iter())
-                .map(|e| format!("{} {}", e.pointer.trim_start_matches('/'), e.message))
-                .collect();
-            ApiError::BadRequest(messages.join("; "))
-        };
+        let QueryParams(raw) = QueryParams::<RawPaging>::from_request_parts(parts, state).await?;
         Ok(Self {
-            limit: Limit::parse(raw.limit).map_err(query_error)?,
-            cursor: Cursor::parse(raw.cursor.as_deref().unwrap_or("")).map_err(query_error)?,
+            limit: limit_parameter(raw.limit)?,
+            cursor: cursor_parameter(raw.cursor.as_deref())?,
         })
     }
 }
@@ -199,14 +228,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DryRun {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(raw) = Query::<RawDryRun>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| {
-                ApiError::BadRequest(format!(
-                    "the only query parameter here is dry_run=true or dry_run=false ({})",
-                    rejection.body_text()
-                ))
-            })?;
+        let QueryParams(raw) = QueryParams::<RawDryRun>::from_request_parts(parts, state).await?;
         Ok(Self(raw.dry_run.unwrap_or(false)))
     }
 }
@@ -253,33 +275,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientListing {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         use crate::domain::query::{ClientFilter, Position, Sorter};
-        let Query(raw) = Query::<RawListing>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| {
-                ApiError::BadRequest(format!(
-                    "a listing takes limit, cursor, filters, sorters and count=true ({})",
-                    rejection.body_text()
-                ))
-            })?;
-        let bad = |what: &str, why: String| ApiError::BadRequest(format!("{what}: {why}"));
-        let limit = Limit::parse(raw.limit)
-            .map_err(|_| bad("limit", "must be a whole number from 1 to 200".to_owned()))?;
+        let QueryParams(raw) = QueryParams::<RawListing>::from_request_parts(parts, state).await?;
+        let limit = limit_parameter(raw.limit)?;
         let filter = (raw.filters.as_deref())
             .map(ClientFilter::parse)
             .transpose()
-            .map_err(|why| bad("filters", why))?
+            .map_err(|why| bad_parameter("filters", why))?
             .unwrap_or_default();
         let sorter = (raw.sorters.as_deref())
             .map(Sorter::parse)
             .transpose()
-            .map_err(|why| bad("sorters", why))?
+            .map_err(|why| bad_parameter("sorters", why))?
             .unwrap_or_default();
-        let cursor = Cursor::parse(raw.cursor.as_deref().unwrap_or(""))
-            .map_err(|_| bad("cursor", "must not hold control characters".to_owned()))?;
+        let cursor = cursor_parameter(raw.cursor.as_deref())?;
         let after = (cursor.as_ref())
             .map(|cursor| Position::decode(cursor.key(), sorter))
             .transpose()
-            .map_err(|why| bad("cursor", why))?;
+            .map_err(|why| bad_parameter("cursor", why))?;
         Ok(Self(crate::app::clients::Listing {
             filter,
             sorter,

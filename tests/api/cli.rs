@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, fixture, fixture_path, repo_file};
 
 /// What one run of the binary did.
 struct Run {
@@ -443,10 +443,7 @@ async fn secrets_rotate_and_verify(app: &TestApp, id: &str, first: &str) {
 }
 
 async fn credentials_and_events(app: &TestApp, id: &str) {
-    let pem = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/keys/rsa2048-a-public.pem"
-    );
+    let pem = &fixture_path("rsa2048-a-public.pem");
     let added = run(
         app,
         &[
@@ -463,11 +460,7 @@ async fn credentials_and_events(app: &TestApp, id: &str) {
     .ok();
     let credential = text(&added.json()["id"]).to_owned();
     assert_eq!(added.json()["credential_type"], "public_key");
-    let cert = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/keys/cert-valid.pem"
-    ))
-    .unwrap();
+    let cert = fixture("cert-valid.pem");
     let from_stdin = run_in(
         app,
         &["credentials", "add", id, "--pem", "-", "--expiry-from-cert"],
@@ -778,8 +771,7 @@ async fn completions_and_help_are_written_for_people() {
 async fn the_readme_smoke_test_runs_as_written() {
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
     app.create_tenant("acme-prod").await;
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = repo_file("README.md");
     let after = readme
         .split("A CI smoke test with no curl or jq:")
         .nth(1)
@@ -872,10 +864,7 @@ async fn what_is_not_a_clientd_answer_is_never_taken_for_success() {
 async fn ids_urls_fields_and_keys_that_would_mislead_are_refused_before_sending() {
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
     app.create_tenant("acme").await;
-    let private = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/keys/rsa2048-a-private.pem"
-    );
+    let private = &fixture_path("rsa2048-a-private.pem");
     let cases: [&[&str]; 6] = [
         &["clients", "get", ".."],
         &["credentials", "get", "abc", "."],

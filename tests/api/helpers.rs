@@ -75,12 +75,25 @@ macro_rules! on_both_stores {
     };
 }
 
+/// A file or directory of the repository, wherever the tests run from.
+pub fn repo_path(relative: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A file of the repository (README, Dockerfile, openapi.yaml), as text.
+pub fn repo_file(relative: &str) -> String {
+    std::fs::read_to_string(repo_path(relative)).unwrap()
+}
+
+/// The path of a key or certificate of `tests/fixtures/keys`, for commands that read files.
+pub fn fixture_path(name: &str) -> String {
+    let path = repo_path("tests/fixtures/keys").join(name);
+    path.into_os_string().into_string().unwrap()
+}
+
 /// A key or certificate of `tests/fixtures/keys`, as text.
 pub fn fixture(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/keys")
-        .join(name);
-    std::fs::read_to_string(path).unwrap()
+    std::fs::read_to_string(fixture_path(name)).unwrap()
 }
 
 /// An HTTP client for tests. reqwest leaves the choice of rustls' cryptography to the
@@ -182,7 +195,13 @@ impl TestDatabase {
                         std::env::var("CI").as_deref() != Ok("true"),
                         "CI=true but CLIENTD_TEST_DATABASE_URL is unset: run the suite with scripts/test"
                     );
-                    eprintln!("skipped: CLIENTD_TEST_DATABASE_URL is unset (scripts/test sets it)");
+                    // Straight to stderr: libtest keeps a passing test's eprintln! to itself,
+                    // and a skip nobody sees reads as a pass.
+                    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+                    let _ = std::io::Write::write_all(
+                        &mut std::io::stderr(),
+                        format!("skipped {test}: CLIENTD_TEST_DATABASE_URL is unset (scripts/test sets it)\n").as_bytes(),
+                    );
                     return None;
                 };
                 let name = format!("clientd_test_{}", uuid::Uuid::new_v4().simple());

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, fixture};
 
 const PATCH_JSON: &str = "application/json-patch+json";
 
@@ -19,15 +19,6 @@ async fn client(app: &TestApp) -> (String, Value) {
         .await;
     c.as_object_mut().unwrap().remove("secret");
     (format!("/clients/{}", c["id"].as_str().unwrap()), c)
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
-    )
-    .unwrap()
 }
 
 on_both_stores! {

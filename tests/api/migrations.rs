@@ -4,12 +4,10 @@ use std::collections::BTreeSet;
 
 use clientd::config::Settings;
 
-use crate::helpers::{Backend, TestApp, TestDatabase};
+use crate::helpers::{Backend, TestApp, TestDatabase, repo_path};
 
 fn migration_names(backend: &str) -> BTreeSet<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
+    let dir = repo_path("migrations").join(backend);
     (std::fs::read_dir(&dir).unwrap())
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .collect()
@@ -147,10 +145,7 @@ pub(crate) async fn last_release(database: &TestDatabase) {
         .into_iter()
         .filter(|name| name.as_str() < "0004")
     {
-        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(backend)
-            .join(&name);
+        let from = repo_path("migrations").join(backend).join(&name);
         std::fs::copy(from, old.path().join(&name)).unwrap();
     }
     let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();

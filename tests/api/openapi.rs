@@ -9,8 +9,7 @@ use crate::helpers::{Backend, TestApp};
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 fn spec() -> Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let text = crate::helpers::repo_file("openapi.yaml");
     serde_norway::from_str(&text).unwrap()
 }
 
@@ -79,7 +78,7 @@ async fn the_router_serves_exactly_the_documented_operations() {
 
 /// Every path the router declares (`.route("...")` in src/http/), with parameters as `{}`.
 fn routed_paths() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let dir = crate::helpers::repo_path("src/http");
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();

@@ -3,9 +3,7 @@
 
 use serde_json::Value;
 
-fn read(name: &str) -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
-}
+use crate::helpers::repo_file as read;
 
 #[test]
 fn the_dockerfile_builds_as_the_readme_says_and_copies_what_the_build_reads() {
@@ -31,7 +29,7 @@ fn the_dockerfile_builds_as_the_readme_says_and_copies_what_the_build_reads() {
 
 /// The repository's top-level entries that `include_str!` and `include_bytes!` in src/ read.
 fn included_top_level_paths() -> Vec<String> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = crate::helpers::repo_path("");
     let mut found = Vec::new();
     let mut dirs = vec![root.join("src")];
     while let Some(dir) = dirs.pop() {
@@ -57,7 +55,7 @@ fn included_top_level_paths() -> Vec<String> {
                                 }
                                 path
                             });
-                    let inside = resolved.strip_prefix(root).unwrap();
+                    let inside = resolved.strip_prefix(&root).unwrap();
                     let top = inside.components().next().unwrap();
                     found.push(top.as_os_str().to_string_lossy().into_owned());
                 }
