@@ -151,7 +151,7 @@ fn the_same_key_cannot_be_added_twice_in_any_form() {
     }));
     let why = conflict(decide_add(
         &machine(),
-        &[existing.clone()],
+        std::slice::from_ref(&existing),
         &pkcs1,
         &everything(),
         MOST,
@@ -247,7 +247,7 @@ fn a_new_expiry_replaces_the_old_and_stamps_the_update() {
     let at = Some(now() + TimeDelta::days(90));
     let changed = decide_expiry(
         &machine(),
-        &[existing.clone()],
+        std::slice::from_ref(&existing),
         &existing.id,
         at,
         &everything(),
@@ -269,7 +269,7 @@ fn an_expiry_can_be_cleared() {
     };
     let changed = decide_expiry(
         &machine(),
-        &[existing.clone()],
+        std::slice::from_ref(&existing),
         &existing.id,
         None,
         &everything(),
@@ -284,7 +284,7 @@ fn a_new_expiry_must_be_in_the_future() {
     for at in [now(), now() - TimeDelta::days(1)] {
         let changed = decide_expiry(
             &machine(),
-            &[existing.clone()],
+            std::slice::from_ref(&existing),
             &existing.id,
             Some(at),
             &everything(),
@@ -308,7 +308,7 @@ fn a_certificate_credential_cannot_be_made_to_outlive_its_certificate() {
     let later = Some(not_after + TimeDelta::seconds(1));
     let changed = decide_expiry(
         &machine(),
-        &[existing.clone()],
+        std::slice::from_ref(&existing),
         &existing.id,
         later,
         &everything(),
@@ -321,7 +321,7 @@ fn a_certificate_credential_cannot_be_made_to_outlive_its_certificate() {
     assert_eq!(invalid(changed), expected);
     let at_not_after = decide_expiry(
         &machine(),
-        &[existing.clone()],
+        std::slice::from_ref(&existing),
         &existing.id,
         Some(not_after),
         &everything(),
@@ -347,7 +347,7 @@ fn the_last_live_credential_the_auth_method_needs_cannot_be_removed() {
     ] {
         let why = conflict(decide_remove(
             &client(method),
-            &[last.clone()],
+            std::slice::from_ref(&last),
             &last.id,
             &everything(),
             now(),
@@ -388,7 +388,13 @@ fn a_client_that_already_cannot_authenticate_may_shed_its_dead_credentials() {
     // Removing an expired key takes nothing away that the client still had.
     let client = client(ClientAuthMethod::PrivateKeyJwt);
     let dead = expired(key_a());
-    let removed = decide_remove(&client, &[dead.clone()], &dead.id, &everything(), now());
+    let removed = decide_remove(
+        &client,
+        std::slice::from_ref(&dead),
+        &dead.id,
+        &everything(),
+        now(),
+    );
     assert!(
         matches!(removed, Ok(CredentialChange::Remove(_))),
         "{removed:?}"
@@ -411,7 +417,7 @@ fn a_credential_the_auth_method_does_not_need_can_always_be_removed() {
     let only = key_a();
     let removed = decide_remove(
         &secret_client,
-        &[only.clone()],
+        std::slice::from_ref(&only),
         &only.id,
         &everything(),
         now(),
