@@ -156,3 +156,6 @@ pub fn verify(
 pub fn use_is_news(last_used: Option<Timestamp>, now: Timestamp) -> bool {
     last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
 }
+
+#[cfg(test)]
+mod tests;

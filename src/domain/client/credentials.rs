@@ -108,3 +108,6 @@ pub fn decide_remove(
     }
     Ok(CredentialChange::Remove(current.clone()))
 }
+
+#[cfg(test)]
+mod tests;

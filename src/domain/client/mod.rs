@@ -389,3 +389,6 @@ pub fn decide_patch(
         ..patched
     }))
 }
+
+#[cfg(test)]
+mod tests;

@@ -287,3 +287,6 @@ fn check_targets(index: usize, operation: &PatchOperation) -> Result<(), PatchEr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -286,3 +286,6 @@ struct New {
     name: String,
     now: Timestamp,
 }
+
+#[cfg(test)]
+mod tests;
