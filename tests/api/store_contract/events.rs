@@ -135,7 +135,7 @@ on_each_store! {
             made.push(tenant_with(store.as_ref(), id, large).await);
         }
         made.reverse();
-        assert!(3 * 400_000 > PAGE_BYTES && 2 * 401_024 < PAGE_BYTES);
+        const { assert!(3 * 400_000 > PAGE_BYTES && 2 * 401_024 < PAGE_BYTES) };
         let (events, lengths) = all_pages(store.as_ref(), || History::Everything, filters(50)).await;
         assert_eq!(lengths, [2, 2, 1]);
         assert_eq!(events, made.iter().map(as_read).collect::<Vec<_>>());

@@ -228,7 +228,7 @@ on_each_store! {
         create_tenant(store.as_ref(), "other").await;
         let a = create_client(store.as_ref(), "acme", "a").await;
         let b = create_client(store.as_ref(), "other", "b").await;
-        let mut made = vec![
+        let mut made = [
             add_dn_credential(store.as_ref(), &a, "CN=a1").await,
             add_dn_credential(store.as_ref(), &a, "CN=a2").await,
             add_dn_credential(store.as_ref(), &b, "CN=b1").await,
