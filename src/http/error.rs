@@ -144,23 +144,16 @@ impl From<Refusal> for ApiError {
             Refusal::NoSuchCredential => Self::NotFound(Missing::Credential),
             Refusal::Conflict(why) => Self::Conflict(why),
             Refusal::Invalid(invalid) => invalid.into(),
-            Refusal::Patch(error) => error.into(),
+            Refusal::Malformed(why) => Self::BadRequest(why),
             Refusal::NeedsCredentials => Self::Internal(refusal.to_string()),
         }
     }
 }
 
+/// A patch refused before the client was read is answered as one refused under the lock.
 impl From<PatchError> for ApiError {
     fn from(error: PatchError) -> Self {
-        match error {
-            PatchError::Malformed(_) | PatchError::ReadOnly { .. } => {
-                Self::BadRequest(error.to_string())
-            }
-            PatchError::TestFailed { .. } | PatchError::NotApplicable { .. } => {
-                Self::Conflict(error.to_string())
-            }
-            PatchError::Invalid(invalid) => invalid.into(),
-        }
+        Refusal::from(error).into()
     }
 }
 
