@@ -4,69 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 
 use crate::domain::secret::SecretString;
-use crate::domain::time::Timestamp;
 use crate::store::{Backend, PoolSettings};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "clientd",
-    version,
-    about = "Self-hosted OAuth client-management service",
-    long_about = "Self-hosted OAuth client-management service.\n\n\
-        A bare `clientd` (or `clientd serve`) serves the REST API with the settings below. \
-        The other commands are a client of that API: `clientd clients list`, \
-        `clientd secrets rotate-start ID`, ... Set CLIENTD_URL and CLIENTD_TOKEN first, or \
-        give --url and --token-file after the resource: `clientd clients --url URL list`.",
-    // `clientd --listen X serve` would leave one of the two settings unused: settings go
-    // either to a bare `clientd` or after the command.
-    args_conflicts_with_subcommands = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    #[command(flatten, next_help_heading = "Server settings")]
-    pub settings: Settings,
-}
-
-#[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant)] // parsed once at start
-pub enum Command {
-    /// Serve the REST API (what a bare `clientd` does).
-    Serve(#[command(flatten, next_help_heading = "Server settings")] Settings),
-    /// Manage admin API tokens directly in the database, without a server.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Exit 0 when the clientd at CLIENTD_LISTEN is ready (for container health checks).
-    Healthcheck(#[command(flatten, next_help_heading = "Server settings")] Settings),
-    #[command(flatten)]
-    Remote(crate::cli::RemoteCommand),
-}
-
-#[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant)]
-pub enum TokenCommand {
-    /// Create an admin API token in the database and print it once (a server need not run).
-    Create {
-        /// What the token is for, shown when tokens are listed.
-        #[arg(long)]
-        name: String,
-        /// A permission: client.read, client.write, client.read.all, client.write.all or admin.
-        /// Repeat the flag for several.
-        #[arg(long = "permission", required = true)]
-        permissions: Vec<String>,
-        /// A tenant that client.read and client.write reach. Repeat the flag for several.
-        #[arg(long = "tenant")]
-        tenants: Vec<String>,
-        /// When the token stops working, as RFC 3339 (2027-01-31T00:00:00Z).
-        #[arg(long, value_parser = parse_timestamp)]
-        expires_at: Option<Timestamp>,
-        #[command(flatten, next_help_heading = "Server settings")]
-        settings: Settings,
-    },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -321,10 +262,4 @@ fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| {
             format!("CLIENTD_TRUSTED_PROXIES: {text:?} is not a CIDR (10.0.0.0/8) or an address")
         })
-}
-
-pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|at| crate::domain::time::truncate(at.to_utc()))
-        .map_err(|_| "must be an RFC 3339 date-time, like 2027-01-31T00:00:00Z".to_owned())
 }

@@ -52,6 +52,11 @@ impl App {
             uses: Arc::default(),
         }
     }
+
+    /// Lets the database go, once the last use case is done.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
 }
 
 /// Who is calling: what they may do, and what their changes carry.
