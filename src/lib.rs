@@ -120,7 +120,8 @@ pub async fn serve(
         body_limit_bytes: settings.body_limit_bytes,
     };
     let retention = chrono::TimeDelta::days(i64::from(settings.audit_retention_days));
-    let housekeeping = tokio::spawn(http::housekeeping(state.clone(), retention));
+    let housekeeping = tokio::spawn(app::housekeeping::run(use_cases.clone(), retention));
+    let upkeep = tokio::spawn(http::upkeep(state.clone()));
     let app = http::router(state, limits);
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving");
@@ -133,6 +134,7 @@ pub async fn serve(
     )
     .await;
     housekeeping.abort();
+    upkeep.abort();
     let _ = uses.await;
     // What the last requests noted is written before the database is let go.
     app::uses::record(&use_cases).await;

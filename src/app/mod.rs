@@ -7,6 +7,7 @@ pub mod clients;
 pub mod credentials;
 mod error;
 pub mod events;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod limits;
 pub mod secrets;
@@ -25,6 +26,7 @@ use crate::store::Store;
 
 use cache::Cache;
 pub use error::{Error, Result};
+pub use housekeeping::prune;
 use limits::{FailureLimit, VerifyKey};
 use uses::SecretUses;
 
@@ -92,33 +94,5 @@ impl Caller {
         } else {
             Err(Error::NotFound(crate::domain::Missing::Tenant))
         }
-    }
-}
-
-/// Drops events older than `retention`, a batch at a time so no statement holds the table
-/// long, and idempotency records past their 24 hours. Failures are logged and retried on
-/// the next round.
-pub async fn prune(app: &App, retention: chrono::TimeDelta) {
-    const BATCH: i64 = 10_000;
-    let before = crate::domain::time::now() - retention;
-    loop {
-        match app.store.prune_events(before, BATCH).await {
-            // A whole batch went: older ones may remain behind it.
-            Ok(pruned) if pruned as i64 == BATCH => continue,
-            Ok(pruned) => {
-                if pruned > 0 {
-                    tracing::info!(pruned, "pruned audit events past retention");
-                }
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "could not prune the audit trail");
-                break;
-            }
-        }
-    }
-    let expired = crate::domain::time::now() - idempotency::LIFETIME;
-    if let Err(error) = app.store.forget_idempotency_keys(expired).await {
-        tracing::warn!(%error, "could not prune idempotency records");
     }
 }

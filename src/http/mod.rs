@@ -90,11 +90,11 @@ impl AppState {
     }
 }
 
-/// Background upkeep while the server runs: metric histograms are drained every few seconds
-/// whether or not anyone scrapes `/metrics` (they grow with every request until drained); the
-/// failure limiters forget addresses and clients that stopped failing every minute; and every
-/// ten minutes the audit trail and the idempotency records drop what is past keeping.
-pub async fn housekeeping(state: AppState, retention: chrono::TimeDelta) {
+/// The HTTP layer's upkeep while the server runs: metric histograms are drained every few
+/// seconds whether or not anyone scrapes `/metrics` (they grow with every request until
+/// drained), and the authentication limit forgets addresses that stopped failing every minute.
+/// The use cases' own upkeep is `app::housekeeping`.
+pub async fn upkeep(state: AppState) {
     let mut ticks = tokio::time::interval(Duration::from_secs(5));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for tick in 0u64.. {
@@ -102,10 +102,6 @@ pub async fn housekeeping(state: AppState, retention: chrono::TimeDelta) {
         state.metrics.upkeep();
         if tick % 12 == 0 {
             state.auth_failures.forget_stale();
-            state.app.verify_failures.forget_stale();
-        }
-        if tick % 120 == 0 {
-            crate::app::prune(&state.app, retention).await;
         }
     }
 }
