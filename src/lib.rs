@@ -105,7 +105,7 @@ pub async fn serve(
     }
     let changes =
         (store.changes().await).map_err(|source| start::database_error(&settings, source))?;
-    let state = AppState::new(store.clone(), &settings)?;
+    let state = AppState::new(app::App::new(store.clone(), &settings), &settings)?;
     let use_cases = state.app.clone();
     let coherence = tokio::spawn({
         let app = use_cases.clone();

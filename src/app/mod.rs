@@ -24,6 +24,9 @@ use crate::domain::tenant::TenantId;
 use crate::domain::token::Grants;
 use crate::store::Store;
 
+/// What the use cases' callers see of the store: whether a change is made or only rehearsed,
+/// and the connection pool's figures.
+pub use crate::store::{Commit, PoolStats};
 use cache::Cache;
 pub use error::{Error, Result};
 pub use housekeeping::prune;
@@ -39,6 +42,10 @@ pub struct App {
     pub verify_failures: Arc<FailureLimit<VerifyKey>>,
     pub cache: Arc<Cache>,
     pub uses: Arc<SecretUses>,
+    /// A remembered request still unfinished after this long counts as abandoned (the server
+    /// stopped under it), and its claim may be taken over if its change never committed; a
+    /// change still under way then fails rather than happen twice.
+    pub abandoned_after: chrono::TimeDelta,
 }
 
 impl App {
@@ -52,7 +59,19 @@ impl App {
             )),
             cache: Arc::new(Cache::new(settings.cache_mib * 1024 * 1024)),
             uses: Arc::default(),
+            abandoned_after: chrono::TimeDelta::seconds(
+                i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
+            ),
         }
+    }
+
+    /// Checks the database through the pool, as a use case's statements would reach it.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.store.pool_stats()
     }
 
     /// Lets the database go, once the last use case is done.

@@ -12,12 +12,11 @@ use super::error::ApiError;
 use super::extract::{ClientPath, CredentialPath, DryRun, JsonBody, Prefix};
 use serde::Deserialize;
 
-use crate::app::credentials::CredentialFilters;
+use crate::app::credentials::{ClientCredential, CredentialFilters};
 use crate::app::{Caller, credentials};
 use crate::domain::client::ClientId;
 use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential, CredentialType};
 use crate::domain::page::{Cursor, Limit, Page};
-use crate::store::ClientCredential;
 
 pub fn router() -> Router<AppState> {
     Router::new()
