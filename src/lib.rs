@@ -9,46 +9,20 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod server;
+pub mod start;
 pub mod store;
 pub mod telemetry;
 pub mod token_flags;
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use config::{Cli, Command, Settings, TokenCommand};
-use domain::change::{Actor, ChangeContext};
-use domain::time;
-use domain::token::{ApiToken, TokenText};
+use cli::{Cli, Command, TokenCommand};
+use config::Settings;
 use http::{AppState, Limits};
-use store::{Store, StoreError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot listen on {address} (CLIENTD_LISTEN): {source}")]
-    Listen {
-        address: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot reach the database at {url} (DATABASE_URL) after {waited:?}: {source}")]
-    DatabaseUnreachable {
-        url: String,
-        waited: Duration,
-        source: StoreError,
-    },
-    #[error("cannot use the database at {url} (DATABASE_URL): {source}")]
-    Database { url: String, source: StoreError },
-    #[error("cannot set up metrics: {0}")]
-    Metrics(#[from] metrics_exporter_prometheus::BuildError),
-    #[error("cannot issue the first admin token: {0}")]
-    FirstToken(String),
-    #[error("{0}")]
-    Command(String),
-}
+pub use start::{StartError, connect};
 
 /// Runs what the command line asks for: a server command, or a call of a server's API.
 pub async fn run(cli: Cli) -> std::process::ExitCode {
@@ -105,21 +79,22 @@ pub async fn serve(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let store = open(&settings)?;
+    let store = start::open(&settings)?;
     // Before anything is written: on SQLite a second server on the file is refused here.
-    (store.claim_sole_server()).map_err(|source| database_error(&settings, source))?;
+    (store.claim_sole_server()).map_err(|source| start::database_error(&settings, source))?;
     tokio::select! {
-        ready = ready(store.as_ref(), &settings) => ready?,
+        ready = start::ready(store.as_ref(), &settings) => ready?,
         () = until_stopped(stopped.clone()) => {
             tracing::info!("stopped before serving");
             return Ok(());
         }
     }
     if settings.bootstrap_token.is_none() {
-        announce_first_token(store.as_ref()).await?;
+        start::announce_first_token(store.as_ref()).await?;
     }
-    let changes = (store.changes().await).map_err(|source| database_error(&settings, source))?;
-    let state = AppState::new(store.clone(), &settings)?;
+    let changes =
+        (store.changes().await).map_err(|source| start::database_error(&settings, source))?;
+    let state = AppState::new(app::App::new(store.clone(), &settings), &settings)?;
     let use_cases = state.app.clone();
     let coherence = tokio::spawn({
         let app = use_cases.clone();
@@ -134,7 +109,8 @@ pub async fn serve(
         body_limit_bytes: settings.body_limit_bytes,
     };
     let retention = chrono::TimeDelta::days(i64::from(settings.audit_retention_days));
-    let housekeeping = tokio::spawn(http::housekeeping(state.clone(), retention));
+    let housekeeping = tokio::spawn(app::housekeeping::run(use_cases.clone(), retention));
+    let upkeep = tokio::spawn(http::upkeep(state.clone()));
     let app = http::router(state, limits);
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving");
@@ -147,91 +123,12 @@ pub async fn serve(
     )
     .await;
     housekeeping.abort();
+    upkeep.abort();
     let _ = uses.await;
     // What the last requests noted is written before the database is let go.
     app::uses::record(&use_cases).await;
     coherence.abort();
     store.close().await;
     tracing::info!("stopped");
-    Ok(())
-}
-
-/// Opens the store, waits for the database with backoff, and brings its schema up to date.
-pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
-    let store = open(settings)?;
-    ready(store.as_ref(), settings).await?;
-    Ok(store)
-}
-
-fn database_error(settings: &Settings, source: StoreError) -> StartError {
-    StartError::Database {
-        url: telemetry::redact_url(&settings.database_url),
-        source,
-    }
-}
-
-/// The store the settings name; no connection is made yet.
-fn open(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
-    store::open(&settings.database_url, &settings.pool())
-        .map_err(|source| database_error(settings, source))
-}
-
-/// Waits for the database with backoff, then brings its schema up to date.
-async fn ready(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
-    let url = telemetry::redact_url(&settings.database_url);
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1;
-    while let Err(source) = probe(store, settings.db_wait()).await {
-        if started.elapsed() + delay > settings.db_wait() {
-            return Err(StartError::DatabaseUnreachable {
-                url,
-                waited: started.elapsed(),
-                source,
-            });
-        }
-        tracing::warn!(%url, attempt, retry_in = ?delay, error = %source, "database not reachable yet");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-        attempt += 1;
-    }
-    store
-        .migrate()
-        .await
-        .map_err(|source| database_error(settings, source))
-}
-
-/// One connection attempt, bounded so that a host that drops packets cannot stall the start.
-async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
-    let limit = limit.clamp(Duration::from_secs(1), Duration::from_secs(10));
-    match tokio::time::timeout(limit, store.probe()).await {
-        Ok(result) => result,
-        Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
-    }
-}
-
-/// With no bootstrap token configured, a new installation prints one admin token, once.
-/// It goes to standard output, apart from the logs on standard error.
-async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
-    let token = ApiToken::new(
-        "first admin token",
-        &["admin".to_owned()],
-        &[],
-        None,
-        time::now(),
-    )
-    .map_err(|invalid| StartError::FirstToken(invalid.to_string()))?;
-    let (text, hash) =
-        TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
-    let change = ChangeContext::without_request(Actor::Bootstrap);
-    let event = app::tokens::event(&change, domain::audit::Action::TokenCreate, &token);
-    let issued = (store.create_first_token(&token, &hash, &event).await)
-        .map_err(|e| StartError::FirstToken(e.to_string()))?;
-    if issued {
-        println!(
-            "First admin token (shown once, keep it safe): {}",
-            text.expose()
-        );
-    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use clientd::config::Cli;
+use clientd::cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {

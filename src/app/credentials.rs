@@ -9,7 +9,10 @@ use crate::domain::change::ChangeContext;
 use crate::domain::client::{self, Client, ClientId, CredentialChange};
 use crate::domain::credential::{CreateCredential, Credential, CredentialType};
 use crate::domain::time::{self, Timestamp};
-use crate::store::{ClientCredential, Commit, CredentialDecision, CredentialQuery};
+use crate::store::{Commit, CredentialDecision, CredentialQuery};
+
+/// A credential beside the client that holds it, as the listing of all credentials shows it.
+pub use crate::store::ClientCredential;
 
 /// Applies a decision under the client's lock and returns the credential it touched.
 async fn change(

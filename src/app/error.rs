@@ -1,4 +1,5 @@
-//! The one error of the use cases; `http/error.rs` answers it as a problem.
+//! The one error of the use cases, in their own terms: what went wrong, never how a caller
+//! is told (`http/error.rs` alone turns it into a problem).
 
 use std::time::Duration;
 
@@ -18,8 +19,23 @@ pub enum Error {
     Forbidden(&'static str),
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// The domain refused the change (under the store's lock, or before it was asked).
     #[error(transparent)]
-    Refused(Refusal),
+    Refused(#[from] Refusal),
+    /// What the change would take is taken already (a name, an id): nothing was written.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The database could not be reached in time: worth retrying, not the caller's fault.
+    #[error(transparent)]
+    Unavailable(StoreError),
+    /// The database gave the transaction up for a concurrent one's sake: nothing was
+    /// written, and the same change, asked again, is decided afresh.
+    #[error(transparent)]
+    Contention(StoreError),
+    /// The statements ran out of the request's time and were rolled back.
+    #[error(transparent)]
+    TimedOut(StoreError),
+    /// Any other failure of the database: a fault, not the weather.
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]
@@ -36,20 +52,12 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(missing) => Self::NotFound(missing),
-            StoreError::Refused(refusal) => refusal.into(),
+            StoreError::Refused(refusal) => Self::Refused(refusal),
+            StoreError::Conflict(why) => Self::Conflict(why),
+            StoreError::Unavailable(_) => Self::Unavailable(error),
+            StoreError::Contention(_) => Self::Contention(error),
+            StoreError::TimedOut(_) => Self::TimedOut(error),
             error => Self::Store(error),
-        }
-    }
-}
-
-impl From<Refusal> for Error {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Hidden => Self::NotFound(Missing::Client),
-            Refusal::NoSuchCredential => Self::NotFound(Missing::Credential),
-            Refusal::Forbidden(why) => Self::Forbidden(why),
-            Refusal::Invalid(invalid) => Self::Invalid(invalid),
-            refusal => Self::Refused(refusal),
         }
     }
 }

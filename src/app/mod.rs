@@ -7,6 +7,7 @@ pub mod clients;
 pub mod credentials;
 mod error;
 pub mod events;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod limits;
 pub mod secrets;
@@ -23,8 +24,12 @@ use crate::domain::tenant::TenantId;
 use crate::domain::token::Grants;
 use crate::store::Store;
 
+/// What the use cases' callers see of the store: whether a change is made or only rehearsed,
+/// and the connection pool's figures.
+pub use crate::store::{Commit, PoolStats};
 use cache::Cache;
 pub use error::{Error, Result};
+pub use housekeeping::prune;
 use limits::{FailureLimit, VerifyKey};
 use uses::SecretUses;
 
@@ -37,6 +42,10 @@ pub struct App {
     pub verify_failures: Arc<FailureLimit<VerifyKey>>,
     pub cache: Arc<Cache>,
     pub uses: Arc<SecretUses>,
+    /// A remembered request still unfinished after this long counts as abandoned (the server
+    /// stopped under it), and its claim may be taken over if its change never committed; a
+    /// change still under way then fails rather than happen twice.
+    pub abandoned_after: chrono::TimeDelta,
 }
 
 impl App {
@@ -50,7 +59,24 @@ impl App {
             )),
             cache: Arc::new(Cache::new(settings.cache_mib * 1024 * 1024)),
             uses: Arc::default(),
+            abandoned_after: chrono::TimeDelta::seconds(
+                i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
+            ),
         }
+    }
+
+    /// Checks the database through the pool, as a use case's statements would reach it.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.store.pool_stats()
+    }
+
+    /// Lets the database go, once the last use case is done.
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 }
 
@@ -87,33 +113,5 @@ impl Caller {
         } else {
             Err(Error::NotFound(crate::domain::Missing::Tenant))
         }
-    }
-}
-
-/// Drops events older than `retention`, a batch at a time so no statement holds the table
-/// long, and idempotency records past their 24 hours. Failures are logged and retried on
-/// the next round.
-pub async fn prune(app: &App, retention: chrono::TimeDelta) {
-    const BATCH: i64 = 10_000;
-    let before = crate::domain::time::now() - retention;
-    loop {
-        match app.store.prune_events(before, BATCH).await {
-            // A whole batch went: older ones may remain behind it.
-            Ok(pruned) if pruned as i64 == BATCH => continue,
-            Ok(pruned) => {
-                if pruned > 0 {
-                    tracing::info!(pruned, "pruned audit events past retention");
-                }
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "could not prune the audit trail");
-                break;
-            }
-        }
-    }
-    let expired = crate::domain::time::now() - idempotency::LIFETIME;
-    if let Err(error) = app.store.forget_idempotency_keys(expired).await {
-        tracing::warn!(%error, "could not prune idempotency records");
     }
 }

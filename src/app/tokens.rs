@@ -5,12 +5,12 @@ use uuid::Uuid;
 
 use super::{App, Caller, Error, Result};
 use crate::domain::audit::{Action, Event};
-use crate::domain::change::ChangeContext;
+use crate::domain::change::{Actor, ChangeContext};
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretString;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{self, Timestamp};
-use crate::domain::token::{ApiToken, TokenText};
+use crate::domain::token::{ApiToken, Grants, TokenText};
 use crate::domain::{FieldError, Invalid, Missing};
 use crate::store::Change;
 
@@ -92,4 +92,27 @@ pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
 pub fn event(change: &ChangeContext, action: Action, token: &ApiToken) -> Event {
     let path = format!("/tokens/{}", token.id);
     Event::new(change, action, None, token.id.to_string(), path).with_document(token)
+}
+
+/// What a presented admin API token may do and who its changes name, or None when it is
+/// unknown, revoked or expired (or its secret part does not match).
+pub async fn authenticate(app: &App, presented: &SecretString) -> Result<Option<(Grants, Actor)>> {
+    let Some(id) = TokenText::token_id(presented) else {
+        return Ok(None);
+    };
+    let Some(stored) = app.cache.token(app.store.as_ref(), id).await? else {
+        return Ok(None);
+    };
+    if !stored.hash.matches(presented) {
+        return Ok(None);
+    }
+    let token = &stored.token;
+    let actor = Actor::Token {
+        id: token.id,
+        name: token.name.clone(),
+    };
+    Ok(token
+        .grants_at(time::now())
+        .cloned()
+        .map(|grants| (grants, actor)))
 }

@@ -7,16 +7,15 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::StartError;
 use crate::app::tokens::{self, CreateToken};
-use crate::app::{self, App, Caller};
+use crate::app::{self, Caller};
 use crate::config::Settings;
+use crate::start::{self, StartError};
 
 pub async fn token(settings: &Settings, request: CreateToken) -> Result<(), StartError> {
-    let store = crate::connect(settings).await?;
-    let app = App::new(store.clone(), settings);
+    let app = start::app(settings).await?;
     let issued = tokens::create(&app, &Caller::command_line(), request).await;
-    store.close().await;
+    app.close().await;
     let (token, text) = issued.map_err(|error| StartError::Command(describe(error)))?;
     eprintln!(
         "Created token {} ({}); it is shown once:",

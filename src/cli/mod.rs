@@ -5,6 +5,7 @@
 
 mod api;
 mod args;
+mod command_line;
 mod commands;
 mod input;
 pub mod local;
@@ -23,6 +24,7 @@ use args::{
     ClientsCommand, CredentialsCommand, EventsQuery, Output, Paging, SecretsCommand, Server,
     TenantsCommand, TokensCommand, WriteOptions,
 };
+pub use command_line::{Cli, Command, TokenCommand};
 use output::{Kind, Printer, unwritten};
 
 use api::Api;
@@ -76,7 +78,7 @@ fn completions(shell: args::Shell) -> Result<(), Failure> {
         args::Shell::Zsh => clap_complete::Shell::Zsh,
         args::Shell::Fish => clap_complete::Shell::Fish,
     };
-    let mut command = crate::config::Cli::command();
+    let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "clientd", &mut script);
     std::io::stdout().write_all(&script).map_err(unwritten)

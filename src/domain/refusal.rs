@@ -2,7 +2,6 @@
 //! carried out of the store, and answered by the HTTP layer.
 
 use super::Invalid;
-use super::client::PatchError;
 
 /// Why a change to a stored client was refused, decided under the store's lock.
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +19,10 @@ pub enum Refusal {
     Conflict(String),
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    #[error(transparent)]
-    Patch(#[from] PatchError),
+    /// The change cannot be made as asked: a patch that is no JSON Patch, or one that
+    /// touches a read-only field. The request itself is wrong, whatever the client holds.
+    #[error("{0}")]
+    Malformed(String),
     /// Not a refusal yet: the decision turns on the client's credentials, which the store
     /// reads only when asked (most patches do not need them, and the read is a round trip).
     #[error("the decision needs the client's credentials")]

@@ -12,11 +12,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::ops::FailureKind;
 use super::throttle::SourceAddress;
-use crate::app::Caller;
+use crate::app::{Caller, tokens};
 use crate::domain::change::{Actor, ChangeContext};
 use crate::domain::secret::SecretString;
-use crate::domain::time;
-use crate::domain::token::{Grants, TokenText};
+use crate::domain::token::Grants;
 
 /// Extracting the caller answers 401 when the credentials do not check out. The token is
 /// checked first, so a valid one is always served: only requests without valid credentials
@@ -114,24 +113,7 @@ async fn authenticate(
     if state.bootstrap.is_some_and(|hash| hash.matches(presented)) {
         return Ok(Some((Grants::everything(), Actor::Bootstrap)));
     }
-    let Some(id) = TokenText::token_id(presented) else {
-        return Ok(None);
-    };
-    let Some(stored) = state.app.cache.token(state.app.store.as_ref(), id).await? else {
-        return Ok(None);
-    };
-    if !stored.hash.matches(presented) {
-        return Ok(None);
-    }
-    let token = &stored.token;
-    let actor = Actor::Token {
-        id: token.id,
-        name: token.name.clone(),
-    };
-    Ok(token
-        .grants_at(time::now())
-        .cloned()
-        .map(|grants| (grants, actor)))
+    Ok(tokens::authenticate(&state.app, presented).await?)
 }
 
 /// Refuses a body-less state change sent with Basic unless it says it is JSON. A browser

@@ -14,13 +14,12 @@ use super::extract::{
 };
 use serde::Deserialize;
 
-use crate::app::credentials::CredentialFilters;
+use crate::app::credentials::{ClientCredential, CredentialFilters};
 use crate::app::{Caller, credentials};
 use crate::domain::client::ClientId;
 use crate::domain::credential::{ChangeExpiry, CreateCredential, Credential, CredentialType};
 use crate::domain::page::Page;
 use crate::domain::time;
-use crate::store::ClientCredential;
 
 pub fn router() -> Router<AppState> {
     Router::new()

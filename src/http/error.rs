@@ -16,7 +16,6 @@ use crate::app;
 use crate::domain::client::PatchError;
 use crate::domain::refusal::Refusal;
 use crate::domain::{FieldError, Invalid, Missing};
-use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -101,36 +100,26 @@ impl From<app::Error> for ApiError {
             E::Forbidden(why) => Self::Forbidden(why.to_owned()),
             E::Invalid(invalid) => invalid.into(),
             E::Refused(refusal) => refusal.into(),
-            E::Store(error) => error.into(),
+            E::Conflict(why) => Self::Conflict(why.to_owned()),
+            E::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
+            }
+            E::Contention(cause) => {
+                tracing::warn!(error = %cause, "a transaction gave way to a concurrent one");
+                Self::Contention
+            }
+            E::TimedOut(cause) => {
+                tracing::warn!(error = %cause, "a statement ran out of the request's time");
+                Self::TimedOut
+            }
+            E::Store(error) => Self::Internal(error.to_string()),
             E::SecretRefused(failure) => Self::SecretRefused(failure.to_string()),
             E::TooManyFailures { retry_after, .. } => Self::TooManyRequests {
                 what: "too many failed verifications of this client's secret",
                 retry_after,
             },
             E::Randomness(error) => Self::Internal(error.to_string()),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound(missing) => Self::NotFound(missing),
-            StoreError::Conflict(why) => Self::Conflict(why.to_owned()),
-            StoreError::Refused(refusal) => refusal.into(),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                Self::Unavailable("the database is unavailable; retry in a few seconds".to_owned())
-            }
-            StoreError::Contention(cause) => {
-                tracing::warn!(error = %cause, "a transaction gave way to a concurrent one");
-                Self::Contention
-            }
-            StoreError::TimedOut(cause) => {
-                tracing::warn!(error = %cause, "a statement ran out of the request's time");
-                Self::TimedOut
-            }
-            error => Self::Internal(error.to_string()),
         }
     }
 }
@@ -144,23 +133,16 @@ impl From<Refusal> for ApiError {
             Refusal::NoSuchCredential => Self::NotFound(Missing::Credential),
             Refusal::Conflict(why) => Self::Conflict(why),
             Refusal::Invalid(invalid) => invalid.into(),
-            Refusal::Patch(error) => error.into(),
+            Refusal::Malformed(why) => Self::BadRequest(why),
             Refusal::NeedsCredentials => Self::Internal(refusal.to_string()),
         }
     }
 }
 
+/// A patch refused before the client was read is answered as one refused under the lock.
 impl From<PatchError> for ApiError {
     fn from(error: PatchError) -> Self {
-        match error {
-            PatchError::Malformed(_) | PatchError::ReadOnly { .. } => {
-                Self::BadRequest(error.to_string())
-            }
-            PatchError::TestFailed { .. } | PatchError::NotApplicable { .. } => {
-                Self::Conflict(error.to_string())
-            }
-            PatchError::Invalid(invalid) => invalid.into(),
-        }
+        Refusal::from(error).into()
     }
 }
 

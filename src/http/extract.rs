@@ -240,11 +240,11 @@ impl DryRun {
         Some(Self(raw.dry_run.unwrap_or(false)))
     }
 
-    pub fn commit(&self) -> crate::store::Commit {
+    pub fn commit(&self) -> crate::app::Commit {
         if self.0 {
-            crate::store::Commit::DryRun
+            crate::app::Commit::DryRun
         } else {
-            crate::store::Commit::Yes
+            crate::app::Commit::Yes
         }
     }
 

@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on the creating and rotating POSTs: the first answer is kept (without
 //! any secret) for 24 hours, per caller and key, and a retry with the same body gets it
 //! again with `Idempotent-Replayed: true`. The same key with another body is 422; a retry
-//! while the first is still running is 409. Replicas agree through the store's claim.
+//! while the first is still running is 409. Replicas agree through the claim the use cases
+//! make (`app::idempotency`); this middleware keeps the HTTP: headers, bodies, replays.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -10,16 +11,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
+use tracing::Instrument;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::DryRun;
-use crate::app::Caller;
-use crate::app::idempotency::{LIFETIME, MAX_KEY, SECRET_FIELDS, actor_key};
+use crate::app::idempotency::{self, HeldKey, KeyClaim, MAX_KEY, SECRET_FIELDS, StoredAnswer};
+use crate::app::{App, Caller};
 use crate::domain::audit::{Action, Event};
-use crate::domain::time;
-use crate::store::{Claim, Horizon, StoredAnswer};
 
 /// The routes whose POST creates or rotates, as the router names them, and whether the
 /// route can rehearse (`?dry_run=true`), which keeps nothing and so is never remembered.
@@ -57,8 +56,7 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
         return Ok(next.run(request).await);
     }
     let (mut parts, body) = request.into_parts();
-    let mut caller = Caller::from_request_parts(&mut parts, state).await?;
-    let actor = actor_key(&caller.change.actor);
+    let caller = Caller::from_request_parts(&mut parts, state).await?;
     let key = key.as_bytes().trim_ascii();
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(ApiError::BadRequest(format!(
@@ -74,92 +72,87 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
         )
     })?;
     let hash = request_hash(&parts.method, parts.uri.path(), parts.uri.query(), &body);
-    let now = time::now();
-    let horizon = Horizon {
-        now,
-        expired: now - LIFETIME,
-        abandoned: now - state.abandoned_after,
-    };
-    let store = state.app.store.clone();
-    let claim = Uuid::now_v7();
-    match (store.claim_idempotency_key(&actor, &key, &hash, claim, horizon)).await? {
-        Claim::Running => Err(ApiError::Conflict(
+    // The claim, the request and the keeping of its answer run to the end even if the caller
+    // hangs up (which drops this future): a claim dropped half-way would leave the key held,
+    // and a retry must find the answer, not make the change a second time.
+    let request = Request::from_parts(parts, Body::from(body));
+    let state = state.clone();
+    let finished = tokio::spawn(
+        async move {
+            match claimed(&state, caller, key, &hash, request, next).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            }
+        }
+        .in_current_span(),
+    );
+    finished
+        .await
+        .map_err(|e| ApiError::Internal(format!("the request's task failed: {e}")))
+}
+
+/// Claims the key, then answers from what the claim found, or runs the request and settles
+/// the key with its answer.
+async fn claimed(
+    state: &AppState,
+    mut caller: Caller,
+    key: String,
+    hash: &[u8],
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    match idempotency::claim(&state.app, &caller, key, hash).await? {
+        KeyClaim::Running => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still being processed; retry in a moment"
                 .to_owned(),
         )),
-        Claim::Mismatch => Err(ApiError::KeyReused(
+        KeyClaim::Mismatch => Err(ApiError::KeyReused(
             "this Idempotency-Key was used for another request (another route or body) in the last 24 hours; use a new key for a new request"
                 .to_owned(),
         )),
-        Claim::Replay(answer) => Ok(replay(answer)),
-        Claim::Committed(event) => Ok(replay(from_event(state, &event, parts.uri.path()).await?)),
-        Claim::Claimed => {
+        KeyClaim::Replay(answer) => Ok(replay(answer)),
+        KeyClaim::Committed(event) => {
+            Ok(replay(from_event(state, &event, request.uri().path()).await?))
+        }
+        KeyClaim::Held(held) => {
             // The change's event takes the claim's id: the proof, in the change's own
             // transaction, that it committed.
-            caller.change.idempotency = Some(claim);
+            caller.change.idempotency = Some(held.id());
+            let (mut parts, body) = request.into_parts();
             parts.extensions.insert(caller);
-            // The request and the keeping of its answer run to the end even if the caller
-            // hangs up (which drops this future): a retry must find the answer, not make the
-            // change a second time.
-            let request = Request::from_parts(parts, Body::from(body));
-            let claim = ClaimedKey { actor, key, claim };
-            let finished = tokio::spawn(async move {
-                let response = next.run(request).await;
-                claim.settle(store.as_ref(), response).await
-            });
-            finished
-                .await
-                .map_err(|e| ApiError::Internal(format!("the request's task failed: {e}")))
+            let response = next.run(Request::from_parts(parts, body)).await;
+            Ok(settle(&state.app, held, response).await)
         }
     }
 }
 
-/// A key this request holds, until its answer is kept or the key released.
-struct ClaimedKey {
-    actor: String,
-    key: String,
-    claim: Uuid,
-}
-
-impl ClaimedKey {
-    /// Keeps a success for replay; releases the key after a failure (unless its change
-    /// committed all the same, as one overtaken by the request timeout may have), so a retry
-    /// tries again. The answer goes back to the caller either way: a record that could not be
-    /// kept is logged, never turned into an error for a change that was made.
-    async fn settle(self, store: &dyn crate::store::Store, response: Response) -> Response {
-        let (actor, key, claim) = (&self.actor, &self.key, self.claim);
-        if !response.status().is_success() {
-            if let Err(error) = store.release_idempotency_key(actor, key, claim).await {
-                tracing::warn!(%error, "could not release an idempotency key");
-            }
-            return response;
-        }
-        let (parts, body) = response.into_parts();
-        let body = match to_bytes(body, usize::MAX).await {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::warn!(%error, "could not read an answer to keep it");
-                return Response::from_parts(parts, Body::empty());
-            }
-        };
-        let answer = StoredAnswer {
-            status: parts.status.as_u16(),
-            headers: (KEPT_HEADERS.iter())
-                .filter_map(|name| {
-                    let value = parts.headers.get(name)?.to_str().ok()?;
-                    Some((name.as_str().to_owned(), value.to_owned()))
-                })
-                .collect(),
-            body: without_secrets(&body),
-        };
-        if let Err(error) = store
-            .complete_idempotency_key(actor, key, claim, &answer)
-            .await
-        {
-            tracing::warn!(%error, "could not keep an idempotent answer; a retry is answered from the change's event");
-        }
-        Response::from_parts(parts, Body::from(body))
+/// Keeps a success for replay (without any secret); releases the key after a failure, so a
+/// retry tries again. The answer goes back to the caller either way.
+async fn settle(app: &App, held: HeldKey, response: Response) -> Response {
+    if !response.status().is_success() {
+        held.release(app).await;
+        return response;
     }
+    let (parts, body) = response.into_parts();
+    let body = match to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::warn!(%error, "could not read an answer to keep it");
+            return Response::from_parts(parts, Body::empty());
+        }
+    };
+    let answer = StoredAnswer {
+        status: parts.status.as_u16(),
+        headers: (KEPT_HEADERS.iter())
+            .filter_map(|name| {
+                let value = parts.headers.get(name)?.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect(),
+        body: without_secrets(&body),
+    };
+    held.keep(app, &answer).await;
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// SHA-256 over what makes a request the same request: method, path, query and body.
@@ -206,7 +199,7 @@ async fn from_event(state: &AppState, event: &Event, path: &str) -> Result<Store
                 .client
                 .as_ref()
                 .ok_or(ApiError::Conflict(LOST.to_owned()))?;
-            let cached = (state.app.cache.client(state.app.store.as_ref(), id).await?)
+            let cached = (idempotency::rotated_client(&state.app, id).await?)
                 .ok_or(ApiError::Conflict(LOST.to_owned()))?;
             super::secrets::m2m_view(&cached.client, &cached.secrets, None)?.0
         }

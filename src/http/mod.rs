@@ -36,7 +36,6 @@ use crate::app::App;
 use crate::app::limits::FailureLimit;
 use crate::config::Settings;
 use crate::domain::secret::SecretHash;
-use crate::store::Store;
 use ops::Metrics;
 use throttle::TrustedProxies;
 
@@ -62,20 +61,16 @@ pub struct Shared {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// For the idempotency middleware, which reads bodies itself.
     pub body_limit_bytes: usize,
-    /// A remembered request still unfinished after this long counts as abandoned (the server
-    /// stopped under it), and its claim may be taken over if its change never committed; a
-    /// change still under way then fails rather than happen twice.
-    pub abandoned_after: chrono::TimeDelta,
 }
 
 impl AppState {
     pub fn new(
-        store: Arc<dyn Store>,
+        app: App,
         settings: &Settings,
     ) -> Result<Self, metrics_exporter_prometheus::BuildError> {
         let auth_failures = NonZeroU32::new(settings.auth_failures_per_minute);
         Ok(Self(Arc::new(Shared {
-            app: App::new(store, settings),
+            app,
             bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
             metrics: Arc::new(Metrics::new()?),
             auth_failures: Arc::new(FailureLimit::per_minute(
@@ -83,18 +78,15 @@ impl AppState {
             )),
             trusted_proxies: Arc::new(TrustedProxies(settings.trusted_proxies.clone())),
             body_limit_bytes: settings.body_limit_bytes,
-            abandoned_after: chrono::TimeDelta::seconds(
-                i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
-            ),
         })))
     }
 }
 
-/// Background upkeep while the server runs: metric histograms are drained every few seconds
-/// whether or not anyone scrapes `/metrics` (they grow with every request until drained); the
-/// failure limiters forget addresses and clients that stopped failing every minute; and every
-/// ten minutes the audit trail and the idempotency records drop what is past keeping.
-pub async fn housekeeping(state: AppState, retention: chrono::TimeDelta) {
+/// The HTTP layer's upkeep while the server runs: metric histograms are drained every few
+/// seconds whether or not anyone scrapes `/metrics` (they grow with every request until
+/// drained), and the authentication limit forgets addresses that stopped failing every minute.
+/// The use cases' own upkeep is `app::housekeeping`.
+pub async fn upkeep(state: AppState) {
     let mut ticks = tokio::time::interval(Duration::from_secs(5));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for tick in 0u64.. {
@@ -102,10 +94,6 @@ pub async fn housekeeping(state: AppState, retention: chrono::TimeDelta) {
         state.metrics.upkeep();
         if tick % 12 == 0 {
             state.auth_failures.forget_stale();
-            state.app.verify_failures.forget_stale();
-        }
-        if tick % 120 == 0 {
-            crate::app::prune(&state.app, retention).await;
         }
     }
 }
@@ -221,8 +209,8 @@ mod tests {
         timeout: Duration,
     ) -> (StatusCode, String) {
         let settings = crate::config::Settings::for_database("sqlite::memory:");
-        let store = crate::store::open("sqlite::memory:", &settings.pool()).unwrap();
-        let state = AppState::new(store, &settings).unwrap();
+        let store = crate::start::open(&settings).unwrap();
+        let state = AppState::new(App::new(store, &settings), &settings).unwrap();
         let limits = Limits {
             request_timeout: timeout,
             body_limit_bytes: 1024,

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::app::PoolStats;
 use crate::app::cache::CacheStats;
-use crate::store::PoolStats;
 
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
@@ -58,7 +58,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    match state.app.store.ping().await {
+    match state.app.ping().await {
         Ok(()) => Ok(Json(json!({"status": "ready"}))),
         Err(error) => {
             tracing::warn!(%error, "not ready: database unreachable");
@@ -70,7 +70,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = (state.metrics).render(state.app.store.pool_stats(), state.app.cache.stats());
+    let text = (state.metrics).render(state.app.pool_stats(), state.app.cache.stats());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::rules::MAX_DOCUMENT_BYTES;
 use super::{Client, ClientSettings};
 use crate::domain::json::{fit, json_size, misfit, without_negative_zero};
+use crate::domain::refusal::Refusal;
 use crate::domain::tenant::TenantId;
 use crate::domain::text::check_json;
 use crate::domain::{Invalid, Violations};
@@ -70,6 +71,23 @@ pub enum PatchError {
     },
     #[error(transparent)]
     Invalid(#[from] Invalid),
+}
+
+/// A patch refused under the lock, in the refusal's own terms (which name no patch type, so
+/// the refusal module need not know this one): a patch that cannot be one is malformed, one
+/// that does not fit what the client holds is a conflict.
+impl From<PatchError> for Refusal {
+    fn from(error: PatchError) -> Self {
+        match error {
+            PatchError::Malformed(_) | PatchError::ReadOnly { .. } => {
+                Self::Malformed(error.to_string())
+            }
+            PatchError::TestFailed { .. } | PatchError::NotApplicable { .. } => {
+                Self::Conflict(error.to_string())
+            }
+            PatchError::Invalid(invalid) => Self::Invalid(invalid),
+        }
+    }
 }
 
 /// A parsed patch whose every changing operation targets a patchable field.

@@ -164,7 +164,7 @@ fn a_client_moves_to_another_tenant_only_for_a_caller_who_may_write_both() {
     assert_eq!((moved.tenant, moved.modified), (tenant("other"), now()));
     // A tenant that does not exist is the store's to find; the domain checks only the id.
     let refused = decide(&move_to("Not A Tenant"), &Grants::everything());
-    assert!(matches!(refused, Err(Refusal::Patch(_))), "{refused:?}");
+    assert!(matches!(refused, Err(Refusal::Invalid(_))), "{refused:?}");
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn a_patch_whose_result_breaks_a_rule_is_refused_as_the_patchs_fault() {
     let none =
         patch(serde_json::json!([{"op": "replace", "path": "/clientAuthMethod", "value": "none"}]));
     let refused = decide(&none, &Grants::everything());
-    assert!(matches!(refused, Err(Refusal::Patch(_))), "{refused:?}");
+    assert!(matches!(refused, Err(Refusal::Invalid(_))), "{refused:?}");
 }
 
 #[test]

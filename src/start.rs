@@ -1,0 +1,123 @@
+//! Starting on a database: open the store the settings name, wait for the database with
+//! backoff, bring its schema up to date, and on a new installation announce the first token.
+//! The server and the command line's local commands both begin here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::app::{self, App};
+use crate::config::Settings;
+use crate::domain::change::{Actor, ChangeContext};
+use crate::domain::time;
+use crate::domain::token::{ApiToken, TokenText};
+use crate::store::{self, Store, StoreError};
+use crate::telemetry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address} (CLIENTD_LISTEN): {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot reach the database at {url} (DATABASE_URL) after {waited:?}: {source}")]
+    DatabaseUnreachable {
+        url: String,
+        waited: Duration,
+        source: StoreError,
+    },
+    #[error("cannot use the database at {url} (DATABASE_URL): {source}")]
+    Database { url: String, source: StoreError },
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
+    #[error("cannot issue the first admin token: {0}")]
+    FirstToken(String),
+    #[error("{0}")]
+    Command(String),
+}
+
+/// Connects to the database the settings name, ready for the use cases; `App::close` lets
+/// the database go.
+pub async fn app(settings: &Settings) -> Result<App, StartError> {
+    Ok(App::new(connect(settings).await?, settings))
+}
+
+/// Opens the store, waits for the database with backoff, and brings its schema up to date.
+pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    let store = open(settings)?;
+    ready(store.as_ref(), settings).await?;
+    Ok(store)
+}
+
+pub(crate) fn database_error(settings: &Settings, source: StoreError) -> StartError {
+    StartError::Database {
+        url: telemetry::redact_url(&settings.database_url),
+        source,
+    }
+}
+
+/// The store the settings name; no connection is made yet.
+pub(crate) fn open(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    store::open(&settings.database_url, &settings.pool())
+        .map_err(|source| database_error(settings, source))
+}
+
+/// Waits for the database with backoff, then brings its schema up to date.
+pub(crate) async fn ready(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
+    let url = telemetry::redact_url(&settings.database_url);
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    while let Err(source) = probe(store, settings.db_wait()).await {
+        if started.elapsed() + delay > settings.db_wait() {
+            return Err(StartError::DatabaseUnreachable {
+                url,
+                waited: started.elapsed(),
+                source,
+            });
+        }
+        tracing::warn!(%url, attempt, retry_in = ?delay, error = %source, "database not reachable yet");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        attempt += 1;
+    }
+    store
+        .migrate()
+        .await
+        .map_err(|source| database_error(settings, source))
+}
+
+/// One connection attempt, bounded so that a host that drops packets cannot stall the start.
+async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
+    let limit = limit.clamp(Duration::from_secs(1), Duration::from_secs(10));
+    match tokio::time::timeout(limit, store.probe()).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+    }
+}
+
+/// With no bootstrap token configured, a new installation prints one admin token, once.
+/// It goes to standard output, apart from the logs on standard error.
+pub(crate) async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
+    let token = ApiToken::new(
+        "first admin token",
+        &["admin".to_owned()],
+        &[],
+        None,
+        time::now(),
+    )
+    .map_err(|invalid| StartError::FirstToken(invalid.to_string()))?;
+    let (text, hash) =
+        TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
+    let change = ChangeContext::without_request(Actor::Bootstrap);
+    let event = app::tokens::event(&change, crate::domain::audit::Action::TokenCreate, &token);
+    let issued = (store.create_first_token(&token, &hash, &event).await)
+        .map_err(|e| StartError::FirstToken(e.to_string()))?;
+    if issued {
+        println!(
+            "First admin token (shown once, keep it safe): {}",
+            text.expose()
+        );
+    }
+    Ok(())
+}
