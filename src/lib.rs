@@ -100,7 +100,7 @@ pub async fn serve(
         let app = use_cases.clone();
         async move { app.cache.follow(app.store.as_ref(), changes).await }
     });
-    let uses = tokio::spawn(app::uses::record_every_second(
+    let uses = tokio::spawn(app::secret_uses::record_every_second(
         use_cases.clone(),
         stopped.clone(),
     ));
@@ -126,7 +126,7 @@ pub async fn serve(
     upkeep.abort();
     let _ = uses.await;
     // What the last requests noted is written before the database is let go.
-    app::uses::record(&use_cases).await;
+    app::secret_uses::record(&use_cases).await;
     coherence.abort();
     store.close().await;
     tracing::info!("stopped");

@@ -66,7 +66,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Watched {
+        let io = TokioIo::new(ActivityStream {
             stream,
             activity: activity.clone(),
         });
@@ -164,10 +164,10 @@ impl Activity {
         self.last_io.store(self.now(), Ordering::Relaxed);
     }
 
-    fn begin_request(self: &Arc<Self>) -> UnderWay {
+    fn begin_request(self: &Arc<Self>) -> InFlightRequest {
         self.requests_under_way.fetch_add(1, Ordering::Relaxed);
         self.head_started.store(NO_HEAD, Ordering::Relaxed);
-        UnderWay(self.clone())
+        InFlightRequest(self.clone())
     }
 
     /// How long the connection may go on as it is; None when it must close now.
@@ -196,9 +196,9 @@ impl Activity {
 }
 
 /// A request under way on a connection, until dropped.
-struct UnderWay(Arc<Activity>);
+struct InFlightRequest(Arc<Activity>);
 
-impl Drop for UnderWay {
+impl Drop for InFlightRequest {
     fn drop(&mut self) {
         self.0.requests_under_way.fetch_sub(1, Ordering::Relaxed);
         self.0.head_started.store(NO_HEAD, Ordering::Relaxed);
@@ -207,12 +207,12 @@ impl Drop for UnderWay {
 }
 
 /// A TCP stream that tells its `Activity` when bytes move.
-struct Watched {
+struct ActivityStream {
     stream: TcpStream,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl AsyncRead for ActivityStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -228,7 +228,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl AsyncWrite for ActivityStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -80,12 +80,12 @@ pub struct CacheStats {
 }
 
 pub struct Cache {
-    clients: Shelf<ClientId, CachedClient>,
-    tokens: Shelf<Uuid, StoredToken>,
+    clients: CoherentCache<ClientId, CachedClient>,
+    tokens: CoherentCache<Uuid, StoredToken>,
     /// Token ids the store did not know when last asked, for a minute at most. Dropped with
     /// the token's entry by every change to it; a token is created under a fresh random id,
     /// so no replica can hold an entry for it before it exists.
-    unknown_tokens: Shelf<Uuid, ()>,
+    unknown_tokens: CoherentCache<Uuid, ()>,
     /// Bumped by every flush: no load begun before one is kept.
     epoch: AtomicU64,
     /// Whether the feed of changes is heard, so that what is kept is current.
@@ -102,9 +102,9 @@ impl Cache {
             .build();
         let most = |entries: u64| if bytes == 0 { 0 } else { entries };
         Self {
-            clients: Shelf::new(clients),
-            tokens: Shelf::new(moka::sync::Cache::new(most(TOKENS))),
-            unknown_tokens: Shelf::new(
+            clients: CoherentCache::new(clients),
+            tokens: CoherentCache::new(moka::sync::Cache::new(most(TOKENS))),
+            unknown_tokens: CoherentCache::new(
                 moka::sync::Cache::builder()
                     .max_capacity(most(UNKNOWN_TOKENS))
                     .time_to_live(Duration::from_secs(60))
@@ -193,8 +193,8 @@ impl Cache {
     /// Forgets `change` when the returned guard goes: after the write it guards, whether the
     /// write finished, failed, or was abandoned half-way (a timeout, a caller hanging up)
     /// after it may have committed.
-    pub fn forget_after(&self, change: Change) -> Forget<'_> {
-        Forget {
+    pub fn forget_after(&self, change: Change) -> ForgetOnDrop<'_> {
+        ForgetOnDrop {
             cache: self,
             change,
         }
@@ -229,7 +229,7 @@ impl Cache {
 
     fn stamp<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static>(
         &self,
-        shelf: &Shelf<K, V>,
+        shelf: &CoherentCache<K, V>,
         key: &K,
     ) -> Stamp {
         Stamp {
@@ -239,7 +239,7 @@ impl Cache {
         }
     }
 
-    fn keep<K, V>(&self, shelf: &Shelf<K, V>, key: &K, value: &Arc<V>, stamp: Stamp)
+    fn keep<K, V>(&self, shelf: &CoherentCache<K, V>, key: &K, value: &Arc<V>, stamp: Stamp)
     where
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Send + Sync + 'static,
@@ -303,12 +303,12 @@ async fn resubscribe(store: &dyn Store) -> Box<dyn ChangeFeed> {
 }
 
 /// Forgets its change when dropped (see `Cache::forget_after`).
-pub struct Forget<'a> {
+pub struct ForgetOnDrop<'a> {
     cache: &'a Cache,
     change: Change,
 }
 
-impl Drop for Forget<'_> {
+impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
         self.cache.forget(&self.change);
     }
@@ -327,13 +327,13 @@ struct Stamp {
 /// stripes are many and cheap.
 const STRIPES: usize = 1024;
 
-struct Shelf<K, V> {
+struct CoherentCache<K, V> {
     entries: moka::sync::Cache<K, Arc<V>>,
     drops: Box<[AtomicU64]>,
     hasher: RandomState,
 }
 
-impl<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static> Shelf<K, V> {
+impl<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static> CoherentCache<K, V> {
     fn new(entries: moka::sync::Cache<K, Arc<V>>) -> Self {
         Self {
             entries,
@@ -365,10 +365,13 @@ impl<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static> Shelf<K, V>
 mod tests {
     use super::*;
 
-    fn trusted_cache() -> (Cache, Shelf<u64, &'static str>) {
+    fn trusted_cache() -> (Cache, CoherentCache<u64, &'static str>) {
         let cache = Cache::new(1 << 20);
         cache.trust();
-        (cache, Shelf::new(moka::sync::Cache::builder().build()))
+        (
+            cache,
+            CoherentCache::new(moka::sync::Cache::builder().build()),
+        )
     }
 
     #[test]

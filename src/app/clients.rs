@@ -13,7 +13,7 @@ use crate::domain::query::{ClientFilter, Position, Sorter};
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::{Invalid, Missing, time};
-use crate::store::{Change, ClientQuery, Commit, Reach, StoreError};
+use crate::store::{Change, ClientQuery, Reach, StoreError, WriteMode};
 
 /// A new client and, for a CONFIDENTIAL one, its first secret (shown this once). A dry run
 /// makes every check a real create makes, the database's included, and keeps nothing: no
@@ -23,7 +23,7 @@ pub async fn create(
     caller: &Caller,
     tenant: TenantId,
     request: CreateClient,
-    commit: Commit,
+    mode: WriteMode,
 ) -> Result<(Client, Option<IssuedSecret>)> {
     // Answered before the tenant is looked up, so a 403 says nothing about whether it exists.
     if !caller.grants.can_write(&tenant) {
@@ -32,13 +32,13 @@ pub async fn create(
         ));
     }
     let client = request.into_client(tenant, time::now())?;
-    let secret = match (client.client_type(), commit) {
-        (ClientType::Confidential, Commit::Yes) => Some(IssuedSecret::generate()?),
+    let secret = match (client.client_type(), mode) {
+        (ClientType::Confidential, WriteMode::Apply) => Some(IssuedSecret::generate()?),
         _ => None,
     };
     let event = event(&caller.change, Action::ClientCreate, &client);
     (app.store)
-        .create_client(&client, secret.as_ref(), &event, commit)
+        .create_client(&client, secret.as_ref(), &event, mode)
         .await?;
     Ok((client, secret))
 }
@@ -133,7 +133,7 @@ pub async fn patch(
     id: &ClientId,
     patch: &ClientPatch,
     if_match: Option<&[String]>,
-    commit: Commit,
+    mode: WriteMode,
 ) -> Result<Client> {
     require_writable(app, caller, id).await?;
     let now = time::now();
@@ -154,8 +154,8 @@ pub async fn patch(
     let seen = app.cache.held_client(id);
     let seen = seen.as_ref().map(|held| &held.client);
     let _forget =
-        (commit == Commit::Yes).then(|| app.cache.forget_after(Change::Client(id.clone())));
-    match app.store.update_client(id, seen, &decide, commit).await {
+        (mode == WriteMode::Apply).then(|| app.cache.forget_after(Change::Client(id.clone())));
+    match app.store.update_client(id, seen, &decide, mode).await {
         // The client exists (its row was written): what is missing is the tenant it moves to.
         Err(StoreError::NotFound(Missing::Tenant)) => {
             Err(Invalid::one("/tenant", "no tenant with this id").into())

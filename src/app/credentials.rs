@@ -9,7 +9,7 @@ use crate::domain::change::ChangeContext;
 use crate::domain::client::{self, Client, ClientId, CredentialChange};
 use crate::domain::credential::{CreateCredential, Credential, CredentialType};
 use crate::domain::time::{self, Timestamp};
-use crate::store::{Commit, CredentialDecision, CredentialQuery};
+use crate::store::{CredentialDecision, CredentialQuery, WriteMode};
 
 /// A credential beside the client that holds it, as the listing of all credentials shows it.
 pub use crate::store::ClientCredential;
@@ -20,10 +20,10 @@ async fn change(
     caller: &Caller,
     client: &ClientId,
     decide: &CredentialDecision<'_>,
-    commit: Commit,
+    mode: WriteMode,
 ) -> Result<Credential> {
     clients::require_writable(app, caller, client).await?;
-    let change = app.store.change_credentials(client, decide, commit).await?;
+    let change = app.store.change_credentials(client, decide, mode).await?;
     Ok(touched(&change).clone())
 }
 
@@ -40,7 +40,7 @@ pub async fn add(
     caller: &Caller,
     client: &ClientId,
     request: CreateCredential,
-    commit: Commit,
+    mode: WriteMode,
 ) -> Result<Credential> {
     let new = request.into_credential(time::now())?;
     let most = app.max_credentials;
@@ -49,7 +49,7 @@ pub async fn add(
         let event = event(&caller.change, Action::CredentialCreate, current, &new);
         Ok((added, event))
     };
-    change(app, caller, client, &decide, commit).await
+    change(app, caller, client, &decide, mode).await
 }
 
 /// Credentials across every client of the tenants the caller can read, by id: "which
@@ -126,7 +126,7 @@ pub async fn change_expiry(
         .with_patch(patch, vec!["expires_at".to_owned()]);
         Ok((change, event))
     };
-    change(app, caller, client, &decide, Commit::Yes).await
+    change(app, caller, client, &decide, WriteMode::Apply).await
 }
 
 pub async fn remove(app: &App, caller: &Caller, client: &ClientId, credential: &str) -> Result<()> {
@@ -141,7 +141,7 @@ pub async fn remove(app: &App, caller: &Caller, client: &ClientId, credential: &
         );
         Ok((change, event))
     };
-    change(app, caller, client, &decide, Commit::Yes)
+    change(app, caller, client, &decide, WriteMode::Apply)
         .await
         .map(|_| ())
 }

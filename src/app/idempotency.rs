@@ -16,7 +16,7 @@ use crate::domain::audit::Event;
 use crate::domain::change::Actor;
 use crate::domain::client::ClientId;
 use crate::domain::time;
-use crate::store::{Claim, Horizon};
+use crate::store::{Claim, ClaimDeadlines};
 
 /// An answer kept for replay: never a secret or token text (the caller strips them).
 pub use crate::store::StoredAnswer;
@@ -65,14 +65,14 @@ pub async fn claim(
 ) -> Result<KeyClaim> {
     let actor = actor_key(&caller.change.actor);
     let now = time::now();
-    let horizon = Horizon {
+    let deadlines = ClaimDeadlines {
         now,
         expired: now - LIFETIME,
         abandoned: now - app.abandoned_after,
     };
     let id = Uuid::now_v7();
     let claim = (app.store)
-        .claim_idempotency_key(&actor, &key, request_hash, id, horizon)
+        .claim_idempotency_key(&actor, &key, request_hash, id, deadlines)
         .await?;
     Ok(match claim {
         Claim::Claimed => KeyClaim::Held(HeldKey { actor, key, id }),

@@ -10,10 +10,10 @@ pub mod events;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod limits;
+pub mod secret_uses;
 pub mod secrets;
 pub mod tenants;
 pub mod tokens;
-pub mod uses;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -26,12 +26,12 @@ use crate::store::Store;
 
 /// What the use cases' callers see of the store: whether a change is made or only rehearsed,
 /// and the connection pool's figures.
-pub use crate::store::{Commit, PoolStats};
+pub use crate::store::{PoolStats, WriteMode};
 use cache::Cache;
 pub use error::{Error, Result};
 pub use housekeeping::prune;
 use limits::{FailureLimit, VerifyKey};
-use uses::SecretUses;
+use secret_uses::SecretUses;
 
 /// What every use case works with.
 #[derive(Clone)]
@@ -41,7 +41,7 @@ pub struct App {
     pub max_credentials: usize,
     pub verify_failures: Arc<FailureLimit<VerifyKey>>,
     pub cache: Arc<Cache>,
-    pub uses: Arc<SecretUses>,
+    pub secret_uses: Arc<SecretUses>,
     /// A remembered request still unfinished after this long counts as abandoned (the server
     /// stopped under it), and its claim may be taken over if its change never committed; a
     /// change still under way then fails rather than happen twice.
@@ -58,7 +58,7 @@ impl App {
                 per_minute.unwrap_or(NonZeroU32::MIN),
             )),
             cache: Arc::new(Cache::new(settings.cache_mib * 1024 * 1024)),
-            uses: Arc::default(),
+            secret_uses: Arc::default(),
             abandoned_after: chrono::TimeDelta::seconds(
                 i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
             ),

@@ -106,7 +106,7 @@ pub async fn verify(
         && (rotation::use_is_news(secret.last_used, now)
             || rotation::use_is_news(client.last_used, now))
     {
-        app.uses.note(&client.id, secret.hash, now);
+        app.secret_uses.note(&client.id, secret.hash, now);
     }
     Ok(slot)
 }

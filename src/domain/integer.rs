@@ -45,7 +45,7 @@ where
     D: Deserializer<'de>,
     T: Integer,
 {
-    deserializer.deserialize_any(Whole(PhantomData))
+    deserializer.deserialize_any(WholeNumber(PhantomData))
 }
 
 /// Reads an optional integer field, `null` as none:
@@ -55,12 +55,12 @@ where
     D: Deserializer<'de>,
     T: Integer,
 {
-    deserializer.deserialize_option(WholeOrNull(PhantomData))
+    deserializer.deserialize_option(WholeNumberOrNull(PhantomData))
 }
 
-struct Whole<T>(PhantomData<T>);
+struct WholeNumber<T>(PhantomData<T>);
 
-impl<'de, T: Integer> Visitor<'de> for Whole<T> {
+impl<'de, T: Integer> Visitor<'de> for WholeNumber<T> {
     type Value = T;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -80,9 +80,9 @@ impl<'de, T: Integer> Visitor<'de> for Whole<T> {
     }
 }
 
-struct WholeOrNull<T>(PhantomData<T>);
+struct WholeNumberOrNull<T>(PhantomData<T>);
 
-impl<'de, T: Integer> Visitor<'de> for WholeOrNull<T> {
+impl<'de, T: Integer> Visitor<'de> for WholeNumberOrNull<T> {
     type Value = Option<T>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -134,7 +134,7 @@ fn from_double<T: Integer, E: Error>(value: f64) -> Result<T, E> {
              plain digits, without a fraction or exponent, which a double may have rounded"
         )));
     }
-    // Whole and within ±(2^53 − 1), so the conversion is exact.
+    // WholeNumber and within ±(2^53 − 1), so the conversion is exact.
     in_range(value as i128, &value)
 }
 

@@ -39,8 +39,8 @@ async fn create_client(
     dry_run: DryRun,
     JsonBody(request): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
-    let commit = dry_run.commit();
-    let (client, secret) = clients::create(&state.app, &caller, tenant, request, commit).await?;
+    let mode = dry_run.write_mode();
+    let (client, secret) = clients::create(&state.app, &caller, tenant, request, mode).await?;
     let mut document = client.document_value();
     if let (Some(secret), Value::Object(fields)) = (&secret, &mut document) {
         fields.insert("secret".to_owned(), Value::from(secret.text.expose()));
@@ -103,15 +103,8 @@ async fn patch_client(
     }
     let patch = ClientPatch::parse(parse_json::<Value>(&body)?)?;
     let if_match = if_match(&headers)?;
-    let commit = dry_run.commit();
-    let client = clients::patch(
-        &state.app,
-        &caller,
-        &id,
-        &patch,
-        if_match.as_deref(),
-        commit,
-    );
+    let mode = dry_run.write_mode();
+    let client = clients::patch(&state.app, &caller, &id, &patch, if_match.as_deref(), mode);
     Ok((dry_run.header(), document_response(&client.await?)).into_response())
 }
 

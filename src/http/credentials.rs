@@ -44,8 +44,8 @@ async fn create_credential(
     dry_run: DryRun,
     JsonBody(request): JsonBody<CreateCredential>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let commit = dry_run.commit();
-    let created = credentials::add(&state.app, &caller, &client, request, commit).await?;
+    let mode = dry_run.write_mode();
+    let created = credentials::add(&state.app, &caller, &client, request, mode).await?;
     let location = format!("{prefix}/clients/{client}/credentials/{}", created.id);
     Ok((
         StatusCode::CREATED,

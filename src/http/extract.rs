@@ -240,11 +240,11 @@ impl DryRun {
         Some(Self(raw.dry_run.unwrap_or(false)))
     }
 
-    pub fn commit(&self) -> crate::app::Commit {
+    pub fn write_mode(&self) -> crate::app::WriteMode {
         if self.0 {
-            crate::app::Commit::DryRun
+            crate::app::WriteMode::DryRun
         } else {
-            crate::app::Commit::Yes
+            crate::app::WriteMode::Apply
         }
     }
 

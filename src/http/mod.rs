@@ -42,17 +42,17 @@ use throttle::TrustedProxies;
 /// What every handler and middleware shares. Extractors clone it per request, so it is one
 /// `Arc` (a clone of each field was several atomic counts a request).
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<StateParts>);
 
 impl std::ops::Deref for AppState {
-    type Target = Shared;
+    type Target = StateParts;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &StateParts {
         &self.0
     }
 }
 
-pub struct Shared {
+pub struct StateParts {
     pub app: App,
     /// Hash of `CLIENTD_BOOTSTRAP_TOKEN`, which holds every permission.
     pub bootstrap: Option<SecretHash>,
@@ -69,7 +69,7 @@ impl AppState {
         settings: &Settings,
     ) -> Result<Self, metrics_exporter_prometheus::BuildError> {
         let auth_failures = NonZeroU32::new(settings.auth_failures_per_minute);
-        Ok(Self(Arc::new(Shared {
+        Ok(Self(Arc::new(StateParts {
             app,
             bootstrap: settings.bootstrap_token.as_ref().map(|token| token.hash()),
             metrics: Arc::new(Metrics::new()?),

@@ -45,10 +45,11 @@ pub struct ClientQuery<'a> {
     pub limit: Limit,
 }
 
-/// A write that is only a rehearsal: every check and statement of the real one, rolled back.
+/// Whether a write is made, or only rehearsed: a dry run takes every check of the real one
+/// and stores nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Commit {
-    Yes,
+pub enum WriteMode {
+    Apply,
     DryRun,
 }
 
@@ -61,7 +62,7 @@ pub trait ClientStore: Send + Sync {
         client: &Client,
         secret: Option<&IssuedSecret>,
         event: &Event,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<()>;
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
     /// A page of clients; `next_cursor` is an encoded `Position`.
@@ -82,7 +83,7 @@ pub trait ClientStore: Send + Sync {
         id: &ClientId,
         seen: Option<&Client>,
         decide: &ClientDecision<'_>,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<Client>;
     /// Deletes the client, with its secrets and credentials, if it is still in `read`'s
     /// tenant. `read` is the client as the caller last saw it: when the row is still exactly

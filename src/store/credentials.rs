@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::rows::{self, CredentialRow};
-use super::{Commit, StoreError, StoreResult};
+use super::{StoreError, StoreResult, WriteMode};
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId, CredentialChange};
 use crate::domain::credential::{Credential, CredentialType};
@@ -54,7 +54,7 @@ pub trait CredentialStore: Send + Sync {
         &self,
         client: &ClientId,
         decide: &CredentialDecision<'_>,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<CredentialChange>;
 }
 

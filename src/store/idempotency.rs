@@ -43,7 +43,7 @@ pub enum Claim {
 /// Which records a claim may take over: those created before `expired`, and those whose
 /// first request never finished and was started before `abandoned`.
 #[derive(Debug, Clone, Copy)]
-pub struct Horizon {
+pub struct ClaimDeadlines {
     pub now: Timestamp,
     pub expired: Timestamp,
     pub abandoned: Timestamp,
@@ -58,7 +58,7 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         request_hash: &[u8],
         claim: Uuid,
-        horizon: Horizon,
+        deadlines: ClaimDeadlines,
     ) -> StoreResult<Claim>;
     /// Keeps the answer of `claim` (a claim taken over since by another request is left
     /// alone).
@@ -76,7 +76,7 @@ pub trait IdempotencyStore: Send + Sync {
     async fn forget_idempotency_keys(&self, created_before: Timestamp) -> StoreResult<u64>;
 }
 
-/// Frees the key of a record a new claim may take over (see `Horizon`).
+/// Frees the key of a record a new claim may take over (see `ClaimDeadlines`).
 pub(super) const TAKE_OVER: &str = "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2
      AND (created < $3 OR (status IS NULL AND committed IS NULL AND created < $4))";
 pub(super) const INSERT_CLAIM: &str =

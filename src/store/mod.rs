@@ -29,10 +29,10 @@ use crate::domain::audit::Event;
 use crate::domain::refusal::Refusal;
 
 pub use changes::{Change, ChangeFeed};
-pub use clients::{ClientDecision, ClientQuery, ClientStore, Commit, Reach};
+pub use clients::{ClientDecision, ClientQuery, ClientStore, Reach, WriteMode};
 pub use credentials::{ClientCredential, CredentialDecision, CredentialQuery, CredentialStore};
 pub use events::{EventQuery, EventStore, History};
-pub use idempotency::{Claim, Horizon, IdempotencyStore, StoredAnswer};
+pub use idempotency::{Claim, ClaimDeadlines, IdempotencyStore, StoredAnswer};
 pub use postgres::PostgresStore;
 pub use secrets::{SecretDecision, SecretStore};
 pub use sqlite::SqliteStore;

@@ -429,7 +429,7 @@ mod claims {
     use clientd::domain::change::{Actor, ChangeContext};
     use clientd::domain::tenant::Tenant;
     use clientd::domain::time;
-    use clientd::store::{Claim, Horizon, PoolSettings, StoreError};
+    use clientd::store::{Claim, ClaimDeadlines, PoolSettings, StoreError};
 
     async fn check(url: &str) {
         let settings = PoolSettings {
@@ -440,13 +440,13 @@ mod claims {
         let store = clientd::store::open(url, &settings).unwrap();
         store.migrate().await.unwrap();
         let now = time::now();
-        let fresh = Horizon {
+        let fresh = ClaimDeadlines {
             now,
             expired: now - chrono::TimeDelta::hours(24),
             abandoned: now - chrono::TimeDelta::minutes(1),
         };
         // Every claim counts as abandoned, as if its request had run for too long.
-        let late = Horizon {
+        let late = ClaimDeadlines {
             abandoned: now + chrono::TimeDelta::minutes(1),
             ..fresh
         };

@@ -138,7 +138,7 @@ impl CreateCredential {
             );
         }
         let id = credential_id().map_err(|e| Invalid::one("/", format!("no randomness: {e}")))?;
-        let new = New { id, name, now };
+        let new = CommonFields { id, name, now };
         let credential = match self.credential_type {
             CredentialType::CertSubjectDn => self.subject_dn_credential(new, &mut v),
             CredentialType::PublicKey | CredentialType::X509Cert => {
@@ -156,7 +156,7 @@ impl CreateCredential {
     }
 
     /// `cert_subject_dn`: the DN alone, normalised; nothing of a key applies.
-    fn subject_dn_credential(self, new: New, v: &mut Violations) -> Option<Credential> {
+    fn subject_dn_credential(self, new: CommonFields, v: &mut Violations) -> Option<Credential> {
         for (pointer, given) in [
             ("/pem", self.pem.is_some()),
             ("/alg", self.alg.is_some()),
@@ -202,7 +202,7 @@ impl CreateCredential {
     }
 
     /// `public_key` and `x509_cert`: an RSA key, bare or in a certificate.
-    fn key_credential(self, new: New, v: &mut Violations) -> Option<Credential> {
+    fn key_credential(self, new: CommonFields, v: &mut Violations) -> Option<Credential> {
         if self.subject_dn.is_some() {
             v.add(
                 "/subject_dn",
@@ -281,7 +281,7 @@ impl CreateCredential {
 }
 
 /// What every new credential has, whatever its type.
-struct New {
+struct CommonFields {
     id: String,
     name: String,
     now: Timestamp,

@@ -16,7 +16,7 @@ use crate::domain::refusal::Refusal;
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Commit, Dialect, SortedRow};
+use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode};
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
@@ -259,9 +259,9 @@ impl ClientStore for PostgresStore {
         client: &Client,
         secret: Option<&IssuedSecret>,
         event: &Event,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<()> {
-        if commit == Commit::DryRun {
+        if mode == WriteMode::DryRun {
             return rehearse_create(self, client).await;
         }
         let insert = sqlx::query(CREATE_CLIENT_AT_ONCE)
@@ -311,9 +311,9 @@ impl ClientStore for PostgresStore {
         id: &ClientId,
         seen: Option<&Client>,
         decide: &ClientDecision<'_>,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<Client> {
-        if commit == Commit::DryRun {
+        if mode == WriteMode::DryRun {
             return rehearse_update(self, id, decide).await;
         }
         if let Some(changed) = update_if_unchanged(self, id, seen, decide).await? {

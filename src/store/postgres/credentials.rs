@@ -15,7 +15,7 @@ use crate::store::credentials::{
 };
 use crate::store::rows::{self, CredentialRow};
 use crate::store::{
-    ClientStore, Commit, CredentialDecision, CredentialStore, StoreError, StoreResult,
+    ClientStore, CredentialDecision, CredentialStore, StoreError, StoreResult, WriteMode,
 };
 
 /// A client's credentials, through the pool or inside a transaction.
@@ -120,9 +120,9 @@ impl CredentialStore for PostgresStore {
         &self,
         client: &ClientId,
         decide: &CredentialDecision<'_>,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<CredentialChange> {
-        if commit == Commit::DryRun {
+        if mode == WriteMode::DryRun {
             // Decided on the client as it is now, read without a lock: a rehearsal never
             // takes the write lock or queues behind writers.
             let current = ClientStore::client(self, client).await?;

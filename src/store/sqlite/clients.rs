@@ -17,7 +17,7 @@ use crate::domain::refusal::Refusal;
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Commit, Dialect, SortedRow};
+use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode};
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
@@ -143,9 +143,9 @@ impl ClientStore for SqliteStore {
         client: &Client,
         secret: Option<&IssuedSecret>,
         event: &Event,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<()> {
-        if commit == Commit::DryRun {
+        if mode == WriteMode::DryRun {
             return rehearse_create(self, client).await;
         }
         let mut tx = self.begin_write().await?;
@@ -207,9 +207,9 @@ impl ClientStore for SqliteStore {
         id: &ClientId,
         _seen: Option<&Client>,
         decide: &ClientDecision<'_>,
-        commit: Commit,
+        mode: WriteMode,
     ) -> StoreResult<Client> {
-        if commit == Commit::DryRun {
+        if mode == WriteMode::DryRun {
             return rehearse_update(self, id, decide).await;
         }
         // `seen` saves nothing here: without a one-statement write, every change is decided

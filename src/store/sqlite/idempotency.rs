@@ -12,7 +12,7 @@ use crate::store::idempotency::{
     RELEASE_CLAIM, TAKE_OVER,
 };
 use crate::store::rows::EventRow;
-use crate::store::{Claim, Horizon, IdempotencyStore, StoreResult, StoredAnswer};
+use crate::store::{Claim, ClaimDeadlines, IdempotencyStore, StoreResult, StoredAnswer};
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
@@ -22,7 +22,7 @@ impl IdempotencyStore for SqliteStore {
         key: &str,
         request_hash: &[u8],
         claim: Uuid,
-        horizon: Horizon,
+        deadlines: ClaimDeadlines,
     ) -> StoreResult<Claim> {
         let mut tx = self.begin_write().await?;
         // An abandoned claim is taken over only if its change never committed. A change
@@ -31,15 +31,15 @@ impl IdempotencyStore for SqliteStore {
         sqlx::query(TAKE_OVER)
             .bind(actor)
             .bind(key)
-            .bind(horizon.expired)
-            .bind(horizon.abandoned)
+            .bind(deadlines.expired)
+            .bind(deadlines.abandoned)
             .execute(&mut *tx)
             .await?;
         let claimed = sqlx::query(INSERT_CLAIM)
             .bind(actor)
             .bind(key)
             .bind(request_hash)
-            .bind(horizon.now)
+            .bind(deadlines.now)
             .bind(claim)
             .execute(&mut *tx)
             .await?

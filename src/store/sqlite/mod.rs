@@ -50,13 +50,13 @@ pub struct SqliteStore {
     /// For an in-memory database, one connection held for the life of the store: the
     /// database lives only while some connection is open, and the pool closes its own
     /// whenever a request is abandoned mid-query.
-    keeper: Option<Keeper>,
+    in_memory: Option<InMemoryDatabase>,
     /// The database file, locked by the one server that serves it (see `claim_sole_server`).
     file: Option<std::path::PathBuf>,
     sole_server: std::sync::Mutex<Option<std::fs::File>>,
 }
 
-struct Keeper {
+struct InMemoryDatabase {
     options: SqliteConnectOptions,
     connection: tokio::sync::OnceCell<tokio::sync::Mutex<sqlx::SqliteConnection>>,
 }
@@ -90,7 +90,7 @@ impl SqliteStore {
             return Ok(Self {
                 writer: pool.clone(),
                 pool,
-                keeper: Some(Keeper {
+                in_memory: Some(InMemoryDatabase {
                     options,
                     connection: tokio::sync::OnceCell::new(),
                 }),
@@ -102,20 +102,21 @@ impl SqliteStore {
             pool: connections(settings.max_connections).connect_lazy_with(options.clone()),
             file: Some(options.get_filename().to_owned()),
             writer: connections(1).connect_lazy_with(options),
-            keeper: None,
+            in_memory: None,
             sole_server: std::sync::Mutex::default(),
         })
     }
 
-    /// Opens the keeper's connection, once, before the schema is made.
+    /// Opens the in-memory database's held connection, once, before the schema is made.
     async fn keep_alive(&self) -> StoreResult<()> {
-        if let Some(keeper) = &self.keeper {
-            keeper
+        if let Some(in_memory) = &self.in_memory {
+            in_memory
                 .connection
                 .get_or_try_init(|| async {
-                    let connection =
-                        <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&keeper.options)
-                            .await?;
+                    let connection = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(
+                        &in_memory.options,
+                    )
+                    .await?;
                     Ok::<_, StoreError>(tokio::sync::Mutex::new(connection))
                 })
                 .await?;

@@ -5,7 +5,7 @@ use clientd::domain::audit::Action;
 use clientd::domain::client::Client;
 use clientd::domain::rotation::Slot;
 use clientd::domain::secret::IssuedSecret;
-use clientd::store::{Commit, StoreError};
+use clientd::store::{StoreError, WriteMode};
 
 use super::*;
 
@@ -19,7 +19,7 @@ on_each_store! {
         let client = new_client("acme", "portal", json!({"description": "Line one\n\tline two"}));
         let secret = IssuedSecret::generate().unwrap();
         let event = client_event(&cli(), Action::ClientCreate, &client);
-        (store.create_client(&client, Some(&secret), &event, Commit::Yes)).await.unwrap();
+        (store.create_client(&client, Some(&secret), &event, WriteMode::Apply)).await.unwrap();
         assert_eq!(store.client(&client.id).await.unwrap().as_ref(), Some(&client));
         let (read, secrets) = store.client_with_secrets(&client.id).await.unwrap().unwrap();
         let secrets: Vec<_> = (secrets.iter())
@@ -37,7 +37,7 @@ on_each_store! {
         create_tenant(store.as_ref(), "acme").await;
         let client = new_client("acme", "spa", json!({"app_type": "spa"}));
         let event = client_event(&cli(), Action::ClientCreate, &client);
-        store.create_client(&client, None, &event, Commit::Yes).await.unwrap();
+        store.create_client(&client, None, &event, WriteMode::Apply).await.unwrap();
         let (read, secrets) = store.client_with_secrets(&client.id).await.unwrap().unwrap();
         assert_eq!((read, secrets), (client, vec![]));
     }
@@ -53,7 +53,7 @@ on_each_store! {
         let first = create_client(store.as_ref(), "acme", "portal").await;
         let second = new_client("other", "portal", json!({"name": "Second"}));
         let event = client_event(&cli(), Action::ClientCreate, &second);
-        for commit in [Commit::Yes, Commit::DryRun] {
+        for commit in [WriteMode::Apply, WriteMode::DryRun] {
             let refused = store.create_client(&second, None, &event, commit).await;
             assert!(matches!(refused, Err(StoreError::Conflict(_))), "{commit:?}: {refused:?}");
         }
@@ -68,7 +68,7 @@ on_each_store! {
         let client = new_client("nowhere", "portal", json!({}));
         let event = client_event(&cli(), Action::ClientCreate, &client);
         let secret = IssuedSecret::generate().unwrap();
-        for (commit, secret) in [(Commit::Yes, Some(&secret)), (Commit::DryRun, None)] {
+        for (commit, secret) in [(WriteMode::Apply, Some(&secret)), (WriteMode::DryRun, None)] {
             let refused = store.create_client(&client, secret, &event, commit).await;
             assert!(
                 matches!(refused, Err(StoreError::NotFound(Missing::Tenant))),
@@ -83,11 +83,11 @@ on_each_store! {
         create_tenant(store.as_ref(), "acme").await;
         let client = new_client("acme", "portal", json!({}));
         let event = client_event(&cli(), Action::ClientCreate, &client);
-        store.create_client(&client, None, &event, Commit::DryRun).await.unwrap();
+        store.create_client(&client, None, &event, WriteMode::DryRun).await.unwrap();
         assert_eq!(store.client(&client.id).await.unwrap(), None);
         assert_eq!(actions(store.as_ref()).await, [Action::TenantCreate]);
         // The id is still free for the real create.
-        store.create_client(&client, None, &event, Commit::Yes).await.unwrap();
+        store.create_client(&client, None, &event, WriteMode::Apply).await.unwrap();
         assert_eq!(store.client(&client.id).await.unwrap(), Some(client));
     }
 

@@ -7,7 +7,7 @@ use clientd::domain::credential::Credential;
 use clientd::domain::page::PAGE_BYTES;
 use clientd::domain::tenant::Tenant;
 use clientd::domain::token::TenantScope;
-use clientd::store::{Commit, EventQuery, History, Store};
+use clientd::store::{EventQuery, History, Store, WriteMode};
 
 use super::*;
 
@@ -48,7 +48,7 @@ on_each_store! {
         let tenant = tenant_with(store.as_ref(), "acme", |t| tenant_event(&cli(), Action::TenantCreate, t)).await;
         let client = new_client("acme", "portal", json!({}));
         let created = client_event(&by_token(uuid::Uuid::now_v7()), Action::ClientCreate, &client);
-        store.create_client(&client, None, &created, Commit::Yes).await.unwrap();
+        store.create_client(&client, None, &created, WriteMode::Apply).await.unwrap();
         let after = Client { modified: time::now(), ..client.clone() };
         let patch = json!([{"op": "test", "path": "/name", "value": "x"}]);
         let mut patched = client_event(&cli(), Action::ClientPatch, &after)
@@ -56,7 +56,7 @@ on_each_store! {
         patched.source_ip = Some("192.0.2.7".parse().unwrap());
         patched.request_id = Some("req-1".into());
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(Some((after.clone(), patched.clone())));
-        store.update_client(&client.id, None, &decide, Commit::Yes).await.unwrap();
+        store.update_client(&client.id, None, &decide, WriteMode::Apply).await.unwrap();
         let gone = client_event(&cli(), Action::ClientDelete, &after);
         store.delete_client(&after, &|_: &Client| gone.clone()).await.unwrap();
         let expected: Vec<_> = [&gone, &patched, &created, &tenant].into_iter().map(as_read).collect();

@@ -8,7 +8,7 @@ use clientd::domain::credential::Credential;
 use clientd::domain::rotation::Slot;
 use clientd::domain::secret::SecretString;
 use clientd::domain::token::{Permission, TokenText};
-use clientd::store::{Commit, StoreError};
+use clientd::store::{StoreError, WriteMode};
 
 use super::*;
 use crate::migrations::{LEGACY_SECRET, LEGACY_TOKEN, last_release};
@@ -58,7 +58,7 @@ on_both_stores! {
         after.modified = time::now();
         let event = client_event(&cli(), Action::ClientPatch, &after);
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(Some((after.clone(), event.clone())));
-        store.update_client(&client.id, Some(&client), &decide, Commit::Yes).await.unwrap();
+        store.update_client(&client.id, Some(&client), &decide, WriteMode::Apply).await.unwrap();
         assert_eq!(store.client(&client.id).await.unwrap(), Some(after.clone()));
         store.delete_client(&after, &|c: &Client| client_event(&cli(), Action::ClientDelete, c)).await.unwrap();
         let audit = |t: &clientd::domain::tenant::Tenant| tenant_event(&cli(), Action::TenantDelete, t);

@@ -14,7 +14,7 @@ use clientd::domain::page::Limit;
 use clientd::domain::secret::IssuedSecret;
 use clientd::domain::tenant::{Tenant, TenantId};
 use clientd::domain::time::{self, Timestamp};
-use clientd::store::{Commit, EventQuery, History, Store};
+use clientd::store::{EventQuery, History, Store, WriteMode};
 use serde_json::{Value, json};
 
 use crate::helpers::TestDatabase;
@@ -141,7 +141,7 @@ pub fn client_event(change: &ChangeContext, action: Action, client: &Client) -> 
 pub async fn store_client(store: &dyn Store, client: &Client) -> IssuedSecret {
     let secret = IssuedSecret::generate().unwrap();
     let event = client_event(&cli(), Action::ClientCreate, client);
-    (store.create_client(client, Some(&secret), &event, Commit::Yes))
+    (store.create_client(client, Some(&secret), &event, WriteMode::Apply))
         .await
         .unwrap();
     secret

@@ -9,7 +9,7 @@ use clientd::domain::refusal::Refusal;
 use clientd::domain::rotation::{self, Rotation, Slot, StoredSecret};
 use clientd::domain::secret::IssuedSecret;
 use clientd::domain::token::{Grants, TenantScope};
-use clientd::store::{Commit, CredentialQuery, Store, StoreError};
+use clientd::store::{CredentialQuery, Store, StoreError, WriteMode};
 
 use super::*;
 
@@ -33,7 +33,7 @@ async fn add(
     client: &Client,
     credential: &Credential,
     most: usize,
-    commit: Commit,
+    mode: WriteMode,
 ) -> Result<CredentialChange, StoreError> {
     let decide = |current: &Client, existing: &[Credential]| {
         let added = client::decide_add(current, existing, credential, &Grants::everything(), most)?;
@@ -42,13 +42,13 @@ async fn add(
             credential_event(Action::CredentialCreate, current, credential),
         ))
     };
-    store.change_credentials(&client.id, &decide, commit).await
+    store.change_credentials(&client.id, &decide, mode).await
 }
 
 /// Adds a subject-DN credential to a stored client and returns it.
 pub async fn add_dn_credential(store: &dyn Store, client: &Client, dn: &str) -> Credential {
     let credential = dn_credential(dn);
-    add(store, client, &credential, 10, Commit::Yes)
+    add(store, client, &credential, 10, WriteMode::Apply)
         .await
         .unwrap();
     credential
@@ -165,9 +165,9 @@ on_each_store! {
             let removed = client::decide_remove(current, existing, &first.id, &Grants::everything(), time::now())?;
             Ok((removed, credential_event(Action::CredentialDelete, current, &first)))
         };
-        store.change_credentials(&client.id, &decide, Commit::Yes).await.unwrap();
+        store.change_credentials(&client.id, &decide, WriteMode::Apply).await.unwrap();
         assert_eq!(store.credentials(&client.id).await.unwrap(), [second]);
-        let refused = store.change_credentials(&client.id, &decide, Commit::Yes).await;
+        let refused = store.change_credentials(&client.id, &decide, WriteMode::Apply).await;
         assert!(matches!(refused, Err(StoreError::Refused(Refusal::NoSuchCredential))), "{refused:?}");
         assert_eq!(
             actions(store.as_ref()).await[..3],
@@ -184,7 +184,7 @@ on_each_store! {
             let change = client::decide_expiry(current, existing, &credential.id, expires, &Grants::everything(), time::now())?;
             Ok((change, credential_event(Action::CredentialPatch, current, &credential)))
         };
-        let CredentialChange::Replace(replaced) = store.change_credentials(&client.id, &decide, Commit::Yes).await.unwrap() else {
+        let CredentialChange::Replace(replaced) = store.change_credentials(&client.id, &decide, WriteMode::Apply).await.unwrap() else {
             panic!("not a replacement");
         };
         assert_eq!(replaced.expires_at, expires);
@@ -195,14 +195,14 @@ on_each_store! {
         create_tenant(store.as_ref(), "acme").await;
         let client = create_client(store.as_ref(), "acme", "portal").await;
         let kept = add_dn_credential(store.as_ref(), &client, "CN=a").await;
-        let over = add(store.as_ref(), &client, &dn_credential("CN=b"), 1, Commit::Yes).await;
+        let over = add(store.as_ref(), &client, &dn_credential("CN=b"), 1, WriteMode::Apply).await;
         assert!(matches!(over, Err(StoreError::Refused(Refusal::Conflict(_)))), "{over:?}");
         // A decision that lets the same key in twice still meets the store's own rule.
         let same = dn_credential("CN=a");
         let decide = |current: &Client, _: &[Credential]| {
             Ok((CredentialChange::Add(same.clone()), credential_event(Action::CredentialCreate, current, &same)))
         };
-        let twice = store.change_credentials(&client.id, &decide, Commit::Yes).await;
+        let twice = store.change_credentials(&client.id, &decide, WriteMode::Apply).await;
         assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
         assert_eq!(store.credentials(&client.id).await.unwrap(), [kept]);
         assert_eq!(actions(store.as_ref()).await[0], Action::CredentialCreate);
@@ -213,13 +213,13 @@ on_each_store! {
         create_tenant(store.as_ref(), "acme").await;
         let client = create_client(store.as_ref(), "acme", "portal").await;
         let credential = dn_credential("CN=a");
-        let CredentialChange::Add(added) = add(store.as_ref(), &client, &credential, 2, Commit::DryRun).await.unwrap() else {
+        let CredentialChange::Add(added) = add(store.as_ref(), &client, &credential, 2, WriteMode::DryRun).await.unwrap() else {
             panic!("not an addition");
         };
         assert_eq!(added, credential);
         assert_eq!(store.credentials(&client.id).await.unwrap(), []);
         assert_eq!(actions(store.as_ref()).await.len(), 2);
-        let missing = add(store.as_ref(), &new_client("acme", "nobody", json!({})), &credential, 2, Commit::DryRun).await;
+        let missing = add(store.as_ref(), &new_client("acme", "nobody", json!({})), &credential, 2, WriteMode::DryRun).await;
         assert!(matches!(missing, Err(StoreError::NotFound(Missing::Client))), "{missing:?}");
     }
 

@@ -5,7 +5,7 @@ use clientd::domain::client::Client;
 use clientd::domain::credential::Credential;
 use clientd::domain::query::{ClientFilter, Sorter, Term};
 use clientd::domain::token::TenantScope;
-use clientd::store::{ClientQuery, Commit, Horizon, Reach, Store, StoreError};
+use clientd::store::{ClaimDeadlines, ClientQuery, Reach, Store, StoreError, WriteMode};
 
 use super::*;
 
@@ -27,7 +27,9 @@ async fn try_store(
     client: &Client,
 ) -> (Result<(), StoreError>, Option<Client>, Vec<Action>) {
     let event = client_event(&cli(), Action::ClientCreate, client);
-    let stored = store.create_client(client, None, &event, Commit::Yes).await;
+    let stored = store
+        .create_client(client, None, &event, WriteMode::Apply)
+        .await;
     (
         stored,
         store.client(&client.id).await.unwrap(),
@@ -61,8 +63,8 @@ on_each_store! {
         let named = store.list_clients(&query).await;
         assert!(named.is_err(), "a name filter: {:?}", named.map(|p| p.items));
         let now = time::now();
-        let horizon = Horizon { now, expired: now, abandoned: now };
-        let claim = store.claim_idempotency_key("token:a", "k\u{0}", b"h", uuid::Uuid::now_v7(), horizon).await;
+        let deadlines = ClaimDeadlines { now, expired: now, abandoned: now };
+        let claim = store.claim_idempotency_key("token:a", "k\u{0}", b"h", uuid::Uuid::now_v7(), deadlines).await;
         assert!(claim.is_err(), "an idempotency key: {claim:?}");
         let tenant = new_tenant("other");
         let event = Event { request_id: Some("r\u{0}".into()), ..tenant_event(&cli(), Action::TenantCreate, &tenant) };
@@ -92,7 +94,7 @@ on_each_store! {
         after.modified = time::now();
         let event = client_event(&cli(), Action::ClientPatch, &after);
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(Some((after.clone(), event.clone())));
-        store.update_client(&client.id, Some(&client), &decide, Commit::Yes).await.unwrap();
+        store.update_client(&client.id, Some(&client), &decide, WriteMode::Apply).await.unwrap();
         assert_eq!(store.client(&client.id).await.unwrap().as_ref(), Some(&after));
         assert_eq!(listing_all(store.as_ref()).await, [after]);
         assert_eq!(trail(store.as_ref()).await[0], as_read(&event));

@@ -6,7 +6,7 @@ use clientd::domain::audit::{Action, Event};
 use clientd::domain::client::Client;
 use clientd::domain::credential::Credential;
 use clientd::domain::refusal::Refusal;
-use clientd::store::{Commit, Store, StoreError};
+use clientd::store::{Store, StoreError, WriteMode};
 
 use super::*;
 
@@ -26,7 +26,7 @@ pub async fn rename(store: &dyn Store, client: &Client, name: &str) -> Client {
             c.settings.name = name.to_owned()
         })))
     };
-    (store.update_client(&client.id, None, &decide, Commit::Yes))
+    (store.update_client(&client.id, None, &decide, WriteMode::Apply))
         .await
         .unwrap()
 }
@@ -36,7 +36,7 @@ pub async fn move_to(store: &dyn Store, client: &Client, tenant: &str) -> Client
     let decide = |current: &Client, _: Option<&[Credential]>| {
         Ok(Some(changed(current, |c| c.tenant = tenant_id(tenant))))
     };
-    (store.update_client(&client.id, None, &decide, Commit::Yes))
+    (store.update_client(&client.id, None, &decide, WriteMode::Apply))
         .await
         .unwrap()
 }
@@ -49,7 +49,7 @@ async fn add_owner(store: &dyn Store, id: &ClientId, seen: Option<&Client>, owne
         })))
     };
     store
-        .update_client(id, seen, &decide, Commit::Yes)
+        .update_client(id, seen, &decide, WriteMode::Apply)
         .await
         .unwrap();
 }
@@ -61,7 +61,7 @@ on_each_store! {
         let (after, event) = changed(&client, |c| c.settings.description = Some("new".into()));
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(Some((after.clone(), event.clone())));
         for seen in [Some(&client), None] {
-            let written = store.update_client(&client.id, seen, &decide, Commit::Yes).await;
+            let written = store.update_client(&client.id, seen, &decide, WriteMode::Apply).await;
             assert_eq!(written.unwrap(), after);
         }
         assert_eq!(store.client(&client.id).await.unwrap(), Some(after));
@@ -72,7 +72,7 @@ on_each_store! {
         create_tenant(store.as_ref(), "acme").await;
         let client = create_client(store.as_ref(), "acme", "portal").await;
         let decide = |_: &Client, _: Option<&[Credential]>| Err(Refusal::Stale);
-        for (seen, commit) in [(Some(&client), Commit::Yes), (None, Commit::Yes), (None, Commit::DryRun)] {
+        for (seen, commit) in [(Some(&client), WriteMode::Apply), (None, WriteMode::Apply), (None, WriteMode::DryRun)] {
             let refused = store.update_client(&client.id, seen, &decide, commit).await;
             assert!(matches!(refused, Err(StoreError::Refused(Refusal::Stale))), "{refused:?}");
         }
@@ -84,7 +84,7 @@ on_each_store! {
         create_tenant(store.as_ref(), "acme").await;
         let client = create_client(store.as_ref(), "acme", "portal").await;
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(None);
-        let kept = store.update_client(&client.id, Some(&client), &decide, Commit::Yes).await;
+        let kept = store.update_client(&client.id, Some(&client), &decide, WriteMode::Apply).await;
         assert_eq!(kept.unwrap(), client);
         assert_eq!(store.client(&client.id).await.unwrap(), Some(client));
         assert_eq!(actions(store.as_ref()).await.len(), 2);
@@ -136,14 +136,14 @@ on_each_store! {
             Ok(Some(changed(current, |c| c.settings.owners = names)))
         };
         for seen in [Some(&client), None] {
-            let written = store.update_client(&client.id, seen, &decide, Commit::Yes).await;
+            let written = store.update_client(&client.id, seen, &decide, WriteMode::Apply).await;
             assert_eq!(written.unwrap().settings.owners, ["CN=a"]);
         }
     }
 
     async fn an_update_of_a_missing_client_is_client_not_found(store) {
         let decide = |current: &Client, _: Option<&[Credential]>| Ok(Some(changed(current, |_| {})));
-        for commit in [Commit::Yes, Commit::DryRun] {
+        for commit in [WriteMode::Apply, WriteMode::DryRun] {
             let missing = store.update_client(&client_id("nobody"), None, &decide, commit).await;
             assert!(matches!(missing, Err(StoreError::NotFound(Missing::Client))), "{missing:?}");
         }
@@ -155,7 +155,7 @@ on_each_store! {
         let decide = |current: &Client, _: Option<&[Credential]>| {
             Ok(Some(changed(current, |c| c.tenant = tenant_id("nowhere"))))
         };
-        for (seen, commit) in [(Some(&client), Commit::Yes), (None, Commit::Yes), (None, Commit::DryRun)] {
+        for (seen, commit) in [(Some(&client), WriteMode::Apply), (None, WriteMode::Apply), (None, WriteMode::DryRun)] {
             let refused = store.update_client(&client.id, seen, &decide, commit).await;
             assert!(matches!(refused, Err(StoreError::NotFound(Missing::Tenant))), "{refused:?}");
         }
@@ -168,7 +168,7 @@ on_each_store! {
         let client = create_client(store.as_ref(), "acme", "portal").await;
         let (after, event) = changed(&client, |c| c.settings.enabled = false);
         let decide = |_: &Client, _: Option<&[Credential]>| Ok(Some((after.clone(), event.clone())));
-        let rehearsed = store.update_client(&client.id, Some(&client), &decide, Commit::DryRun).await;
+        let rehearsed = store.update_client(&client.id, Some(&client), &decide, WriteMode::DryRun).await;
         assert_eq!(rehearsed.unwrap(), after);
         assert_eq!(store.client(&client.id).await.unwrap(), Some(client));
         assert_eq!(actions(store.as_ref()).await.len(), 2);

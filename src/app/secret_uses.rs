@@ -36,7 +36,7 @@ impl SecretUses {
 /// Writes every noted use, and drops each client written from the cache so its next read
 /// shows the time. A use that fails to be written is noted again.
 pub async fn record(app: &App) {
-    for ((client, secret), at) in app.uses.take() {
+    for ((client, secret), at) in app.secret_uses.take() {
         let since = at - LAST_USED_GRANULARITY;
         let written = app
             .store
@@ -45,7 +45,7 @@ pub async fn record(app: &App) {
         app.cache.forget(&Change::Client(client.clone()));
         if let Err(error) = written {
             tracing::warn!(%error, client = %client.as_str(), "could not record a secret's use; will retry");
-            app.uses.note(&client, secret, at);
+            app.secret_uses.note(&client, secret, at);
         }
     }
 }
