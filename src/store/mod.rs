@@ -174,6 +174,10 @@ pub trait Operations: Send + Sync {
 }
 
 /// Everything clientd keeps.
+///
+/// Text handed to a store holds no NUL: the domain refuses it where it enters (`domain::text`,
+/// cursors, positions), because the backends disagree on it (Postgres refuses NUL in text and
+/// JSON, SQLite keeps it). A backend need not refuse it itself, only never store it altered.
 pub trait Store:
     Operations
     + TenantStore
