@@ -54,7 +54,7 @@ impl ClientFilter {
                     i + 1
                 ));
             }
-            terms.extend(
+            terms.push(
                 term(clause).map_err(|why| format!("term {} ({}): {why}", i + 1, show(clause)))?,
             );
         }
@@ -154,116 +154,180 @@ fn quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String
     }
 }
 
-fn term(clause: &[Token]) -> Result<Vec<Term>, String> {
-    let (field, op, value) = match clause {
-        [Token::Word(field), Token::Word(op)] => (field.as_str(), op.to_ascii_lowercase(), None),
-        [Token::Word(field), Token::Word(op), value] => {
-            (field.as_str(), op.to_ascii_lowercase(), Some(value))
+/// One term as written: `field operator [value]`, the operator lowercased.
+struct RawTerm<'a> {
+    field: &'a str,
+    op: String,
+    value: Option<&'a Token>,
+}
+
+impl<'a> RawTerm<'a> {
+    fn split(clause: &'a [Token]) -> Result<Self, String> {
+        let (field, op, value) = match clause {
+            [Token::Word(field), Token::Word(op)] => (field, op, None),
+            [Token::Word(field), Token::Word(op), value] => (field, op, Some(value)),
+            _ => {
+                return Err(
+                    "a term is: field operator value (or, not and parentheses are not supported: join terms with and)"
+                        .to_owned(),
+                );
+            }
+        };
+        Ok(Self {
+            field,
+            op: op.to_ascii_lowercase(),
+            value,
+        })
+    }
+
+    fn text(&self) -> Result<String, String> {
+        match self.value {
+            Some(Token::Quoted(text)) => Ok(text.clone()),
+            _ => Err(format!("{} takes a quoted string", self.op)),
         }
-        _ => {
-            return Err(
-                "a term is: field operator value (or, not and parentheses are not supported: join terms with and)"
-                    .to_owned(),
-            );
-        }
-    };
-    let text = |value: Option<&Token>| match value {
-        Some(Token::Quoted(text)) => Ok(text.clone()),
-        _ => Err(format!("{op} takes a quoted string")),
-    };
+    }
+
     // No name is longer than 200 characters, so neither is a value worth matching.
-    let name = |value: Option<&Token>| {
-        let name = text(value)?;
+    fn name(&self) -> Result<String, String> {
+        let name = self.text()?;
         if name.chars().count() > 200 {
             return Err("a name is at most 200 characters".to_owned());
         }
         Ok(name)
-    };
-    let list = |value: Option<&Token>| match value {
-        Some(Token::Quoted(text)) if op == "eq" => Ok(vec![text.clone()]),
-        Some(Token::List(items)) if op == "in" && !items.is_empty() => Ok(items.clone()),
-        _ => Err("eq takes a quoted string and in a non-empty list (\"a\", \"b\")".to_owned()),
-    };
-    let at = |value: Option<&Token>| {
-        let raw = match value {
+    }
+
+    fn list(&self) -> Result<Vec<String>, String> {
+        match self.value {
+            Some(Token::Quoted(text)) if self.op == "eq" => Ok(vec![text.clone()]),
+            Some(Token::List(items)) if self.op == "in" && !items.is_empty() => Ok(items.clone()),
+            _ => Err("eq takes a quoted string and in a non-empty list (\"a\", \"b\")".to_owned()),
+        }
+    }
+
+    fn at(&self) -> Result<Timestamp, String> {
+        let raw = match self.value {
             Some(Token::Quoted(text) | Token::Word(text)) => text,
-            _ => return Err(format!("{op} takes an RFC 3339 date-time")),
+            _ => return Err(format!("{} takes an RFC 3339 date-time", self.op)),
         };
         time::parse_rfc3339(raw).map_err(|why| format!("{raw:?} {why}"))
+    }
+
+    fn unsupported(&self) -> String {
+        format!(
+            "{} does not take {}; the fields and operators are {FIELDS}",
+            self.field, self.op
+        )
+    }
+}
+
+fn term(clause: &[Token]) -> Result<Term, String> {
+    let term = RawTerm::split(clause)?;
+    match term.field {
+        "name" => name_term(&term),
+        "appType" => app_type_term(&term),
+        "type" => client_type_term(&term),
+        "enabled" => enabled_term(&term),
+        "owners" => owners_term(&term),
+        "grantTypes" => grant_types_term(&term),
+        "lastUsed" | "created" | "modified" => time_term(&term),
+        field => Err(format!(
+            "{field} cannot be filtered on; the fields and operators are {FIELDS}"
+        )),
+    }
+}
+
+fn name_term(term: &RawTerm) -> Result<Term, String> {
+    let matching: fn(String) -> Term = match term.op.as_str() {
+        "eq" => Term::NameEq,
+        "sw" => Term::NameStartsWith,
+        "co" => Term::NameContains,
+        _ => return Err(term.unsupported()),
     };
-    let unsupported = || {
-        Err(format!(
-            "{field} does not take {op}; the fields and operators are {FIELDS}"
-        ))
+    Ok(matching(term.name()?))
+}
+
+fn app_type_term(term: &RawTerm) -> Result<Term, String> {
+    if !matches!(term.op.as_str(), "eq" | "in") {
+        return Err(term.unsupported());
+    }
+    let mut types = (term.list()?.iter())
+        .map(|t| AppType::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    types.sort_by_key(|t| t.as_str());
+    types.dedup();
+    Ok(Term::AppTypeIn(types))
+}
+
+/// `type` is the client type, CONFIDENTIAL or PUBLIC: the app types of that kind.
+fn client_type_term(term: &RawTerm) -> Result<Term, String> {
+    if !matches!(term.op.as_str(), "eq" | "in") {
+        return Err(term.unsupported());
+    }
+    let mut types = Vec::new();
+    for t in term.list()? {
+        let client_type = match t.as_str() {
+            "CONFIDENTIAL" => ClientType::Confidential,
+            "PUBLIC" => ClientType::Public,
+            other => {
+                return Err(format!(
+                    "unknown type {other:?}; use CONFIDENTIAL or PUBLIC"
+                ));
+            }
+        };
+        types.extend(
+            AppType::ALL
+                .into_iter()
+                .filter(|a| a.client_type() == client_type),
+        );
+    }
+    Ok(Term::AppTypeIn(types))
+}
+
+fn enabled_term(term: &RawTerm) -> Result<Term, String> {
+    if term.op != "eq" {
+        return Err(term.unsupported());
+    }
+    match term.value {
+        Some(Token::Word(word) | Token::Quoted(word)) if word == "true" => Ok(Term::Enabled(true)),
+        Some(Token::Word(word) | Token::Quoted(word)) if word == "false" => {
+            Ok(Term::Enabled(false))
+        }
+        _ => Err("enabled eq takes true or false".to_owned()),
+    }
+}
+
+fn owners_term(term: &RawTerm) -> Result<Term, String> {
+    if term.op != "co" {
+        return Err(term.unsupported());
+    }
+    Ok(Term::OwnersContain(term.text()?))
+}
+
+fn grant_types_term(term: &RawTerm) -> Result<Term, String> {
+    if term.op != "co" {
+        return Err(term.unsupported());
+    }
+    let grant = term.text()?;
+    let grant: GrantType = serde_json::from_value(grant.clone().into())
+        .map_err(|_| format!("unknown grant type {grant:?}"))?;
+    Ok(Term::GrantTypesContain(grant))
+}
+
+/// lastUsed, created and modified: le and ge a time; lastUsed also isnull, for never used.
+fn time_term(term: &RawTerm) -> Result<Term, String> {
+    if (term.field, term.op.as_str()) == ("lastUsed", "isnull") && term.value.is_none() {
+        return Ok(Term::NeverUsed);
+    }
+    let bound: fn(Timestamp) -> Term = match (term.field, term.op.as_str()) {
+        ("lastUsed", "le") => Term::LastUsedAtMost,
+        ("lastUsed", "ge") => Term::LastUsedAtLeast,
+        ("created", "le") => Term::CreatedAtMost,
+        ("created", "ge") => Term::CreatedAtLeast,
+        ("modified", "le") => Term::ModifiedAtMost,
+        ("modified", "ge") => Term::ModifiedAtLeast,
+        _ => return Err(term.unsupported()),
     };
-    Ok(match (field, op.as_str()) {
-        ("name", "eq") => vec![Term::NameEq(name(value)?)],
-        ("name", "sw") => vec![Term::NameStartsWith(name(value)?)],
-        ("name", "co") => vec![Term::NameContains(name(value)?)],
-        ("appType", "eq" | "in") => {
-            let mut types = (list(value)?.iter())
-                .map(|t| AppType::parse(t))
-                .collect::<Result<Vec<_>, _>>()?;
-            types.sort_by_key(|t| t.as_str());
-            types.dedup();
-            vec![Term::AppTypeIn(types)]
-        }
-        ("type", "eq" | "in") => {
-            let mut types = Vec::new();
-            for t in list(value)? {
-                let client_type = match t.as_str() {
-                    "CONFIDENTIAL" => ClientType::Confidential,
-                    "PUBLIC" => ClientType::Public,
-                    other => {
-                        return Err(format!(
-                            "unknown type {other:?}; use CONFIDENTIAL or PUBLIC"
-                        ));
-                    }
-                };
-                types.extend(
-                    AppType::ALL
-                        .into_iter()
-                        .filter(|a| a.client_type() == client_type),
-                );
-            }
-            vec![Term::AppTypeIn(types)]
-        }
-        ("enabled", "eq") => match value {
-            Some(Token::Word(word) | Token::Quoted(word)) if word == "true" => {
-                vec![Term::Enabled(true)]
-            }
-            Some(Token::Word(word) | Token::Quoted(word)) if word == "false" => {
-                vec![Term::Enabled(false)]
-            }
-            _ => return Err("enabled eq takes true or false".to_owned()),
-        },
-        ("owners", "co") => vec![Term::OwnersContain(text(value)?)],
-        ("grantTypes", "co") => {
-            let grant = text(value)?;
-            let grant: GrantType = serde_json::from_value(grant.clone().into())
-                .map_err(|_| format!("unknown grant type {grant:?}"))?;
-            vec![Term::GrantTypesContain(grant)]
-        }
-        ("lastUsed", "le") => vec![Term::LastUsedAtMost(at(value)?)],
-        ("lastUsed", "ge") => vec![Term::LastUsedAtLeast(at(value)?)],
-        ("lastUsed", "isnull") if value.is_none() => vec![Term::NeverUsed],
-        ("created", "le") => vec![Term::CreatedAtMost(at(value)?)],
-        ("created", "ge") => vec![Term::CreatedAtLeast(at(value)?)],
-        ("modified", "le") => vec![Term::ModifiedAtMost(at(value)?)],
-        ("modified", "ge") => vec![Term::ModifiedAtLeast(at(value)?)],
-        (
-            "name" | "appType" | "type" | "enabled" | "owners" | "grantTypes" | "lastUsed"
-            | "created" | "modified",
-            _,
-        ) => {
-            return unsupported();
-        }
-        _ => {
-            return Err(format!(
-                "{field} cannot be filtered on; the fields and operators are {FIELDS}"
-            ));
-        }
-    })
+    Ok(bound(term.at()?))
 }
 
 /// What a page of clients is ordered by.
