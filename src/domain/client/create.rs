@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, GrantType, Mobile,
-    check_auth_method, defaults,
+    AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, ClientType, GrantType,
+    Mobile, check_auth_method, defaults,
 };
 use crate::domain::integer;
 use crate::domain::json::{object, without_negative_zero};
@@ -82,24 +82,31 @@ impl CreateClient {
             Some(id) => ClientId::parse(id).map_err(|message| Invalid::one("/id", message))?,
             None => ClientId::generate(),
         };
+        let app_type = self.app_type;
+        let manually_created = (self.client_metadata.as_ref())
+            .and_then(|metadata| metadata.manually_created)
+            .unwrap_or(false);
+        let settings = self.into_settings();
+        check_new_settings(&settings, app_type.client_type(), now)?;
+        Ok(Client {
+            id,
+            tenant,
+            app_type,
+            settings,
+            manually_created,
+            created: now,
+            modified: now,
+            last_used: None,
+        })
+    }
+
+    /// The canonical settings: the request's fields, with a default for each one left out.
+    fn into_settings(self) -> ClientSettings {
         let client_type = self.app_type.client_type();
         let grant_types = (self.grant_types).unwrap_or_else(|| self.app_type.default_grant_types());
-        // Refresh tokens imply offline access unless the caller says otherwise.
-        let access_type =
-            self.access_type
-                .unwrap_or(if grant_types.contains(&GrantType::RefreshToken) {
-                    AccessType::Offline
-                } else {
-                    AccessType::Online
-                });
+        let access_type = (self.access_type).unwrap_or_else(|| implied_access_type(&grant_types));
         let metadata = self.client_metadata.unwrap_or_default();
-        let owners = (metadata.owners.as_deref().unwrap_or(""))
-            .split(',')
-            .map(str::trim)
-            .filter(|owner| !owner.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let settings = ClientSettings {
+        ClientSettings {
             name: self.name,
             description: self.description,
             business_name: self.business_name,
@@ -114,7 +121,7 @@ impl CreateClient {
             logo_url: self.logo_uri,
             initiate_login_uri: self.initiate_login_uri,
             mobile: self.mobile,
-            owners,
+            owners: split_owners(metadata.owners.as_deref()),
             product_name: metadata.product_name,
             application_name: metadata.application_name,
             client_upn_key: metadata.client_upn_key,
@@ -149,31 +156,49 @@ impl CreateClient {
             access_type,
             scope: self.scope.unwrap_or_default(),
             trusted_metadata: without_negative_zero(self.trusted_metadata.unwrap_or_default()),
-        };
-        let mut errors = settings
-            .check(client_type)
-            .err()
-            .map_or_else(Vec::new, |Invalid(e)| e);
-        // A new client has no credentials yet, so no method that needs one.
-        if let Err(why) = check_auth_method(settings.client_auth_method, &[], now) {
-            errors.push(FieldError::new("/clientAuthMethod", why));
         }
-        if !errors.is_empty() {
-            return Err(Invalid(
-                errors.into_iter().map(to_request_pointer).collect(),
-            ));
-        }
-        Ok(Client {
-            id,
-            tenant,
-            app_type: self.app_type,
-            settings,
-            manually_created: metadata.manually_created.unwrap_or(false),
-            created: now,
-            modified: now,
-            last_used: None,
-        })
     }
+}
+
+/// Refresh tokens imply offline access unless the caller says otherwise.
+fn implied_access_type(grant_types: &[GrantType]) -> AccessType {
+    if grant_types.contains(&GrantType::RefreshToken) {
+        AccessType::Offline
+    } else {
+        AccessType::Online
+    }
+}
+
+/// `client_metadata.owners`, one comma-separated string, as a list without blanks.
+fn split_owners(owners: Option<&str>) -> Vec<String> {
+    (owners.unwrap_or(""))
+        .split(',')
+        .map(str::trim)
+        .filter(|owner| !owner.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every rule a new client's settings break, pointing into the request.
+fn check_new_settings(
+    settings: &ClientSettings,
+    client_type: ClientType,
+    now: Timestamp,
+) -> Result<(), Invalid> {
+    let mut errors = settings
+        .check(client_type)
+        .err()
+        .map_or_else(Vec::new, |Invalid(e)| e);
+    // A new client has no credentials yet, so no method that needs one.
+    if let Err(why) = check_auth_method(settings.client_auth_method, &[], now) {
+        errors.push(FieldError::new("/clientAuthMethod", why));
+    }
+    if !errors.is_empty() {
+        return Err(Invalid(
+            errors.into_iter().map(to_request_pointer).collect(),
+        ));
+    }
+    Ok(())
 }
 
 /// Points a rule broken in the canonical document at the request field it came from.
