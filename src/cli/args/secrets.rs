@@ -12,7 +12,6 @@ pub enum SecretsCommand {
     /// Show the current (and next) secret's last four characters, creation and last use.
     Status {
         /// The client's id.
-        /// The client's id.
         client_id: String,
     },
     /// Start a rotation: prints the next secret once; from now on both secrets verify.
@@ -26,12 +25,10 @@ pub enum SecretsCommand {
     /// Complete a rotation: the next secret becomes the only one.
     Rotate {
         /// The client's id.
-        /// The client's id.
         client_id: String,
     },
     /// Cancel a rotation: the next secret stops verifying.
     RotateCancel {
-        /// The client's id.
         /// The client's id.
         client_id: String,
     },
