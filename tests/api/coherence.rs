@@ -47,21 +47,44 @@ async fn a_replica_sees_every_change_another_makes() {
     let client = format!("/clients/{}", job["id"].as_str().unwrap());
     let secret = job["secret"].as_str().unwrap().to_owned();
 
-    // Patch: the second replica held the old document.
-    assert_eq!(second.admin().get(&client).await.json["name"], "Job");
+    a_patch_shows(&first, &second, &client).await;
+    let next = a_completed_rotation_shows(&first, &second, &client, &secret).await;
+    a_revoked_token_shows(&first, &second, &client).await;
+    a_tenant_made_again_shows(&first, &second).await;
+
+    // Client deleted.
+    assert_eq!(first.admin().delete(&client).await.status, 204);
+    until("the deleted client is gone", async || {
+        second.admin().get(&client).await.status == 404
+    })
+    .await;
+    assert_eq!(verifies(&second, &client, &next).await, 404);
+}
+
+/// Patch: the second replica held the old document.
+async fn a_patch_shows(first: &TestApp, second: &TestApp, client: &str) {
+    assert_eq!(second.admin().get(client).await.json["name"], "Job");
     first
         .admin()
         .patch(
-            &client,
+            client,
             json!([{"op": "replace", "path": "/name", "value": "Renamed"}]),
         )
         .await;
     until("the patch shows", async || {
-        second.admin().get(&client).await.json["name"] == "Renamed"
+        second.admin().get(client).await.json["name"] == "Renamed"
     })
     .await;
+}
 
-    // Rotation: once completed through one, the old secret is refused through the other.
+/// Rotation: once completed through one, the old secret is refused through the other.
+/// Returns the next secret, the one in use from then on.
+async fn a_completed_rotation_shows(
+    first: &TestApp,
+    second: &TestApp,
+    client: &str,
+    secret: &str,
+) -> String {
     let started = first
         .admin()
         .post(&format!("{client}/secrets/rotate/start"), json!({}))
@@ -71,22 +94,25 @@ async fn a_replica_sees_every_change_another_makes() {
         .unwrap()
         .to_owned();
     until("the next secret verifies", async || {
-        verifies(&second, &client, &next).await == 200
+        verifies(second, client, &next).await == 200
     })
     .await;
-    assert_eq!(verifies(&second, &client, &secret).await, 200);
+    assert_eq!(verifies(second, client, secret).await, 200);
     first
         .admin()
         .post(&format!("{client}/secrets/rotate"), json!({}))
         .await;
     until("the old secret is refused", async || {
-        verifies(&second, &client, &secret).await == 401
+        verifies(second, client, secret).await == 401
     })
     .await;
+    next
+}
 
-    // Token revoked.
+/// Token revoked through one replica: the other refuses it.
+async fn a_revoked_token_shows(first: &TestApp, second: &TestApp, client: &str) {
     let token = first.create_token(&["client.read"], &["acme"]).await;
-    assert_eq!(second.with_token(&token).get(&client).await.status, 200);
+    assert_eq!(second.with_token(&token).get(client).await.status, 200);
     let id = token.split('_').nth(1).unwrap();
     let id = uuid::Uuid::try_parse(id).unwrap();
     assert_eq!(
@@ -94,11 +120,13 @@ async fn a_replica_sees_every_change_another_makes() {
         204
     );
     until("the revoked token is refused", async || {
-        second.with_token(&token).get(&client).await.status == 401
+        second.with_token(&token).get(client).await.status == 401
     })
     .await;
+}
 
-    // Tenant deleted and made again: an old token no longer reaches it.
+/// Tenant deleted and made again: an old token no longer reaches it.
+async fn a_tenant_made_again_shows(first: &TestApp, second: &TestApp) {
     first.create_tenant("scoped").await;
     let scoped = first.create_token(&["client.read"], &["scoped"]).await;
     assert_eq!(
@@ -123,14 +151,6 @@ async fn a_replica_sees_every_change_another_makes() {
         },
     )
     .await;
-
-    // Client deleted.
-    assert_eq!(first.admin().delete(&client).await.status, 204);
-    until("the deleted client is gone", async || {
-        second.admin().get(&client).await.status == 404
-    })
-    .await;
-    assert_eq!(verifies(&second, &client, &next).await, 404);
 }
 
 /// The listening connections killed, as a failover or an operator would: each replica reads

@@ -17,6 +17,7 @@ mod credentials;
 mod errors;
 mod finding;
 mod hostile;
+mod idempotency;
 mod migrations;
 mod openapi;
 mod ops;

@@ -261,6 +261,24 @@ async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_
 
     // The next secret's use is noted; its write (within a second) waits for the step.
     assert_eq!(verify(&app, &client, &next).await.status, 200);
+    until_the_use_waits_for(&app, completing_pid).await;
+    complete_at_once(&mut completing, id).await;
+    completing.commit().await.unwrap();
+    // ...and the use then lands on the secret where the step moved it.
+    let used = app
+        .admin()
+        .get_until(&secrets, |json| {
+            json["current"]["last_four"] == last_four(&next)
+                && json["current"]["last_used"].is_string()
+        })
+        .await;
+    assert!(used["next"].is_null(), "{used}");
+}
+
+/// Waits until the write of the use waits for the session `completing_pid` (the step's),
+/// and fails if it went ahead without waiting.
+async fn until_the_use_waits_for(app: &TestApp, completing_pid: i32) {
+    use sqlx::Connection;
     let mut watch = sqlx::PgConnection::connect(&app.database.url)
         .await
         .unwrap();
@@ -281,7 +299,10 @@ async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
 
+/// The rest of the rotation step, in `completing`, which already holds the client's row.
+async fn complete_at_once(completing: &mut sqlx::PgConnection, id: &str) {
     // The step moves the secrets without waiting on the write of the use (well inside the
     // second after which Postgres would break a deadlock)...
     sqlx::query("SET LOCAL lock_timeout = '500ms'")
@@ -304,14 +325,4 @@ async fn a_use_written_during_a_rotation_step_waits_for_it_and_holds_nothing_it_
     .execute(&mut *completing)
     .await
     .expect("the rotation step waited on the write of a use");
-    completing.commit().await.unwrap();
-    // ...and the use then lands on the secret where the step moved it.
-    let used = app
-        .admin()
-        .get_until(&secrets, |json| {
-            json["current"]["last_four"] == last_four(&next)
-                && json["current"]["last_used"].is_string()
-        })
-        .await;
-    assert!(used["next"].is_null(), "{used}");
 }
