@@ -1,11 +1,9 @@
 //! Text at its edges: NUL, which Postgres text and jsonb cannot hold, and large documents.
 
-use clientd::domain::audit::{Action, Event};
+use clientd::domain::audit::Action;
 use clientd::domain::client::Client;
 use clientd::domain::credential::Credential;
-use clientd::domain::query::{ClientFilter, Sorter, Term};
-use clientd::domain::token::TenantScope;
-use clientd::store::{ClaimDeadlines, ClientQuery, Reach, Store, StoreError, WriteMode};
+use clientd::store::{Store, StoreError, WriteMode};
 
 use super::*;
 
