@@ -225,7 +225,7 @@ def two_servers_no_lost_update(database_url):
           "increments, none lost or doubled")
 
 
-# Each clientd's listening connection, named apart from its pool's (src/store/postgres.rs).
+# Each clientd's listening connection, named apart from its pool's (src/store/postgres/mod.rs).
 LISTENERS = "FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'clientd listener'"
 
 

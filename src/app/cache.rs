@@ -229,17 +229,17 @@ impl Cache {
 
     fn stamp<K: Hash + Eq + Send + Sync + 'static, V: Send + Sync + 'static>(
         &self,
-        shelf: &CoherentCache<K, V>,
+        table: &CoherentCache<K, V>,
         key: &K,
     ) -> Stamp {
         Stamp {
             trusted: self.trusted(),
             epoch: self.epoch.load(Ordering::SeqCst),
-            drops: shelf.drops_of(key),
+            drops: table.drops_of(key),
         }
     }
 
-    fn keep<K, V>(&self, shelf: &CoherentCache<K, V>, key: &K, value: &Arc<V>, stamp: Stamp)
+    fn keep<K, V>(&self, table: &CoherentCache<K, V>, key: &K, value: &Arc<V>, stamp: Stamp)
     where
         K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Send + Sync + 'static,
@@ -247,9 +247,9 @@ impl Cache {
         if !stamp.trusted {
             return;
         }
-        shelf.entries.insert(key.clone(), value.clone());
-        if self.stamp(shelf, key) != stamp {
-            shelf.entries.invalidate(key);
+        table.entries.insert(key.clone(), value.clone());
+        if self.stamp(table, key) != stamp {
+            table.entries.invalidate(key);
         }
     }
 
@@ -376,31 +376,31 @@ mod tests {
 
     #[test]
     fn a_load_that_an_eviction_overtook_is_served_but_not_kept() {
-        let (cache, shelf) = trusted_cache();
-        let stamp = cache.stamp(&shelf, &1);
+        let (cache, table) = trusted_cache();
+        let stamp = cache.stamp(&table, &1);
         // A write commits and evicts while the load still holds the row it read before.
-        shelf.evict(&1);
-        cache.keep(&shelf, &1, &Arc::new("stale"), stamp);
-        assert!(shelf.get(&1).is_none());
+        table.evict(&1);
+        cache.keep(&table, &1, &Arc::new("stale"), stamp);
+        assert!(table.get(&1).is_none());
         // A load that began after the eviction is kept.
-        let stamp = cache.stamp(&shelf, &1);
-        cache.keep(&shelf, &1, &Arc::new("fresh"), stamp);
-        assert_eq!(shelf.get(&1).as_deref(), Some(&"fresh"));
+        let stamp = cache.stamp(&table, &1);
+        cache.keep(&table, &1, &Arc::new("fresh"), stamp);
+        assert_eq!(table.get(&1).as_deref(), Some(&"fresh"));
     }
 
     #[test]
     fn a_load_that_a_flush_or_lost_feed_overtook_is_not_kept() {
-        let (cache, shelf) = trusted_cache();
-        let stamp = cache.stamp(&shelf, &2);
+        let (cache, table) = trusted_cache();
+        let stamp = cache.stamp(&table, &2);
         cache.forget(&Change::Unknown);
-        cache.keep(&shelf, &2, &Arc::new("stale"), stamp);
-        assert!(shelf.get(&2).is_none());
+        cache.keep(&table, &2, &Arc::new("stale"), stamp);
+        assert!(table.get(&2).is_none());
 
         // Begun while the feed was down, a load is not kept even once it is back.
         cache.distrust();
-        let stamp = cache.stamp(&shelf, &2);
+        let stamp = cache.stamp(&table, &2);
         cache.trust();
-        cache.keep(&shelf, &2, &Arc::new("unverified"), stamp);
-        assert!(shelf.get(&2).is_none());
+        cache.keep(&table, &2, &Arc::new("unverified"), stamp);
+        assert!(table.get(&2).is_none());
     }
 }

@@ -37,8 +37,8 @@ pub enum ApiError {
     NotFound(Missing),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    PayloadTooLarge(String),
+    #[error("{BODY_TOO_LARGE}")]
+    PayloadTooLarge,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("send the patch as Content-Type: application/json-patch+json (or application/json)")]
@@ -172,9 +172,7 @@ impl ApiError {
             Self::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Permission missing"),
             Self::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
             Self::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
-            Self::PayloadTooLarge(_) => {
-                (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Body too large")
-            }
+            Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Body too large"),
             Self::UnsupportedMediaType(_) | Self::UnsupportedPatchType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -234,6 +232,10 @@ fn retry_seconds(wait: std::time::Duration) -> u64 {
 const INTERNAL_DETAIL: &str =
     "the server failed to answer; quote the x-request-id header to the operator";
 
+/// What a body over the limit is told, whichever layer found it too large.
+const BODY_TOO_LARGE: &str =
+    "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // A refused client secret is no admin credential: challenging for one would invite
@@ -242,7 +244,6 @@ impl IntoResponse for ApiError {
         let patch_type = matches!(self, Self::UnsupportedPatchType);
         let retry_after = match &self {
             Self::TooManyRequests { retry_after, .. } => Some(retry_seconds(*retry_after)),
-            Self::Contention | Self::TimedOut | Self::Unavailable(_) => Some(1),
             _ => None,
         };
         let problem = self.problem();
@@ -354,8 +355,7 @@ fn generic_problem(status: StatusCode, method: &Method, path: &str) -> Problem {
         S::PAYLOAD_TOO_LARGE => (
             "payload-too-large",
             "Body too large",
-            "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)"
-                .to_owned(),
+            BODY_TOO_LARGE.to_owned(),
         ),
         S::SERVICE_UNAVAILABLE | S::REQUEST_TIMEOUT => (
             "timeout",

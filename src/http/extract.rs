@@ -31,14 +31,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes =
             Bytes::from_request(request, state)
                 .await
-                .map_err(|rejection| {
-                    match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(
-                    "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)"
-                        .to_owned(),
-                ),
-                _ => ApiError::BadRequest(rejection.body_text()),
-            }
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                    _ => ApiError::BadRequest(rejection.body_text()),
                 })?;
         parse_json(&bytes).map(JsonBody)
     }

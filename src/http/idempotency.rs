@@ -65,12 +65,9 @@ async fn with_key(state: &AppState, request: Request, next: Next) -> Result<Resp
     }
     let key = String::from_utf8_lossy(key).into_owned();
     // Inside the request timeout, so a body that never arrives cannot hold the connection.
-    let body = to_bytes(body, state.body_limit_bytes).await.map_err(|_| {
-        ApiError::PayloadTooLarge(
-            "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)"
-                .to_owned(),
-        )
-    })?;
+    let body = to_bytes(body, state.body_limit_bytes)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
     let hash = request_hash(&parts.method, parts.uri.path(), parts.uri.query(), &body);
     // The claim, the request and the keeping of its answer run to the end even if the caller
     // hangs up (which drops this future): a claim dropped half-way would leave the key held,
