@@ -12,6 +12,8 @@ pub mod refusal;
 pub mod rotation;
 pub mod secret;
 pub mod tenant;
+#[cfg(test)]
+mod test_keys;
 pub mod text;
 pub mod time;
 pub mod token;

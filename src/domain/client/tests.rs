@@ -47,10 +47,7 @@ fn decide(patch: &ClientPatch, grants: &Grants) -> Result<Option<Client>, Refusa
 }
 
 fn key(expires_at: Option<Timestamp>) -> Credential {
-    let pem = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/keys/rsa2048-a-public.pem"
-    ));
+    let pem = crate::domain::test_keys::RSA_A;
     let request: CreateCredential = serde_json::from_value(
         serde_json::json!({"credential_type": "public_key", "pem": pem, "expires_at": expires_at}),
     )

@@ -9,32 +9,11 @@ use super::*;
 
 mod request;
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/keys/",
-            $name
-        ))
-    };
-}
-
-const RSA_A: &str = fixture!("rsa2048-a-public.pem");
-const RSA_A_PKCS1: &str = fixture!("rsa2048-a-pkcs1.pem");
-const RSA_A_PRIVATE: &str = fixture!("rsa2048-a-private.pem");
-const RSA_B: &str = fixture!("rsa2048-b-public.pem");
-const RSA_C: &str = fixture!("rsa2048-c-public.pem");
-const RSA_4096: &str = fixture!("rsa4096-public.pem");
-const RSA_1024: &str = fixture!("rsa1024-public.pem");
-const RSA_E3: &str = fixture!("rsa2048-e3-public.pem");
-const RSA_PSS: &str = fixture!("rsapss-public.pem");
-const EC: &str = fixture!("ec-public.pem");
-const CERT: &str = fixture!("cert-valid.pem");
-const CERT_EXPIRED: &str = fixture!("cert-expired.pem");
+use crate::domain::test_keys::*;
 
 /// The kids, subjects and thumbprints the fixtures were made with (by openssl).
 fn expected() -> Value {
-    serde_json::from_str(fixture!("expected.json")).unwrap()
+    serde_json::from_str(EXPECTED).unwrap()
 }
 
 fn expected_kid(key: &str) -> String {

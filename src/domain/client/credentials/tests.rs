@@ -12,15 +12,7 @@ use crate::domain::credential::CreateCredential;
 use crate::domain::tenant::TenantId;
 use crate::domain::token::Permission;
 
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/keys/",
-            $name
-        ))
-    };
-}
+use crate::domain::test_keys::{CERT, RSA_A, RSA_A_PKCS1, RSA_B};
 
 const MOST: usize = 2;
 
@@ -52,15 +44,15 @@ fn credential(body: Value) -> Credential {
 }
 
 fn key_a() -> Credential {
-    credential(json!({"credential_type": "public_key", "pem": fixture!("rsa2048-a-public.pem")}))
+    credential(json!({"credential_type": "public_key", "pem": RSA_A}))
 }
 
 fn key_b() -> Credential {
-    credential(json!({"credential_type": "public_key", "pem": fixture!("rsa2048-b-public.pem")}))
+    credential(json!({"credential_type": "public_key", "pem": RSA_B}))
 }
 
 fn certificate() -> Credential {
-    credential(json!({"credential_type": "x509_cert", "pem": fixture!("cert-valid.pem")}))
+    credential(json!({"credential_type": "x509_cert", "pem": CERT}))
 }
 
 fn subject(dn: &str) -> Credential {
@@ -147,7 +139,7 @@ fn the_limit_counts_expired_credentials_too() {
 fn the_same_key_cannot_be_added_twice_in_any_form() {
     let existing = key_a();
     let pkcs1 = credential(json!({
-        "credential_type": "public_key", "pem": fixture!("rsa2048-a-pkcs1.pem"), "kid": "another-kid-1",
+        "credential_type": "public_key", "pem": RSA_A_PKCS1, "kid": "another-kid-1",
     }));
     let why = conflict(decide_add(
         &machine(),
