@@ -107,10 +107,17 @@ async fn serves_the_last_release(database: TestDatabase) {
         assert_eq!(token.json["items"][0]["id"], "legacy-portal");
         let credentials = app.admin().get("/clients/legacy-portal/credentials").await;
         assert_eq!(credentials.json[0]["subject_dn"], "CN=legacy.example");
-        // The trail starts with the first change the new release makes.
+        // The trail the last release wrote is served, newest first.
+        let trail = app.admin().get("/events").await;
+        let actions: Vec<_> = (trail.json["items"].as_array().unwrap().iter())
+            .map(|event| (event["action"].as_str(), event["id"].as_str()))
+            .collect();
         assert_eq!(
-            app.admin().get("/events").await.json["items"],
-            serde_json::json!([])
+            actions,
+            [
+                (Some("client.create"), Some(LEGACY_EVENTS[1].0)),
+                (Some("tenant.create"), Some(LEGACY_EVENTS[0].0))
+            ]
         );
         let patched = app
             .patch(
@@ -127,11 +134,45 @@ async fn serves_the_last_release(database: TestDatabase) {
 }
 
 pub(crate) const LEGACY_SECRET: &str = "legacy-secret-0123456789abcdefghijklmnopqrstuv";
+/// The trail as the last release wrote it: id, action, resource type, path, client, time.
+type LegacyEvent = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+pub(crate) const LEGACY_EVENTS: [LegacyEvent; 2] = [
+    (
+        "0192e4a0-0000-7000-8000-0000000000e1",
+        "tenant.create",
+        "tenant",
+        "/tenants/legacy",
+        None,
+        "2026-11-20T09:00:00Z",
+    ),
+    (
+        "0192e4a0-0000-7000-8000-0000000000e2",
+        "client.create",
+        "client",
+        "/clients/legacy-portal",
+        Some("legacy-portal"),
+        "2026-11-20T10:00:00Z",
+    ),
+];
+/// Who kept the two Idempotency-Key records, for what request, and the answer kept.
+pub(crate) const LEGACY_ACTOR: &str = "token:0192e4a0-0000-7000-8000-000000000001";
+pub(crate) const LEGACY_REQUEST_HASH: &[u8] = b"legacy request hash";
+pub(crate) const LEGACY_ANSWER: &[u8] = b"{\"id\":\"legacy-portal\"}";
 pub(crate) const LEGACY_TOKEN: &str =
     "cdt_0192e4a0000070008000000000000001_legacytokentextlegacytokentextlegacytoken1";
 
-/// The schema of the last release (migrations 0001 to 0003), and rows as it wrote them;
-/// the store contract (`store_contract::migrations`) reads them back too.
+/// The schema of the last release (migrations 0001 to 0006), and rows as it wrote them: a
+/// tenant, a client with its secret and a credential, a token, the tenant's and client's
+/// trail, and two Idempotency-Key records (one answered, one never finished), which are older
+/// than the claim columns 0007 added. The store contract (`store_contract::migrations`)
+/// reads them back too.
 pub(crate) async fn last_release(database: &TestDatabase) {
     use sha2::Digest;
     use sqlx::Connection;
@@ -143,7 +184,7 @@ pub(crate) async fn last_release(database: &TestDatabase) {
     let old = tempfile::tempdir().unwrap();
     for name in migration_names(backend)
         .into_iter()
-        .filter(|name| name.as_str() < "0004")
+        .filter(|name| name.as_str() < "0007")
     {
         let from = repo_path("migrations").join(backend).join(&name);
         std::fs::copy(from, old.path().join(&name)).unwrap();
@@ -189,6 +230,20 @@ pub(crate) async fn last_release(database: &TestDatabase) {
                 .bind(token_id).bind(&token_hash).bind(at("2026-11-20T09:30:00Z")).execute(&mut *db).await.unwrap();
             sqlx::query("INSERT INTO api_token_tenants (token_id, tenant_id) VALUES ($1, 'legacy')")
                 .bind(token_id).execute(&mut *db).await.unwrap();
+            for (id, action, resource_type, path, client, time) in LEGACY_EVENTS {
+                sqlx::query("INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
+                                actor_token_name, source_ip, request_id, action, resource_type, resource_id,
+                                resource_path, patch, changed, document)
+                             VALUES ($1, $2, 'legacy', $3, 'token', $4, 'legacy ci', '127.0.0.1', NULL, $5, $6,
+                                $7, $8, NULL, NULL, NULL)")
+                    .bind(uuid::Uuid::parse_str(id).unwrap()).bind(at(time)).bind(client).bind(token_id)
+                    .bind(action).bind(resource_type).bind(client.unwrap_or("legacy")).bind(path)
+                    .execute(&mut *db).await.unwrap();
+            }
+            sqlx::query("INSERT INTO idempotency_keys (actor, key, request_hash, created, status, headers, body)
+                         VALUES ($1, 'answered', $2, $3, 201, NULL, $4), ($1, 'unfinished', $2, $3, NULL, NULL, NULL)")
+                .bind(LEGACY_ACTOR).bind(LEGACY_REQUEST_HASH.to_vec()).bind(chrono::Utc::now() - chrono::TimeDelta::minutes(5))
+                .bind(LEGACY_ANSWER.to_vec()).execute(&mut *db).await.unwrap();
         }};
     }
     if backend == "sqlite" {

@@ -8,10 +8,12 @@ use clientd::domain::credential::Credential;
 use clientd::domain::rotation::Slot;
 use clientd::domain::secret::SecretString;
 use clientd::domain::token::{Permission, TokenText};
-use clientd::store::{StoreError, WriteMode};
+use clientd::store::{Claim, ClaimDeadlines, StoreError, WriteMode};
 
 use super::*;
-use crate::migrations::{LEGACY_SECRET, LEGACY_TOKEN, last_release};
+use crate::migrations::{
+    LEGACY_ACTOR, LEGACY_ANSWER, LEGACY_REQUEST_HASH, LEGACY_SECRET, LEGACY_TOKEN, last_release,
+};
 
 fn legacy_time(text: &str) -> Timestamp {
     chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -44,8 +46,13 @@ on_both_stores! {
         assert_eq!(grants.permissions(), [Permission::parse("client.read").unwrap()]);
         assert_eq!(grants.tenants(), [tenant_id("legacy")]);
         assert_eq!(listing_all(store.as_ref()).await, [client]);
-        // The trail starts with the first change the new release makes.
-        assert_eq!(actions(store.as_ref()).await, []);
+        // The trail the last release wrote reads back, its claims unknown.
+        let trail = trail(store.as_ref()).await;
+        let read: Vec<_> = trail.iter().map(|e| (e.action, e.resource_path.as_str(), e.time, e.claim)).collect();
+        assert_eq!(read, [
+            (Action::ClientCreate, "/clients/legacy-portal", legacy_time("2026-11-20T10:00:00Z"), None),
+            (Action::TenantCreate, "/tenants/legacy", legacy_time("2026-11-20T09:00:00Z"), None),
+        ]);
         store.close().await;
     }
 
@@ -65,7 +72,26 @@ on_both_stores! {
         store.delete_tenant(&tenant_id("legacy"), &audit).await.unwrap();
         let gone = store.delete_tenant(&tenant_id("legacy"), &audit).await;
         assert!(matches!(gone, Err(StoreError::NotFound(Missing::Tenant))), "{gone:?}");
-        assert_eq!(actions(store.as_ref()).await, [Action::TenantDelete, Action::ClientDelete, Action::ClientPatch]);
+        assert_eq!(
+            actions(store.as_ref()).await,
+            [Action::TenantDelete, Action::ClientDelete, Action::ClientPatch, Action::ClientCreate, Action::TenantCreate]
+        );
+        store.close().await;
+    }
+
+    async fn the_last_releases_idempotency_records_replay_and_give_way_once_migrated(database) {
+        // Records kept before claims had ids: an answered one is replayed, and one whose
+        // request never finished is taken over once abandoned, as any other.
+        last_release(&database).await;
+        let store = open(&database).await;
+        let now = time::now();
+        let deadlines = ClaimDeadlines { now, expired: now - chrono::TimeDelta::hours(24), abandoned: now - chrono::TimeDelta::minutes(1) };
+        let claim = |key| store.claim_idempotency_key(LEGACY_ACTOR, key, LEGACY_REQUEST_HASH, uuid::Uuid::now_v7(), deadlines);
+        match claim("answered").await.unwrap() {
+            Claim::Replay(answer) => assert_eq!((answer.status, answer.body.as_slice()), (201, LEGACY_ANSWER)),
+            other => panic!("not replayed: {other:?}"),
+        }
+        assert_eq!(claim("unfinished").await.unwrap(), Claim::Claimed);
         store.close().await;
     }
 }
