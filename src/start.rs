@@ -158,42 +158,29 @@ pub async fn serve(
     if settings.bootstrap_token.is_none() {
         announce_first_token(store.as_ref()).await?;
     }
-    let changes = (store.changes().await).map_err(|source| database_error(&settings, source))?;
-    let state = AppState::new(app::App::new(store.clone(), &settings), &settings)?;
-    let use_cases = state.app.clone();
-    let coherence = tokio::spawn({
-        let app = use_cases.clone();
-        async move { app.cache.follow(app.store.as_ref(), changes).await }
-    });
-    let uses = tokio::spawn(app::secret_uses::record_every_second(
-        use_cases.clone(),
-        stopped.clone(),
-    ));
+    let app = App::new(store, &settings);
+    let state = AppState::new(app.clone(), &settings)?;
+    let background = (app.start_background(stopped.clone()).await)
+        .map_err(|source| database_error(&settings, source))?;
     let limits = Limits {
         request_timeout: settings.request_timeout(),
         body_limit_bytes: settings.body_limit_bytes,
     };
-    let retention = chrono::TimeDelta::days(i64::from(settings.audit_retention_days));
-    let housekeeping = tokio::spawn(app::housekeeping::run(use_cases.clone(), retention));
     let upkeep = tokio::spawn(http::upkeep(state.clone()));
-    let app = http::router(state, limits);
+    let router = http::router(state, limits);
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving");
     }
     server::serve(
         listener,
-        app,
+        router,
         settings.connections(),
         until_stopped(stopped),
     )
     .await;
-    housekeeping.abort();
     upkeep.abort();
-    let _ = uses.await;
-    // What the last requests noted is written before the database is let go.
-    app::secret_uses::record(&use_cases).await;
-    coherence.abort();
-    store.close().await;
+    background.stop().await;
+    app.close().await;
     tracing::info!("stopped");
     Ok(())
 }
