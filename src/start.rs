@@ -12,9 +12,6 @@ use tokio::sync::watch;
 
 use crate::app::{self, App};
 use crate::config::Settings;
-use crate::domain::change::{Actor, ChangeContext};
-use crate::domain::time;
-use crate::domain::token::{ApiToken, TokenText};
 use crate::http::{self, AppState, Limits};
 use crate::server;
 use crate::store::{self, Store, StoreError};
@@ -38,7 +35,7 @@ pub enum StartError {
     #[error("cannot set up metrics: {0}")]
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
     #[error("cannot issue the first admin token: {0}")]
-    FirstToken(String),
+    FirstToken(#[source] app::Error),
     #[error("{0}")]
     Command(String),
 }
@@ -105,22 +102,9 @@ async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
 
 /// With no bootstrap token configured, a new installation prints one admin token, once.
 /// It goes to standard output, apart from the logs on standard error.
-async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
-    let token = ApiToken::new(
-        "first admin token",
-        &["admin".to_owned()],
-        &[],
-        None,
-        time::now(),
-    )
-    .map_err(|invalid| StartError::FirstToken(invalid.to_string()))?;
-    let (text, hash) =
-        TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
-    let change = ChangeContext::without_request(Actor::Bootstrap);
-    let event = app::tokens::event(&change, crate::domain::audit::Action::TokenCreate, &token);
-    let issued = (store.create_first_token(&token, &hash, &event).await)
-        .map_err(|e| StartError::FirstToken(e.to_string()))?;
-    if issued {
+async fn announce_first_token(app: &App) -> Result<(), StartError> {
+    let first = (app::tokens::create_first(app).await).map_err(StartError::FirstToken)?;
+    if let Some(text) = first {
         println!(
             "First admin token (shown once, keep it safe): {}",
             text.expose()
@@ -155,10 +139,10 @@ pub async fn serve(
             return Ok(());
         }
     }
-    if settings.bootstrap_token.is_none() {
-        announce_first_token(store.as_ref()).await?;
-    }
     let app = App::new(store, &settings);
+    if settings.bootstrap_token.is_none() {
+        announce_first_token(&app).await?;
+    }
     let state = AppState::new(app.clone(), &settings)?;
     let background = (app.start_background(stopped.clone()).await)
         .map_err(|source| database_error(&settings, source))?;
