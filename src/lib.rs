@@ -13,6 +13,5 @@ pub mod server;
 pub mod start;
 pub mod store;
 pub mod telemetry;
-pub mod token_flags;
 
 pub use start::{StartError, connect, serve};
