@@ -36,8 +36,6 @@ pub enum StartError {
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
     #[error("cannot issue the first admin token: {0}")]
     FirstToken(#[source] app::Error),
-    #[error("{0}")]
-    Command(String),
 }
 
 /// Connects to the database the settings name, ready for the use cases; `App::close` lets

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use reqwest::Method;
 use serde_json::Value;
+use tokio::net::TcpListener;
 
 pub use args::RemoteCommand;
 use args::{
@@ -30,9 +31,9 @@ use output::{Kind, Printer, unwritten};
 
 use api::Api;
 use api::{Answer, Failure};
-use tokio::net::TcpListener;
 
 use crate::app;
+use crate::config::Settings;
 use crate::start::{self, StartError};
 use crate::telemetry;
 
@@ -49,14 +50,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     telemetry::init(settings.log_format);
     let done = match local {
-        Local::Serve => {
-            let shutdown = telemetry::shutdown_signal();
-            let address = settings.listen;
-            match TcpListener::bind(address).await {
-                Ok(listener) => start::serve(settings, listener, shutdown).await,
-                Err(source) => Err(StartError::Listen { address, source }),
-            }
-        }
+        Local::Serve => serve(settings).await.map_err(local::Error::from),
         Local::Token(request) => local::token(&settings, request).await,
         Local::Healthcheck => local::healthcheck(settings.listen).await,
     };
@@ -66,6 +60,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             eprintln!("clientd: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The server on the address the settings name, until a shutdown signal.
+async fn serve(settings: Settings) -> Result<(), StartError> {
+    let shutdown = telemetry::shutdown_signal();
+    let address = settings.listen;
+    match TcpListener::bind(address).await {
+        Ok(listener) => start::serve(settings, listener, shutdown).await,
+        Err(source) => Err(StartError::Listen { address, source }),
     }
 }
 
