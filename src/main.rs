@@ -5,5 +5,5 @@ use clientd::cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    clientd::run(Cli::parse()).await
+    clientd::cli::run(Cli::parse()).await
 }

@@ -1,15 +1,19 @@
 //! Starting on a database: open the store the settings name, wait for the database with
 //! backoff, bring its schema up to date, and on a new installation announce the first token.
-//! The server and the command line's local commands both begin here.
+//! The command line's local commands begin here; `serve` is the server's whole life, from
+//! that start to letting the database go.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
 use crate::app::{self, App};
 use crate::config::Settings;
-use crate::domain::change::{Actor, ChangeContext};
-use crate::domain::time;
-use crate::domain::token::{ApiToken, TokenText};
+use crate::http::{self, AppState, Limits};
+use crate::server;
 use crate::store::{self, Store, StoreError};
 use crate::telemetry;
 
@@ -31,9 +35,7 @@ pub enum StartError {
     #[error("cannot set up metrics: {0}")]
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
     #[error("cannot issue the first admin token: {0}")]
-    FirstToken(String),
-    #[error("{0}")]
-    Command(String),
+    FirstToken(#[source] app::Error),
 }
 
 /// Connects to the database the settings name, ready for the use cases; `App::close` lets
@@ -49,7 +51,7 @@ pub async fn connect(settings: &Settings) -> Result<Arc<dyn Store>, StartError> 
     Ok(store)
 }
 
-pub(crate) fn database_error(settings: &Settings, source: StoreError) -> StartError {
+fn database_error(settings: &Settings, source: StoreError) -> StartError {
     StartError::Database {
         url: telemetry::redact_url(&settings.database_url),
         source,
@@ -63,7 +65,7 @@ pub(crate) fn open(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
 }
 
 /// Waits for the database with backoff, then brings its schema up to date.
-pub(crate) async fn ready(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
+async fn ready(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
     let url = telemetry::redact_url(&settings.database_url);
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
@@ -98,26 +100,69 @@ async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
 
 /// With no bootstrap token configured, a new installation prints one admin token, once.
 /// It goes to standard output, apart from the logs on standard error.
-pub(crate) async fn announce_first_token(store: &dyn Store) -> Result<(), StartError> {
-    let token = ApiToken::new(
-        "first admin token",
-        &["admin".to_owned()],
-        &[],
-        None,
-        time::now(),
-    )
-    .map_err(|invalid| StartError::FirstToken(invalid.to_string()))?;
-    let (text, hash) =
-        TokenText::issue(token.id).map_err(|e| StartError::FirstToken(e.to_string()))?;
-    let change = ChangeContext::without_request(Actor::Bootstrap);
-    let event = app::tokens::event(&change, crate::domain::audit::Action::TokenCreate, &token);
-    let issued = (store.create_first_token(&token, &hash, &event).await)
-        .map_err(|e| StartError::FirstToken(e.to_string()))?;
-    if issued {
+async fn announce_first_token(app: &App) -> Result<(), StartError> {
+    let first = (app::tokens::create_first(app).await).map_err(StartError::FirstToken)?;
+    if let Some(text) = first {
         println!(
             "First admin token (shown once, keep it safe): {}",
             text.expose()
         );
     }
+    Ok(())
+}
+
+/// Connects, migrates, and serves the API on `listener` until `shutdown` completes; requests
+/// under way are finished first.
+pub async fn serve(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    // One stop signal for both phases: waiting for the database, and serving.
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let store = open(&settings)?;
+    // Before anything is written: on SQLite a second server on the file is refused here.
+    (store.claim_sole_server()).map_err(|source| database_error(&settings, source))?;
+    tokio::select! {
+        ready = ready(store.as_ref(), &settings) => ready?,
+        () = until_stopped(stopped.clone()) => {
+            tracing::info!("stopped before serving");
+            return Ok(());
+        }
+    }
+    let app = App::new(store, &settings);
+    if settings.bootstrap_token.is_none() {
+        announce_first_token(&app).await?;
+    }
+    let state = AppState::new(app.clone(), &settings)?;
+    let background = (app.start_background(stopped.clone()).await)
+        .map_err(|source| database_error(&settings, source))?;
+    let limits = Limits {
+        request_timeout: settings.request_timeout(),
+        body_limit_bytes: settings.body_limit_bytes,
+    };
+    let upkeep = tokio::spawn(http::upkeep(state.clone()));
+    let router = http::router(state, limits);
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "serving");
+    }
+    server::serve(
+        listener,
+        router,
+        settings.connections(),
+        until_stopped(stopped),
+    )
+    .await;
+    upkeep.abort();
+    background.stop().await;
+    app.close().await;
+    tracing::info!("stopped");
     Ok(())
 }

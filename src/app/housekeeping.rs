@@ -9,15 +9,16 @@ use super::{App, idempotency};
 use crate::domain::time;
 
 /// Every minute the verification limit forgets clients that stopped failing; every ten
-/// minutes (and once at the start) `prune` runs. Runs until aborted.
-pub async fn run(app: App, retention: TimeDelta) {
+/// minutes (and once at the start) `prune` runs, with the retention the settings give.
+/// Runs until aborted.
+pub(super) async fn run(app: App) {
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for tick in 0u64.. {
         ticks.tick().await;
         app.verify_failures.forget_stale();
         if tick % 10 == 0 {
-            prune(&app, retention).await;
+            prune(&app, app.audit_retention).await;
         }
     }
 }

@@ -2,6 +2,7 @@
 //! steps (permission, the domain's decision, the store's write) and returns an outcome or one
 //! `Error`; the HTTP handlers and the command line only translate to and from them.
 
+mod background;
 pub mod cache;
 pub mod clients;
 pub mod credentials;
@@ -27,7 +28,9 @@ use crate::store::Store;
 /// What the use cases' callers see of the store: whether a change is made or only rehearsed,
 /// and the connection pool's figures.
 pub use crate::store::{PoolStats, WriteMode};
+pub use background::Background;
 use cache::Cache;
+use cache::CacheStats;
 pub use error::{Error, Result};
 pub use housekeeping::prune;
 use limits::{FailureLimit, VerifyKey};
@@ -36,16 +39,18 @@ use secret_uses::SecretUses;
 /// What every use case works with.
 #[derive(Clone)]
 pub struct App {
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     /// Most credentials one client may hold.
-    pub max_credentials: usize,
-    pub verify_failures: Arc<FailureLimit<VerifyKey>>,
-    pub cache: Arc<Cache>,
-    pub secret_uses: Arc<SecretUses>,
+    max_credentials: usize,
+    verify_failures: Arc<FailureLimit<VerifyKey>>,
+    cache: Arc<Cache>,
+    secret_uses: Arc<SecretUses>,
     /// A remembered request still unfinished after this long counts as abandoned (the server
     /// stopped under it), and its claim may be taken over if its change never committed; a
     /// change still under way then fails rather than happen twice.
-    pub abandoned_after: chrono::TimeDelta,
+    abandoned_after: chrono::TimeDelta,
+    /// How long audit events are kept before housekeeping prunes them.
+    audit_retention: chrono::TimeDelta,
 }
 
 impl App {
@@ -62,6 +67,7 @@ impl App {
             abandoned_after: chrono::TimeDelta::seconds(
                 i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
             ),
+            audit_retention: chrono::TimeDelta::days(i64::from(settings.audit_retention_days)),
         }
     }
 
@@ -72,6 +78,11 @@ impl App {
 
     pub fn pool_stats(&self) -> PoolStats {
         self.store.pool_stats()
+    }
+
+    /// What the cache holds now, for the metrics.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// Lets the database go, once the last use case is done.

@@ -35,7 +35,7 @@ impl SecretUses {
 
 /// Writes every noted use, and drops each client written from the cache so its next read
 /// shows the time. A use that fails to be written is noted again.
-pub async fn record(app: &App) {
+pub(super) async fn record(app: &App) {
     for ((client, secret), at) in app.secret_uses.take() {
         let since = at - LAST_USED_GRANULARITY;
         let written = app
@@ -52,7 +52,7 @@ pub async fn record(app: &App) {
 
 /// `record`, once a second, until `stop` says so; a round under way is finished first, so
 /// what it took is written (the caller records once more after the last request).
-pub async fn record_every_second(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn record_every_second(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -44,10 +44,22 @@ pub async fn create(
         return Err(Invalid(unknown_tenants(&request.tenants, &missing)).into());
     }
     let (text, hash) = TokenText::issue(token.id)?;
-    let event = event(&caller.change, Action::TokenCreate, &token);
+    let event = Event::of_token(&caller.change, Action::TokenCreate, &token);
     let _forget = app.cache.forget_after(Change::Token(token.id));
     app.store.create_token(&token, &hash, &event).await?;
     Ok((token, text))
+}
+
+/// A new installation's first admin token, issued by the bootstrap actor: its text, shown
+/// this once, or None when the database holds a token already (another server issued it).
+pub async fn create_first(app: &App) -> Result<Option<SecretString>> {
+    let admin = ["admin".to_owned()];
+    let token = ApiToken::new("first admin token", &admin, &[], None, time::now())?;
+    let (text, hash) = TokenText::issue(token.id)?;
+    let change = ChangeContext::without_request(Actor::Bootstrap);
+    let event = Event::of_token(&change, Action::TokenCreate, &token);
+    let issued = app.store.create_first_token(&token, &hash, &event).await?;
+    Ok(issued.then_some(text))
 }
 
 fn unknown_tenants(requested: &[String], missing: &[TenantId]) -> Vec<FieldError> {
@@ -82,16 +94,10 @@ pub async fn read(app: &App, caller: &Caller, id: &str) -> Result<ApiToken> {
 /// Revoked at once: the next request with it is refused.
 pub async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<()> {
     caller.require_admin()?;
-    let audit = |token: &ApiToken| event(&caller.change, Action::TokenRevoke, token);
+    let audit = |token: &ApiToken| Event::of_token(&caller.change, Action::TokenRevoke, token);
     let id = token_id(id)?;
     let _forget = app.cache.forget_after(Change::Token(id));
     Ok(app.store.delete_token(id, &audit).await?)
-}
-
-/// A token's event: its document holds its grants, never its text or hash.
-pub fn event(change: &ChangeContext, action: Action, token: &ApiToken) -> Event {
-    let path = format!("/tokens/{}", token.id);
-    Event::new(change, action, None, token.id.to_string(), path).with_document(token)
 }
 
 /// What a presented admin API token may do and who its changes name, or None when it is

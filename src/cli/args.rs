@@ -19,7 +19,7 @@ pub use credentials::{AddCredential, CredentialsCommand};
 pub use events::EventsQuery;
 pub use secrets::SecretsCommand;
 pub use tenants::TenantsCommand;
-pub use tokens::TokensCommand;
+pub use tokens::{TokenFlags, TokensCommand};
 
 #[derive(Debug, Subcommand)]
 pub enum RemoteCommand {

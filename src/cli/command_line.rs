@@ -5,8 +5,8 @@
 use clap::{Parser, Subcommand};
 
 use super::RemoteCommand;
+use super::args::TokenFlags;
 use crate::config::Settings;
-use crate::token_flags::TokenFlags;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -12,11 +12,29 @@ use crate::app::{self, Caller};
 use crate::config::Settings;
 use crate::start::{self, StartError};
 
-pub async fn token(settings: &Settings, request: CreateToken) -> Result<(), StartError> {
+/// Why a command beside the server failed, as `clientd: ...` tells it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("{}", describe(.0))]
+    TokenNotCreated(app::Error),
+    #[error("{address} is not ready")]
+    NotReady { address: SocketAddr },
+    #[error("{address} did not answer: {source}")]
+    NoAnswer {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{address} did not answer within 5 s")]
+    Silent { address: SocketAddr },
+}
+
+pub async fn token(settings: &Settings, request: CreateToken) -> Result<(), Error> {
     let app = start::app(settings).await?;
     let issued = tokens::create(&app, &Caller::command_line(), request).await;
     app.close().await;
-    let (token, text) = issued.map_err(|error| StartError::Command(describe(error)))?;
+    let (token, text) = issued.map_err(Error::TokenNotCreated)?;
     eprintln!(
         "Created token {} ({}); it is shown once:",
         token.id, token.name
@@ -25,7 +43,7 @@ pub async fn token(settings: &Settings, request: CreateToken) -> Result<(), Star
     Ok(())
 }
 
-fn describe(error: app::Error) -> String {
+fn describe(error: &app::Error) -> String {
     match error {
         app::Error::Invalid(crate::domain::Invalid(errors)) => {
             let lines: Vec<_> = (errors.iter())
@@ -39,7 +57,7 @@ fn describe(error: app::Error) -> String {
 
 /// Asks the local server's `/readyz`. Plain HTTP/1.1 over TCP: the runtime image has no curl,
 /// and one GET does not justify an HTTP client.
-pub async fn healthcheck(listen: SocketAddr) -> Result<(), StartError> {
+pub async fn healthcheck(listen: SocketAddr) -> Result<(), Error> {
     let mut address = listen;
     if address.ip().is_unspecified() {
         address.set_ip(match address {
@@ -58,12 +76,8 @@ pub async fn healthcheck(listen: SocketAddr) -> Result<(), StartError> {
     };
     match tokio::time::timeout(Duration::from_secs(5), check).await {
         Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(StartError::Command(format!("{address} is not ready"))),
-        Ok(Err(error)) => Err(StartError::Command(format!(
-            "{address} did not answer: {error}"
-        ))),
-        Err(_) => Err(StartError::Command(format!(
-            "{address} did not answer within 5 s"
-        ))),
+        Ok(Ok(false)) => Err(Error::NotReady { address }),
+        Ok(Err(source)) => Err(Error::NoAnswer { address, source }),
+        Err(_) => Err(Error::Silent { address }),
     }
 }

@@ -1,5 +1,6 @@
 //! `clientd` as a client of a clientd server's API (`clientd clients list`, `clientd secrets
 //! rotate-start ID`, ...), and the commands beside the server that need no API (`local`).
+//! `run` dispatches the whole command line, the server's commands included.
 //! Exit codes: 0 done, 1 the server refused, 2 usage (a token that would go over plain http
 //! to another machine included), 3 the server cannot be reached.
 
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 
 use reqwest::Method;
 use serde_json::Value;
+use tokio::net::TcpListener;
 
 pub use args::RemoteCommand;
 use args::{
@@ -30,8 +32,55 @@ use output::{Kind, Printer, unwritten};
 use api::Api;
 use api::{Answer, Failure};
 
+use crate::app;
+use crate::config::Settings;
+use crate::start::{self, StartError};
+use crate::telemetry;
+
+/// Runs what the command line asks for: a server command, or a call of a server's API.
+pub async fn run(cli: Cli) -> ExitCode {
+    let (settings, local) = match cli.command {
+        Some(Command::Remote(command)) => return call_api(command).await,
+        None => (cli.settings, Local::Serve),
+        Some(Command::Serve(settings)) => (settings, Local::Serve),
+        Some(Command::Healthcheck(settings)) => (settings, Local::Healthcheck),
+        Some(Command::Token(TokenCommand::Create { token, settings })) => {
+            (settings, Local::Token(token.into()))
+        }
+    };
+    telemetry::init(settings.log_format);
+    let done = match local {
+        Local::Serve => serve(settings).await.map_err(local::Error::from),
+        Local::Token(request) => local::token(&settings, request).await,
+        Local::Healthcheck => local::healthcheck(settings.listen).await,
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("clientd: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The server on the address the settings name, until a shutdown signal.
+async fn serve(settings: Settings) -> Result<(), StartError> {
+    let shutdown = telemetry::shutdown_signal();
+    let address = settings.listen;
+    match TcpListener::bind(address).await {
+        Ok(listener) => start::serve(settings, listener, shutdown).await,
+        Err(source) => Err(StartError::Listen { address, source }),
+    }
+}
+
+enum Local {
+    Serve,
+    Token(app::tokens::CreateToken),
+    Healthcheck,
+}
+
 /// Runs one API command and tells how it went as the process's exit code.
-pub async fn run(command: RemoteCommand) -> ExitCode {
+async fn call_api(command: RemoteCommand) -> ExitCode {
     match execute(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

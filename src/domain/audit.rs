@@ -13,6 +13,7 @@ use super::change::{Actor, ChangeContext};
 use super::client::ClientId;
 use super::tenant::TenantId;
 use super::time::{self, Timestamp, rfc3339_millis};
+use super::token::ApiToken;
 
 /// The largest JSON Patch an event keeps whole: the size of the largest client document.
 pub const MAX_KEPT_PATCH: usize = super::client::MAX_DOCUMENT_BYTES;
@@ -186,6 +187,12 @@ impl Event {
             changed: None,
             document: None,
         }
+    }
+
+    /// A token's event: its document holds its grants, never its text or hash.
+    pub fn of_token(change: &ChangeContext, action: Action, token: &ApiToken) -> Self {
+        let path = format!("/tokens/{}", token.id);
+        Self::new(change, action, None, token.id.to_string(), path).with_document(token)
     }
 
     pub fn of_client(mut self, client: &ClientId) -> Self {

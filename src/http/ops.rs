@@ -70,7 +70,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = (state.metrics).render(state.app.pool_stats(), state.app.cache.stats());
+    let text = (state.metrics).render(state.app.pool_stats(), state.app.cache_stats());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

@@ -56,7 +56,7 @@ on_both_stores! {
         token.expires_at = Some(time::now() - chrono::TimeDelta::seconds(1));
         let (text, hash) = TokenText::issue(token.id).unwrap();
         let change = clientd::domain::change::ChangeContext::without_request(clientd::domain::change::Actor::Cli);
-        let event = clientd::app::tokens::event(&change, clientd::domain::audit::Action::TokenCreate, &token);
+        let event = clientd::domain::audit::Event::of_token(&change, clientd::domain::audit::Action::TokenCreate, &token);
         store.create_token(&token, &hash, &event).await.unwrap();
         app.with_token(text.expose()).get("/tenants").await.assert_problem(401, "unauthorized");
     }

@@ -83,7 +83,7 @@ on_each_store! {
         let b = tenant_with(store.as_ref(), "b", at_time(10, by_token(bob), Action::TenantCreate)).await;
         let token = clientd::domain::token::ApiToken::new("t", &["admin".into()], &[], None, time::now()).unwrap();
         let (_, hash) = clientd::domain::token::TokenText::issue(token.id).unwrap();
-        let issued = Event { time: at(20), ..clientd::app::tokens::event(&by_token(alice), Action::TokenCreate, &token) };
+        let issued = Event { time: at(20), ..Event::of_token(&by_token(alice), Action::TokenCreate, &token) };
         store.create_token(&token, &hash, &issued).await.unwrap();
         let cases = [
             (EventFilters { action: Some(Action::TokenCreate), ..filters(50) }, vec![&issued]),

@@ -1,7 +1,7 @@
 //! Tenants and admin tokens: create, read, list by id through every paging edge, delete.
 
 use clientd::domain::Missing;
-use clientd::domain::audit::Action;
+use clientd::domain::audit::{Action, Event};
 use clientd::domain::page::Page;
 use clientd::domain::tenant::Tenant;
 use clientd::domain::time;
@@ -29,7 +29,7 @@ fn new_token(
 
 async fn create_token(store: &dyn Store, permissions: &[&str], tenants: &[&str]) -> ApiToken {
     let (token, hash) = new_token(permissions, tenants);
-    let event = clientd::app::tokens::event(&cli(), Action::TokenCreate, &token);
+    let event = Event::of_token(&cli(), Action::TokenCreate, &token);
     store.create_token(&token, &hash, &event).await.unwrap();
     token
 }
@@ -130,7 +130,7 @@ on_each_store! {
     async fn a_created_token_is_found_by_id_with_its_grants_and_hash(store) {
         create_tenant(store.as_ref(), "acme").await;
         let (token, hash) = new_token(&["client.read"], &["acme"]);
-        let event = clientd::app::tokens::event(&cli(), Action::TokenCreate, &token);
+        let event = Event::of_token(&cli(), Action::TokenCreate, &token);
         store.create_token(&token, &hash, &event).await.unwrap();
         let stored = store.token(token.id).await.unwrap().unwrap();
         assert_eq!((&stored.token, stored.hash.as_bytes()), (&token, hash.as_bytes()));
@@ -140,7 +140,7 @@ on_each_store! {
 
     async fn a_token_for_a_tenant_that_does_not_exist_is_a_conflict_and_not_stored(store) {
         let (token, hash) = new_token(&["client.write"], &["nowhere"]);
-        let event = clientd::app::tokens::event(&cli(), Action::TokenCreate, &token);
+        let event = Event::of_token(&cli(), Action::TokenCreate, &token);
         let refused = store.create_token(&token, &hash, &event).await;
         assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
         assert!(store.token(token.id).await.unwrap().is_none());
@@ -149,7 +149,7 @@ on_each_store! {
 
     async fn a_revoked_token_is_gone_and_a_second_revoke_is_not_found(store) {
         let token = create_token(store.as_ref(), &["admin"], &[]).await;
-        let audit = |t: &ApiToken| clientd::app::tokens::event(&cli(), Action::TokenRevoke, t);
+        let audit = |t: &ApiToken| Event::of_token(&cli(), Action::TokenRevoke, t);
         store.delete_token(token.id, &audit).await.unwrap();
         assert!(store.token(token.id).await.unwrap().is_none());
         let again = store.delete_token(token.id, &audit).await;
@@ -171,10 +171,10 @@ on_each_store! {
 
     async fn only_the_first_first_token_of_an_installation_is_issued(store) {
         let (first, first_hash) = new_token(&["admin"], &[]);
-        let event = clientd::app::tokens::event(&cli(), Action::TokenCreate, &first);
+        let event = Event::of_token(&cli(), Action::TokenCreate, &first);
         assert!(store.create_first_token(&first, &first_hash, &event).await.unwrap());
         let (second, second_hash) = new_token(&["admin"], &[]);
-        let event = clientd::app::tokens::event(&cli(), Action::TokenCreate, &second);
+        let event = Event::of_token(&cli(), Action::TokenCreate, &second);
         assert!(!store.create_first_token(&second, &second_hash, &event).await.unwrap());
         let listed = store.list_tokens(None, limit(10)).await.unwrap();
         assert_eq!(listed.items, [first]);
