@@ -7,7 +7,8 @@ use futures_util::{Stream, TryStreamExt};
 use sqlx::{Encode, QueryBuilder, Type};
 
 use super::rows::ClientRow;
-use super::{Audit, StoreResult};
+use super::{Audit, CredentialStore, StoreError, StoreResult, TenantStore};
+use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::credential::Credential;
@@ -94,6 +95,85 @@ pub trait ClientStore: Send + Sync {
 pub(super) const CLIENT_BY_ID: &str =
     "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
      FROM clients WHERE id = $1";
+
+/// What a create meets when the id is taken.
+pub(super) const CLIENT_EXISTS: &str = "a client with this id exists";
+
+/// A write that names a tenant that does not exist (or no longer does): the foreign key
+/// says so.
+pub(super) fn moved_away(e: sqlx::Error) -> StoreError {
+    StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant))
+}
+
+/// A create's failure: the id taken, or the tenant missing.
+pub(super) fn create_failed(e: sqlx::Error) -> StoreError {
+    match StoreError::on_unique(e, CLIENT_EXISTS) {
+        StoreError::Backend(e) => moved_away(e),
+        other => other,
+    }
+}
+
+/// Whether a tenant exists: the foreign key a real write meets, as a read.
+async fn tenant_exists<S: TenantStore + ?Sized>(store: &S, tenant: &TenantId) -> StoreResult<bool> {
+    let missing = store.missing_tenants(std::slice::from_ref(tenant)).await?;
+    Ok(missing.is_empty())
+}
+
+/// The domain's decision on `current`, with its credentials read (by `credentials`, in the
+/// caller's transaction or not) only when the decision turns on them.
+pub(super) async fn decide_on<F, R>(
+    current: &Client,
+    decide: &ClientDecision<'_>,
+    credentials: F,
+) -> StoreResult<Option<(Client, Event)>>
+where
+    F: FnOnce() -> R,
+    R: Future<Output = StoreResult<Vec<Credential>>>,
+{
+    match decide(current, None) {
+        Err(Refusal::NeedsCredentials) => {
+            let credentials = credentials().await?;
+            Ok(decide(current, Some(&credentials))?)
+        }
+        decided => Ok(decided?),
+    }
+}
+
+/// A dry run's create: the database's checks (the id is free, then the tenant exists, in
+/// the order the insert meets them) as reads, so a rehearsal never takes the write lock or
+/// queues behind writers.
+pub(super) async fn rehearse_create<S>(store: &S, client: &Client) -> StoreResult<()>
+where
+    S: ClientStore + TenantStore + ?Sized,
+{
+    if store.client(&client.id).await?.is_some() {
+        return Err(StoreError::Conflict(CLIENT_EXISTS));
+    }
+    if !tenant_exists(store, &client.tenant).await? {
+        return Err(StoreError::NotFound(Missing::Tenant));
+    }
+    Ok(())
+}
+
+/// A dry run's patch: decided on the client as it is now, read without a lock.
+pub(super) async fn rehearse_update<S>(
+    store: &S,
+    id: &ClientId,
+    decide: &ClientDecision<'_>,
+) -> StoreResult<Client>
+where
+    S: ClientStore + TenantStore + CredentialStore + ?Sized,
+{
+    let current = (store.client(id).await?).ok_or(StoreError::NotFound(Missing::Client))?;
+    let read = || store.credentials(&current.id);
+    let Some((changed, _)) = decide_on(&current, decide, read).await? else {
+        return Ok(current);
+    };
+    if changed.tenant != current.tenant && !tenant_exists(store, &changed.tenant).await? {
+        return Err(StoreError::NotFound(Missing::Tenant));
+    }
+    Ok(changed)
+}
 
 /// How a database spells what the client listing needs: where the settings document keeps a
 /// client's name and flags, how a value is lowercased as names are, and how a list is bound.

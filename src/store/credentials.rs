@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 
 use super::rows::{self, CredentialRow};
-use super::{StoreError, StoreResult, WriteMode};
+use super::{ClientStore, StoreError, StoreResult, WriteMode};
+use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId, CredentialChange};
 use crate::domain::credential::{Credential, CredentialType};
@@ -114,4 +115,20 @@ pub(super) fn listed_page(
     Ok(Page::from_rows(listed, limit, |c: &ClientCredential| {
         c.credential.id.clone()
     }))
+}
+
+/// A dry run's change: decided on the client as it is now, read without a lock, so a
+/// rehearsal never takes the write lock or queues behind writers.
+pub(super) async fn rehearse_change<S>(
+    store: &S,
+    client: &ClientId,
+    decide: &CredentialDecision<'_>,
+) -> StoreResult<CredentialChange>
+where
+    S: ClientStore + CredentialStore + ?Sized,
+{
+    let current = ClientStore::client(store, client).await?;
+    let current = current.ok_or(StoreError::NotFound(Missing::Client))?;
+    let existing = store.credentials(client).await?;
+    Ok(decide(&current, &existing)?.0)
 }

@@ -12,11 +12,12 @@ use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
-use crate::domain::refusal::Refusal;
 use crate::domain::secret::IssuedSecret;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
-use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode};
+use crate::store::clients::{
+    self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode, create_failed, moved_away,
+};
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
@@ -133,65 +134,8 @@ pub(super) async fn finish(
     Ok(())
 }
 
-/// Whether a tenant exists: the foreign key a real write meets, as a read.
-async fn tenant_exists(store: &PostgresStore, tenant: &TenantId) -> StoreResult<bool> {
-    let (found,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE id = $1")
-        .bind(tenant.as_str())
-        .fetch_one(&store.pool)
-        .await?;
-    Ok(found > 0)
-}
-
-/// The domain's decision on `current`, with its credentials read (through `executor`) only
-/// when the decision turns on them.
-async fn decide_on<'e, E>(
-    executor: E,
-    current: &Client,
-    decide: &ClientDecision<'_>,
-) -> StoreResult<Option<(Client, Event)>>
-where
-    E: sqlx::Executor<'e, Database = Postgres>,
-{
-    match decide(current, None) {
-        Err(Refusal::NeedsCredentials) => {
-            let credentials = credentials_of(executor, &current.id).await?;
-            Ok(decide(current, Some(&credentials))?)
-        }
-        decided => Ok(decided?),
-    }
-}
-
-/// A dry run's create: the database's checks (the id is free, then the tenant exists, in
-/// the order the insert meets them) as reads, so a rehearsal never takes the write lock or
-/// queues behind writers.
-async fn rehearse_create(store: &PostgresStore, client: &Client) -> StoreResult<()> {
-    if store.client(&client.id).await?.is_some() {
-        return Err(StoreError::Conflict("a client with this id exists"));
-    }
-    if !tenant_exists(store, &client.tenant).await? {
-        return Err(StoreError::NotFound(Missing::Tenant));
-    }
-    Ok(())
-}
-
-/// A dry run's patch: decided on the client as it is now, read without a lock.
-async fn rehearse_update(
-    store: &PostgresStore,
-    id: &ClientId,
-    decide: &ClientDecision<'_>,
-) -> StoreResult<Client> {
-    let current = (store.client(id).await?).ok_or(StoreError::NotFound(Missing::Client))?;
-    let Some((changed, _)) = decide_on(&store.pool, &current, decide).await? else {
-        return Ok(current);
-    };
-    if changed.tenant != current.tenant && !tenant_exists(store, &changed.tenant).await? {
-        return Err(StoreError::NotFound(Missing::Tenant));
-    }
-    Ok(changed)
-}
-
 /// A client's update, its id first, then its event; last_used is left alone: the uses of its
-/// secrets are written apart from every change (src/app/uses.rs).
+/// secrets are written apart from every change (src/app/secret_uses.rs).
 fn update<'q>(
     sql: &'static str,
     id: &'q ClientId,
@@ -204,10 +148,6 @@ fn update<'q>(
         .bind(Json(&changed.settings))
         .bind(changed.modified);
     bind_event(update, event)
-}
-
-fn moved_away(e: sqlx::Error) -> StoreError {
-    StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant))
 }
 
 /// A change decided on `seen` (or on the row as read now, without a lock) and written in one
@@ -262,7 +202,7 @@ impl ClientStore for PostgresStore {
         mode: WriteMode,
     ) -> StoreResult<()> {
         if mode == WriteMode::DryRun {
-            return rehearse_create(self, client).await;
+            return clients::rehearse_create(self, client).await;
         }
         let insert = sqlx::query(CREATE_CLIENT_AT_ONCE)
             .bind(client.id.as_str())
@@ -276,12 +216,7 @@ impl ClientStore for PostgresStore {
             .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
             .bind(secret.map(|s| s.last_four.clone()));
         let done = bind_event(insert, event).execute(self.writer()).await;
-        done.map_err(
-            |e| match StoreError::on_unique(e, "a client with this id exists") {
-                StoreError::Backend(e) => moved_away(e),
-                other => other,
-            },
-        )?;
+        done.map_err(create_failed)?;
         event.log();
         Ok(())
     }
@@ -314,7 +249,7 @@ impl ClientStore for PostgresStore {
         mode: WriteMode,
     ) -> StoreResult<Client> {
         if mode == WriteMode::DryRun {
-            return rehearse_update(self, id, decide).await;
+            return clients::rehearse_update(self, id, decide).await;
         }
         if let Some(changed) = update_if_unchanged(self, id, seen, decide).await? {
             return Ok(changed);
@@ -322,7 +257,9 @@ impl ClientStore for PostgresStore {
         let mut tx = self.begin_write().await?;
         let current = locked_client(&mut tx, id).await?;
         // The domain decides under the lock: the one call from the store back up.
-        let Some((changed, event)) = decide_on(&mut *tx, &current, decide).await? else {
+        let Some((changed, event)) =
+            clients::decide_on(&current, decide, || credentials_of(&mut *tx, id)).await?
+        else {
             return Ok(current);
         };
         let statement = update(UPDATE_CLIENT_AT_ONCE, id, &changed, &event);

@@ -4,19 +4,16 @@
 use async_trait::async_trait;
 
 use super::{PostgresStore, finish, locked_client, push_tenant_in};
-use crate::domain::Missing;
 use crate::domain::client::{ClientId, CredentialChange};
 use crate::domain::credential::Credential;
 use crate::domain::page::Page;
 use crate::domain::token::TenantScope;
 use crate::store::credentials::{
     CREDENTIALS_OF_CLIENT, ClientCredential, CredentialQuery, DELETE_CREDENTIAL, INSERT_CREDENTIAL,
-    LIST_CREDENTIALS_AFTER, ListedRow, REPLACE_CREDENTIAL, key_taken, listed_page,
+    LIST_CREDENTIALS_AFTER, ListedRow, REPLACE_CREDENTIAL, key_taken, listed_page, rehearse_change,
 };
 use crate::store::rows::{self, CredentialRow};
-use crate::store::{
-    ClientStore, CredentialDecision, CredentialStore, StoreError, StoreResult, WriteMode,
-};
+use crate::store::{CredentialDecision, CredentialStore, StoreResult, WriteMode};
 
 /// A client's credentials, through the pool or inside a transaction.
 pub(super) async fn credentials_of<'e, E>(
@@ -123,12 +120,7 @@ impl CredentialStore for PostgresStore {
         mode: WriteMode,
     ) -> StoreResult<CredentialChange> {
         if mode == WriteMode::DryRun {
-            // Decided on the client as it is now, read without a lock: a rehearsal never
-            // takes the write lock or queues behind writers.
-            let current = ClientStore::client(self, client).await?;
-            let current = current.ok_or(StoreError::NotFound(Missing::Client))?;
-            let existing = credentials_of(&self.pool, client).await?;
-            return Ok(decide(&current, &existing)?.0);
+            return rehearse_change(self, client, decide).await;
         }
         let mut tx = self.begin_write().await?;
         let current = locked_client(&mut tx, client).await?;
