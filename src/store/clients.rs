@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use futures_util::{Stream, TryStreamExt};
 use sqlx::{Encode, QueryBuilder, Type};
 
+use super::dialect::Dialect;
 use super::rows::ClientRow;
 use super::{Audit, CredentialStore, StoreError, StoreResult, TenantStore};
 use crate::domain::Missing;
@@ -173,27 +174,6 @@ where
         return Err(StoreError::NotFound(Missing::Tenant));
     }
     Ok(changed)
-}
-
-/// How a database spells what the client listing needs: where the settings document keeps a
-/// client's name and flags, how a value is lowercased as names are, and how a list is bound.
-pub(super) trait Dialect: sqlx::Database {
-    /// The name as clients are matched and ordered by it (lowercased).
-    const NAME_KEY: &'static str;
-    const ENABLED_KEY: &'static str;
-    /// The last use, with never-used clients as the earliest time there is.
-    const LAST_USED_KEY: &'static str;
-    /// What `LAST_USED_KEY` is for a client never used.
-    const NEVER_USED: &'static str;
-
-    /// A value lowercased as `NAME_KEY` lowercases names.
-    fn push_lower(q: &mut QueryBuilder<Self>, text: String);
-    /// A time as `LAST_USED_KEY` has it.
-    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>);
-    /// A list in the settings (owners, grantTypes) that holds `value`.
-    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String);
-    /// The row's tenant is one of `ids`.
-    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]);
 }
 
 /// A client row with its name as the database orders it (lowercased).

@@ -4,11 +4,13 @@
 
 use async_trait::async_trait;
 use futures_util::{Stream, TryStreamExt};
-use sqlx::{Encode, QueryBuilder, Type};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{Database, Encode, IntoArguments, QueryBuilder, Transaction, Type};
 use uuid::Uuid;
 
 use super::StoreResult;
-use super::clients::Dialect;
+use super::dialect::Dialect;
 use super::rows::EventRow;
 use crate::domain::audit::{Event, EventFilters};
 use crate::domain::client::ClientId;
@@ -44,6 +46,90 @@ pub(super) const INSERT_EVENT: &str = "INSERT INTO events
      request_id, action, resource_type, resource_id, resource_path, patch, changed, document,
      claim)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
+type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments>;
+
+/// How a database takes an event: the same on both, written once here; the blanket impl
+/// below says once what sqlx needs of a database for it.
+pub(super) trait Recording: Database {
+    /// Binds the event's seventeen columns, in `INSERT_EVENT`'s order, after what `query`
+    /// has bound already.
+    fn bind_event<'q>(query: Query<'q, Self>, event: &Event) -> Query<'q, Self>;
+
+    /// Inserts `event` in the transaction of the change it records.
+    fn record<'t>(
+        tx: &'t mut Transaction<'static, Self>,
+        event: &'t Event,
+    ) -> impl Future<Output = StoreResult<()>> + Send + 't;
+}
+
+// A borrowed value is bound for as long as it is encoded ('t), which Option's impls need.
+impl<DB> Recording for DB
+where
+    DB: Database,
+    <DB as Database>::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'t> Uuid: Encode<'t, DB> + Type<DB>,
+    for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Uuid>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Json<&'t Value>>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Json<&'t Vec<String>>>: Encode<'t, DB> + Type<DB>,
+{
+    fn bind_event<'q>(query: Query<'q, Self>, event: &Event) -> Query<'q, Self> {
+        query
+            .bind(event.id)
+            .bind(event.time)
+            .bind(event.tenant.as_ref().map(|t| t.as_str()))
+            .bind(event.client.as_ref().map(|c| c.as_str()))
+            .bind(&event.actor.kind)
+            .bind(event.actor.token_id)
+            .bind(&event.actor.token_name)
+            .bind(event.source_ip.map(|ip| ip.to_string()))
+            .bind(&event.request_id)
+            .bind(event.action.as_str())
+            .bind(event.resource_type)
+            .bind(&event.resource_id)
+            .bind(&event.resource_path)
+            .bind(event.patch.as_ref().map(Json))
+            .bind(event.changed.as_ref().map(Json))
+            .bind(event.document.as_ref().map(Json))
+            .bind(event.claim)
+    }
+
+    async fn record(tx: &mut Transaction<'static, Self>, event: &Event) -> StoreResult<()> {
+        let insert = Self::bind_event(sqlx::query(INSERT_EVENT), event);
+        insert.execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+/// Binds the event's columns after what `query` has bound already (`Recording::bind_event`).
+pub(super) fn bind_event<'q, DB: Recording>(query: Query<'q, DB>, event: &Event) -> Query<'q, DB> {
+    DB::bind_event(query, event)
+}
+
+/// Inserts `event` in the transaction of the change it records.
+pub(super) async fn record<DB: Recording>(
+    tx: &mut Transaction<'static, DB>,
+    event: &Event,
+) -> StoreResult<()> {
+    DB::record(tx, event).await
+}
+
+/// Commits with the change's event, and logs it once it is committed.
+pub(super) async fn finish<DB: Recording>(
+    mut tx: Transaction<'static, DB>,
+    event: &Event,
+) -> StoreResult<()> {
+    record(&mut tx, event).await?;
+    tx.commit().await?;
+    event.log();
+    Ok(())
+}
 
 /// Deletes the events older than `$1` among the `$2` oldest. The oldest rows by seq are the
 /// oldest by time: a range of seq's index.

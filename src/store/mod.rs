@@ -9,6 +9,7 @@
 mod changes;
 mod clients;
 mod credentials;
+mod dialect;
 mod events;
 mod idempotency;
 mod operations;

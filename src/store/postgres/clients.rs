@@ -3,56 +3,21 @@
 //! client's row (`LOCK_CLIENT`) and writes under it.
 
 use async_trait::async_trait;
+use sqlx::Postgres;
 use sqlx::types::Json;
-use sqlx::{Postgres, QueryBuilder};
 
 use super::credentials::credentials_of;
-use super::{LOCK_CLIENT, PostgresStore, bind_event, record};
+use super::{LOCK_CLIENT, PostgresStore, bind_event, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
-use crate::domain::tenant::TenantId;
-use crate::domain::time::Timestamp;
 use crate::store::clients::{
-    self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode, create_failed, moved_away,
+    self, CLIENT_BY_ID, ClientQuery, SortedRow, WriteMode, create_failed, moved_away,
 };
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
-
-/// How clients are matched and ordered inside their settings document.
-impl Dialect for Postgres {
-    const NAME_KEY: &'static str = "(lower(settings->>'name') COLLATE \"C\")";
-    const ENABLED_KEY: &'static str = "(settings->>'enabled')::boolean";
-    /// Never-used clients sort first, as the earliest time there is.
-    const LAST_USED_KEY: &'static str = "coalesce(last_used, '-infinity'::timestamptz)";
-    const NEVER_USED: &'static str = "'-infinity'::timestamptz";
-
-    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
-        q.push("(lower(")
-            .push_bind(text)
-            .push("::text) COLLATE \"C\")");
-    }
-
-    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
-        q.push("coalesce(")
-            .push_bind(at)
-            .push("::timestamptz, '-infinity'::timestamptz)");
-    }
-
-    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
-        q.push("(settings->'")
-            .push(field)
-            .push("') @> jsonb_build_array(")
-            .push_bind(value)
-            .push("::text)");
-    }
-
-    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
-        super::push_tenant_in(q, ids);
-    }
-}
 
 /// A new client, its secret and its event in one statement: one round trip, atomic as any
 /// statement is.
@@ -121,17 +86,6 @@ pub(super) async fn locked_client(
         .fetch_optional(&mut **tx)
         .await?;
     Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
-}
-
-/// Commits with the change's event.
-pub(super) async fn finish(
-    mut tx: sqlx::Transaction<'static, Postgres>,
-    event: &Event,
-) -> StoreResult<()> {
-    record(&mut tx, event).await?;
-    tx.commit().await?;
-    event.log();
-    Ok(())
 }
 
 /// A client's update, its id first, then its event; last_used is left alone: the uses of its

@@ -2,8 +2,9 @@
 //! caller's tenants with `= ANY`.
 
 use async_trait::async_trait;
+use sqlx::Postgres;
 
-use super::{PostgresStore, finish, locked_client, push_tenant_in};
+use super::{PostgresStore, finish, locked_client};
 use crate::domain::client::{ClientId, CredentialChange};
 use crate::domain::credential::Credential;
 use crate::domain::page::Page;
@@ -12,6 +13,7 @@ use crate::store::credentials::{
     CREDENTIALS_OF_CLIENT, ClientCredential, CredentialQuery, DELETE_CREDENTIAL, INSERT_CREDENTIAL,
     LIST_CREDENTIALS_AFTER, ListedRow, REPLACE_CREDENTIAL, key_taken, listed_page, rehearse_change,
 };
+use crate::store::dialect::Dialect;
 use crate::store::rows::{self, CredentialRow};
 use crate::store::{CredentialDecision, CredentialStore, StoreResult, WriteMode};
 
@@ -91,7 +93,7 @@ impl CredentialStore for PostgresStore {
         select.push_bind(query.after.unwrap_or("").to_owned());
         if let TenantScope::Only(ids) = query.tenants {
             select.push(" AND c.");
-            push_tenant_in(&mut select, ids);
+            Postgres::push_tenant_in(&mut select, ids);
         }
         if let Some(before) = query.expires_before {
             select.push(" AND k.expires_at < ").push_bind(before);

@@ -2,15 +2,16 @@
 //! inserted from an array with `unnest`.
 
 use async_trait::async_trait;
+use sqlx::Postgres;
 use uuid::Uuid;
 
-use super::tenants::tenant_list;
-use super::{PostgresStore, record};
+use super::{PostgresStore, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::page::{Limit, Page};
 use crate::domain::secret::SecretHash;
 use crate::domain::token::ApiToken;
+use crate::store::dialect::Dialect;
 use crate::store::rows::{TokenRow, permissions_text};
 use crate::store::tokens::{
     ANY_TOKEN, DELETE_TOKEN, INSERT_TOKEN, MARK_FIRST_TOKEN, tenant_gone, token_page,
@@ -47,7 +48,7 @@ async fn insert_token(
         .await?;
     sqlx::query(INSERT_TOKEN_TENANTS)
         .bind(token.id)
-        .bind(tenant_list(token.grants.tenants()))
+        .bind(Postgres::tenant_list(token.grants.tenants()))
         .execute(&mut **tx)
         .await
         .map_err(tenant_gone)?;
@@ -64,10 +65,7 @@ impl TokenStore for PostgresStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         insert_token(&mut tx, token, hash).await?;
-        record(&mut tx, event).await?;
-        tx.commit().await?;
-        event.log();
-        Ok(())
+        finish(tx, event).await
     }
 
     async fn create_first_token(
@@ -85,15 +83,13 @@ impl TokenStore for PostgresStore {
             == 1;
         let (has_tokens,): (bool,) = sqlx::query_as(ANY_TOKEN).fetch_one(&mut *tx).await?;
         let issue = first && !has_tokens;
-        if issue {
-            insert_token(&mut tx, token, hash).await?;
-            record(&mut tx, event).await?;
+        if !issue {
+            tx.commit().await?;
+            return Ok(false);
         }
-        tx.commit().await?;
-        if issue {
-            event.log();
-        }
-        Ok(issue)
+        insert_token(&mut tx, token, hash).await?;
+        finish(tx, event).await?;
+        Ok(true)
     }
 
     async fn token(&self, id: Uuid) -> StoreResult<Option<StoredToken>> {
@@ -128,9 +124,6 @@ impl TokenStore for PostgresStore {
             return Err(StoreError::NotFound(Missing::Token));
         }
         let event = audit(&token);
-        record(&mut tx, &event).await?;
-        tx.commit().await?;
-        event.log();
-        Ok(())
+        finish(tx, &event).await
     }
 }

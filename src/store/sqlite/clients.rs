@@ -4,53 +4,21 @@
 //! a read-modify-write without a lock of its own.
 
 use async_trait::async_trait;
+use sqlx::Sqlite;
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Sqlite};
 
 use super::credentials::credentials_of;
-use super::{LOCK_CLIENT, SqliteStore, record};
+use super::{LOCK_CLIENT, SqliteStore, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
-use crate::domain::tenant::TenantId;
-use crate::domain::time::Timestamp;
 use crate::store::clients::{
-    self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode, create_failed, moved_away,
+    self, CLIENT_BY_ID, ClientQuery, SortedRow, WriteMode, create_failed, moved_away,
 };
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
-
-/// How clients are matched and ordered inside their settings document. SQLite's lower()
-/// folds ASCII letters only.
-impl Dialect for Sqlite {
-    const NAME_KEY: &'static str = "lower(json_extract(settings, '$.name'))";
-    const ENABLED_KEY: &'static str = "json_extract(settings, '$.enabled')";
-    /// Never-used clients sort first: the empty text is before every RFC 3339 time.
-    const LAST_USED_KEY: &'static str = "coalesce(last_used, '')";
-    const NEVER_USED: &'static str = "''";
-
-    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
-        q.push("lower(").push_bind(text).push(")");
-    }
-
-    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
-        q.push("coalesce(").push_bind(at).push(", '')");
-    }
-
-    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
-        q.push("EXISTS (SELECT 1 FROM json_each(settings, '$.")
-            .push(field)
-            .push("') WHERE value = ")
-            .push_bind(value)
-            .push(")");
-    }
-
-    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
-        super::push_tenant_in(q, ids);
-    }
-}
 
 /// The client, locked until `tx` ends (by the database lock SQLite's writers hold already);
 /// not found when it does not exist.
@@ -63,17 +31,6 @@ pub(super) async fn locked_client(
         .fetch_optional(&mut **tx)
         .await?;
     Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
-}
-
-/// Commits with the change's event.
-pub(super) async fn finish(
-    mut tx: sqlx::Transaction<'static, Sqlite>,
-    event: &Event,
-) -> StoreResult<()> {
-    record(&mut tx, event).await?;
-    tx.commit().await?;
-    event.log();
-    Ok(())
 }
 
 #[async_trait]

@@ -23,10 +23,13 @@ use sqlx::sqlite::{
 };
 
 use super::{PoolSettings, StoreError, StoreResult};
+use sqlx::{QueryBuilder, Sqlite};
+
 use crate::domain::tenant::TenantId;
-use clients::{finish, locked_client};
-use events::record;
-use tenants::tenant_list;
+use crate::domain::time::Timestamp;
+use crate::store::dialect::Dialect;
+use crate::store::events::finish;
+use clients::locked_client;
 
 /// The whole database is locked by `BEGIN IMMEDIATE` already.
 const LOCK_CLIENT: &str =
@@ -38,10 +41,43 @@ fn busy_timeout(request: Duration) -> Duration {
     (request * 3 / 4).min(Duration::from_secs(10))
 }
 
-fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
-    q.push("tenant_id IN (SELECT value FROM json_each(")
-        .push_bind(tenant_list(ids))
-        .push("))");
+/// How SQLite spells the shared queries: clients matched and ordered inside their settings
+/// document, a list of ids bound as a JSON array. SQLite's lower() folds ASCII letters only.
+impl Dialect for Sqlite {
+    type TenantList = String;
+
+    const NAME_KEY: &'static str = "lower(json_extract(settings, '$.name'))";
+    const ENABLED_KEY: &'static str = "json_extract(settings, '$.enabled')";
+    /// Never-used clients sort first: the empty text is before every RFC 3339 time.
+    const LAST_USED_KEY: &'static str = "coalesce(last_used, '')";
+    const NEVER_USED: &'static str = "''";
+
+    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
+        q.push("lower(").push_bind(text).push(")");
+    }
+
+    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
+        q.push("coalesce(").push_bind(at).push(", '')");
+    }
+
+    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
+        q.push("EXISTS (SELECT 1 FROM json_each(settings, '$.")
+            .push(field)
+            .push("') WHERE value = ")
+            .push_bind(value)
+            .push(")");
+    }
+
+    /// Tenant ids as a JSON array, for `json_each`.
+    fn tenant_list(ids: &[TenantId]) -> String {
+        serde_json::Value::from(ids.iter().map(|id| id.as_str()).collect::<Vec<_>>()).to_string()
+    }
+
+    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
+        q.push("tenant_id IN (SELECT value FROM json_each(")
+            .push_bind(Self::tenant_list(ids))
+            .push("))");
+    }
 }
 
 pub struct SqliteStore {

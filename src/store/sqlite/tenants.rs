@@ -1,13 +1,15 @@
 //! Tenants on SQLite: a list of ids travels as a JSON array, matched through `json_each`.
 
 use async_trait::async_trait;
+use sqlx::Sqlite;
 
-use super::{SqliteStore, record};
+use super::{SqliteStore, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::page::{Limit, Page};
 use crate::domain::tenant::{Tenant, TenantId};
 use crate::domain::token::TenantScope;
+use crate::store::dialect::Dialect;
 use crate::store::rows::TenantRow;
 use crate::store::tenants::{
     DELETE_TENANT, INSERT_TENANT, TENANT_BY_ID, id_taken, not_found, still_has_clients, tenant_page,
@@ -18,11 +20,6 @@ const TENANTS_PAGE: &str = "SELECT id, name, created FROM tenants
      WHERE id > $1 AND ($2 IS NULL OR id IN (SELECT value FROM json_each($2)))
      ORDER BY id LIMIT $3";
 const TENANTS_AMONG: &str = "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
-
-/// Tenant ids as a JSON array, for `json_each`.
-pub(super) fn tenant_list(ids: &[TenantId]) -> String {
-    serde_json::Value::from(ids.iter().map(|id| id.as_str()).collect::<Vec<_>>()).to_string()
-}
 
 #[async_trait]
 impl TenantStore for SqliteStore {
@@ -35,10 +32,7 @@ impl TenantStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(id_taken)?;
-        record(&mut tx, event).await?;
-        tx.commit().await?;
-        event.log();
-        Ok(())
+        finish(tx, event).await
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
@@ -57,7 +51,7 @@ impl TenantStore for SqliteStore {
     ) -> StoreResult<Page<Tenant>> {
         let only = match scope {
             TenantScope::All => None,
-            TenantScope::Only(ids) => Some(tenant_list(ids)),
+            TenantScope::Only(ids) => Some(Sqlite::tenant_list(ids)),
         };
         let rows: Vec<TenantRow> = sqlx::query_as(TENANTS_PAGE)
             .bind(after.unwrap_or(""))
@@ -77,15 +71,12 @@ impl TenantStore for SqliteStore {
             .map_err(still_has_clients)?;
         let deleted = deleted.ok_or(StoreError::NotFound(Missing::Tenant))?;
         let event = audit(&Tenant::try_from(deleted)?);
-        record(&mut tx, &event).await?;
-        tx.commit().await?;
-        event.log();
-        Ok(())
+        finish(tx, &event).await
     }
 
     async fn missing_tenants(&self, ids: &[TenantId]) -> StoreResult<Vec<TenantId>> {
         let found: Vec<(String,)> = sqlx::query_as(TENANTS_AMONG)
-            .bind(tenant_list(ids))
+            .bind(Sqlite::tenant_list(ids))
             .fetch_all(&self.pool)
             .await?;
         Ok(not_found(ids, &found))

@@ -1,0 +1,34 @@
+//! What the two databases spell differently, for the code both share: where the settings
+//! document keeps a client's name and flags, how names are lowercased, how a list of ids is
+//! bound and matched. Each adapter's `mod.rs` implements it for its database.
+
+use sqlx::QueryBuilder;
+
+use crate::domain::tenant::TenantId;
+use crate::domain::time::Timestamp;
+
+/// How a database spells what the shared queries need: where the settings document keeps a
+/// client's name and flags, how a value is lowercased as names are, and how a list is bound.
+pub(super) trait Dialect: sqlx::Database {
+    /// A list of tenant ids as the database takes it bound.
+    type TenantList;
+
+    /// The name as clients are matched and ordered by it (lowercased).
+    const NAME_KEY: &'static str;
+    const ENABLED_KEY: &'static str;
+    /// The last use, with never-used clients as the earliest time there is.
+    const LAST_USED_KEY: &'static str;
+    /// What `LAST_USED_KEY` is for a client never used.
+    const NEVER_USED: &'static str;
+
+    /// A value lowercased as `NAME_KEY` lowercases names.
+    fn push_lower(q: &mut QueryBuilder<Self>, text: String);
+    /// A time as `LAST_USED_KEY` has it.
+    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>);
+    /// A list in the settings (owners, grantTypes) that holds `value`.
+    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String);
+    /// Tenant ids bound as one value, for the statements that match a list.
+    fn tenant_list(ids: &[TenantId]) -> Self::TenantList;
+    /// The row's tenant is one of `ids`.
+    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]);
+}
