@@ -1,6 +1,7 @@
 //! What the two databases spell differently, for the code both share: where the settings
 //! document keeps a client's name and flags, how names are lowercased, how a list of ids is
-//! bound and matched. Each adapter's `mod.rs` implements it for its database.
+//! bound and matched. Each adapter's `mod.rs` implements it for its database. Public only
+//! inside this private module, as `Adapter` names it: no part of the store's API.
 
 use sqlx::QueryBuilder;
 
@@ -9,7 +10,7 @@ use crate::domain::time::Timestamp;
 
 /// How a database spells what the shared queries need: where the settings document keeps a
 /// client's name and flags, how a value is lowercased as names are, and how a list is bound.
-pub(super) trait Dialect: sqlx::Database {
+pub trait Dialect: sqlx::Database {
     /// A list of tenant ids as the database takes it bound.
     type TenantList;
 
@@ -20,6 +21,10 @@ pub(super) trait Dialect: sqlx::Database {
     const LAST_USED_KEY: &'static str;
     /// What `LAST_USED_KEY` is for a client never used.
     const NEVER_USED: &'static str;
+    /// A page of tenants past `$1`, among the list `$2` if it is not NULL, `$3` at most.
+    const TENANTS_PAGE: &'static str;
+    /// The ids of the list `$1` that name a tenant.
+    const TENANTS_AMONG: &'static str;
 
     /// A value lowercased as `NAME_KEY` lowercases names.
     fn push_lower(q: &mut QueryBuilder<Self>, text: String);

@@ -51,7 +51,7 @@ type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments>;
 
 /// How a database takes an event: the same on both, written once here; the blanket impl
 /// below says once what sqlx needs of a database for it.
-pub(super) trait Recording: Database {
+pub trait Recording: Database {
     /// Binds the event's seventeen columns, in `INSERT_EVENT`'s order, after what `query`
     /// has bound already.
     fn bind_event<'q>(query: Query<'q, Self>, event: &Event) -> Query<'q, Self>;

@@ -6,6 +6,7 @@
 //! and the SQL both dialects share; `postgres/` and `sqlite/` implement every part in plain
 //! functions, one module per aggregate, each saying its own dialect where they differ.
 
+mod adapter;
 mod changes;
 mod clients;
 mod credentials;

@@ -9,7 +9,6 @@ mod events;
 mod idempotency;
 mod operations;
 mod secrets;
-mod tenants;
 mod tokens;
 
 use std::str::FromStr;
@@ -18,10 +17,11 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::{PoolSettings, StoreResult};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::store::adapter::Adapter;
 use crate::store::dialect::Dialect;
 use crate::store::events::{bind_event, finish};
 use clients::locked_client;
@@ -48,6 +48,10 @@ impl Dialect for Postgres {
     /// Never-used clients sort first, as the earliest time there is.
     const LAST_USED_KEY: &'static str = "coalesce(last_used, '-infinity'::timestamptz)";
     const NEVER_USED: &'static str = "'-infinity'::timestamptz";
+    const TENANTS_PAGE: &'static str = "SELECT id, name, created FROM tenants
+     WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
+     ORDER BY id LIMIT $3";
+    const TENANTS_AMONG: &'static str = "SELECT id FROM tenants WHERE id = ANY($1)";
 
     fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
         q.push("(lower(")
@@ -151,5 +155,23 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+}
+
+impl Adapter for PostgresStore {
+    type Db = Postgres;
+
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool<Postgres> {
+        PostgresStore::writer(self)
+    }
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = StoreResult<Transaction<'static, Postgres>>> + Send {
+        PostgresStore::begin_write(self)
     }
 }

@@ -12,7 +12,6 @@ mod events;
 mod idempotency;
 mod operations;
 mod secrets;
-mod tenants;
 mod tokens;
 
 use std::str::FromStr;
@@ -23,10 +22,11 @@ use sqlx::sqlite::{
 };
 
 use super::{PoolSettings, StoreError, StoreResult};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::store::adapter::Adapter;
 use crate::store::dialect::Dialect;
 use crate::store::events::finish;
 use clients::locked_client;
@@ -51,6 +51,11 @@ impl Dialect for Sqlite {
     /// Never-used clients sort first: the empty text is before every RFC 3339 time.
     const LAST_USED_KEY: &'static str = "coalesce(last_used, '')";
     const NEVER_USED: &'static str = "''";
+    const TENANTS_PAGE: &'static str = "SELECT id, name, created FROM tenants
+     WHERE id > $1 AND ($2 IS NULL OR id IN (SELECT value FROM json_each($2)))
+     ORDER BY id LIMIT $3";
+    const TENANTS_AMONG: &'static str =
+        "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
 
     fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
         q.push("lower(").push_bind(text).push(")");
@@ -166,6 +171,24 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl Adapter for SqliteStore {
+    type Db = Sqlite;
+
+    fn reader(&self) -> &Pool<Sqlite> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool<Sqlite> {
+        SqliteStore::writer(self)
+    }
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = StoreResult<Transaction<'static, Sqlite>>> + Send {
+        SqliteStore::begin_write(self)
     }
 }
 
