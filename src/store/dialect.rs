@@ -25,6 +25,12 @@ pub trait Dialect: sqlx::Database {
     const TENANTS_PAGE: &'static str;
     /// The ids of the list `$1` that name a tenant.
     const TENANTS_AMONG: &'static str;
+    /// A token with its tenants gathered into one space-separated column, in one round trip.
+    const TOKEN_BY_ID: &'static str;
+    /// A page of tokens past `$1`, `$2` at most, their tenants gathered as `TOKEN_BY_ID`'s.
+    const TOKENS_PAGE: &'static str;
+    /// A token's (`$1`) tenants, inserted from the list `$2`.
+    const INSERT_TOKEN_TENANTS: &'static str;
 
     /// A value lowercased as `NAME_KEY` lowercases names.
     fn push_lower(q: &mut QueryBuilder<Self>, text: String);
@@ -32,6 +38,8 @@ pub trait Dialect: sqlx::Database {
     fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>);
     /// A list in the settings (owners, grantTypes) that holds `value`.
     fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String);
+    /// How many rows a statement changed: each sqlx database has its own, under no trait.
+    fn rows_affected(done: &Self::QueryResult) -> u64;
     /// Tenant ids bound as one value, for the statements that match a list.
     fn tenant_list(ids: &[TenantId]) -> Self::TenantList;
     /// The row's tenant is one of `ids`.

@@ -9,7 +9,6 @@ mod events;
 mod idempotency;
 mod operations;
 mod secrets;
-mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -52,6 +51,22 @@ impl Dialect for Postgres {
      WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
      ORDER BY id LIMIT $3";
     const TENANTS_AMONG: &'static str = "SELECT id FROM tenants WHERE id = ANY($1)";
+    const TOKEN_BY_ID: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(string_agg(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id = $1";
+    const TOKENS_PAGE: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(string_agg(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";
+    const INSERT_TOKEN_TENANTS: &'static str =
+        "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
 
     fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
         q.push("(lower(")

@@ -12,7 +12,6 @@ mod events;
 mod idempotency;
 mod operations;
 mod secrets;
-mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,6 +55,22 @@ impl Dialect for Sqlite {
      ORDER BY id LIMIT $3";
     const TENANTS_AMONG: &'static str =
         "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
+    const TOKEN_BY_ID: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(group_concat(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id = $1";
+    const TOKENS_PAGE: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(group_concat(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";
+    const INSERT_TOKEN_TENANTS: &'static str =
+        "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
 
     fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
         q.push("lower(").push_bind(text).push(")");
