@@ -9,7 +9,6 @@
 mod clients;
 mod credentials;
 mod events;
-mod idempotency;
 mod operations;
 mod secrets;
 
