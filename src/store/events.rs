@@ -1,15 +1,16 @@
-//! The audit trail. Every write of the other parts inserts its event with its adapter's
-//! `record` (`INSERT_EVENT`), in its own transaction; a page of the trail is built here the
+//! The audit trail. Every write of the other parts inserts its event with `record` or
+//! `finish` (`INSERT_EVENT`), in its own transaction; the trail is read and pruned here the
 //! same way for both adapters, their `Dialect` matching the caller's tenants.
 
 use async_trait::async_trait;
 use futures_util::{Stream, TryStreamExt};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{Database, Encode, IntoArguments, QueryBuilder, Transaction, Type};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type};
 use uuid::Uuid;
 
 use super::StoreResult;
+use super::adapter::Adapter;
 use super::dialect::Dialect;
 use super::rows::EventRow;
 use crate::domain::audit::{Event, EventFilters};
@@ -133,7 +134,7 @@ pub(super) async fn finish<DB: Recording>(
 
 /// Deletes the events older than `$1` among the `$2` oldest. The oldest rows by seq are the
 /// oldest by time: a range of seq's index.
-pub(super) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
+const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
     (SELECT seq FROM events ORDER BY seq LIMIT $2)";
 
 /// Events are read newest first by seq, the keyset of every page; the columns as `EventRow`
@@ -171,7 +172,7 @@ where
 
 /// A page of the query's history, newest first, one row more than the page holds. Only the
 /// filters given are in the query, so each can use its index (migration 0007 names them).
-pub(super) fn select_events<DB>(query: &EventQuery<'_>) -> QueryBuilder<DB>
+fn select_events<DB>(query: &EventQuery<'_>) -> QueryBuilder<DB>
 where
     DB: Dialect,
     for<'t> String: Encode<'t, DB> + Type<DB>,
@@ -222,7 +223,7 @@ where
 }
 
 /// Reads `rows` (of `select_events`) row by row, and no further than the page needs.
-pub(super) async fn read_page<S>(mut rows: S, limit: Limit) -> StoreResult<Page<Event>>
+async fn read_page<S>(mut rows: S, limit: Limit) -> StoreResult<Page<Event>>
 where
     S: Stream<Item = Result<EventRow, sqlx::Error>> + Unpin,
 {
@@ -244,4 +245,32 @@ where
         items: events,
         next_cursor: page.next_cursor,
     })
+}
+
+#[async_trait]
+impl<S> EventStore for S
+where
+    S: Adapter,
+    for<'c> &'c mut <S::Db as Database>::Connection: Executor<'c, Database = S::Db>,
+    <S::Db as Database>::Arguments: IntoArguments<S::Db>,
+    for<'t> String: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> i64: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Uuid: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Timestamp: Encode<'t, S::Db> + Type<S::Db>,
+    for<'r> EventRow: FromRow<'r, <S::Db as Database>::Row> + Send + Unpin,
+{
+    async fn events(&self, query: &EventQuery<'_>) -> StoreResult<Page<Event>> {
+        let mut select = select_events::<S::Db>(query);
+        let rows = select.build_query_as::<EventRow>().fetch(self.reader());
+        read_page(rows, query.filters.limit).await
+    }
+
+    async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64> {
+        let pruned = sqlx::query(PRUNE_EVENTS)
+            .bind(before)
+            .bind(batch)
+            .execute(self.writer())
+            .await?;
+        Ok(S::Db::rows_affected(&pruned))
+    }
 }

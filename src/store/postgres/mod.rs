@@ -5,7 +5,6 @@
 
 mod clients;
 mod credentials;
-mod events;
 mod operations;
 mod secrets;
 

@@ -8,7 +8,6 @@
 
 mod clients;
 mod credentials;
-mod events;
 mod operations;
 mod secrets;
 
