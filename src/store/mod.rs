@@ -13,6 +13,7 @@
 
 mod adapter;
 mod changes;
+mod client_list;
 mod clients;
 mod credentials;
 mod dialect;

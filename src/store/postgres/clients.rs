@@ -13,9 +13,8 @@ use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
-use crate::store::clients::{
-    self, CLIENT_BY_ID, ClientQuery, SortedRow, WriteMode, create_failed, moved_away,
-};
+use crate::store::client_list;
+use crate::store::clients::{self, ClientQuery, WriteMode, create_failed, moved_away};
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
@@ -176,23 +175,15 @@ impl ClientStore for PostgresStore {
     }
 
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
-        let row: Option<ClientRow> = sqlx::query_as(CLIENT_BY_ID)
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(Client::try_from).transpose()
+        clients::client(&self.pool, id).await
     }
 
     async fn list_clients(&self, query: &ClientQuery<'_>) -> StoreResult<Page<Client>> {
-        let mut select = clients::select_page::<Postgres>(query);
-        let rows = select.build_query_as::<SortedRow>().fetch(&self.pool);
-        clients::read_page(rows, query).await
+        client_list::list_clients(&self.pool, query).await
     }
 
     async fn count_clients(&self, query: &ClientQuery<'_>) -> StoreResult<u64> {
-        let mut count = clients::select_count::<Postgres>(query);
-        let (matches,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
-        Ok(u64::try_from(matches).unwrap_or(0))
+        client_list::count_clients(&self.pool, query).await
     }
 
     async fn update_client(
