@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use sqlx::Postgres;
 use sqlx::types::Json;
 
-use super::credentials::credentials_of;
 use super::{LOCK_CLIENT, PostgresStore, bind_event, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
@@ -15,6 +14,7 @@ use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
 use crate::store::client_list;
 use crate::store::clients::{self, ClientQuery, WriteMode, create_failed, moved_away};
+use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 

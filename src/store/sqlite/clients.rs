@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use sqlx::Sqlite;
 use sqlx::types::Json;
 
-use super::credentials::credentials_of;
 use super::{LOCK_CLIENT, SqliteStore, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
@@ -16,6 +15,7 @@ use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
 use crate::store::client_list;
 use crate::store::clients::{self, ClientQuery, WriteMode, create_failed, moved_away};
+use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
