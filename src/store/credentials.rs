@@ -1,11 +1,14 @@
-//! Client credentials: the trait and its types, and the SQL text and row handling both
-//! adapters share. Each adapter's `credentials` module runs them, matching a listing's
-//! tenants as its dialect does.
+//! Client credentials: the trait and its types, and what both adapters do alike: the reads
+//! (a listing matching the caller's tenants through its `Dialect`), the dry run and the SQL
+//! text of the writes, which each adapter's `credentials` module runs under its lock.
 
 use async_trait::async_trait;
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
 
+use super::dialect::Dialect;
 use super::rows::{self, CredentialRow};
-use super::{StoreError, StoreResult, WriteMode};
+use super::{ClientStore, StoreError, StoreResult, WriteMode};
+use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId, CredentialChange};
 use crate::domain::credential::{Credential, CredentialType};
@@ -58,8 +61,7 @@ pub trait CredentialStore: Send + Sync {
     ) -> StoreResult<CredentialChange>;
 }
 
-pub(super) const CREDENTIALS_OF_CLIENT: &str =
-    "SELECT id, name, credential_type, kid, alg, subject_dn,
+const CREDENTIALS_OF_CLIENT: &str = "SELECT id, name, credential_type, kid, alg, subject_dn,
         thumbprint_sha256, key_fingerprint, pem, certificate_expires_at, created_at, updated_at,
         expires_at
      FROM client_credentials WHERE client_id = $1 ORDER BY created_at, id";
@@ -76,7 +78,7 @@ pub(super) const DELETE_CREDENTIAL: &str =
 
 /// Credentials with their client and tenant, from the first id after the bound one; the
 /// listing's filters follow.
-pub(super) const LIST_CREDENTIALS_AFTER: &str =
+const LIST_CREDENTIALS_AFTER: &str =
     "SELECT k.id, k.name, k.credential_type, k.kid, k.alg, k.subject_dn,
         k.thumbprint_sha256, k.key_fingerprint, k.pem, k.certificate_expires_at,
         k.created_at, k.updated_at, k.expires_at, c.id AS client_id, c.tenant_id
@@ -89,7 +91,7 @@ pub(super) fn key_taken(error: sqlx::Error) -> StoreError {
 
 /// A credential as a listing across clients reads it.
 #[derive(sqlx::FromRow)]
-pub(super) struct ListedRow {
+pub struct ListedRow {
     #[sqlx(flatten)]
     credential: CredentialRow,
     client_id: String,
@@ -98,10 +100,7 @@ pub(super) struct ListedRow {
 
 /// A page of listed credentials from one row more than `limit`, which says whether another
 /// page follows.
-pub(super) fn listed_page(
-    rows: Vec<ListedRow>,
-    limit: Limit,
-) -> StoreResult<Page<ClientCredential>> {
+fn listed_page(rows: Vec<ListedRow>, limit: Limit) -> StoreResult<Page<ClientCredential>> {
     let mut listed = Vec::with_capacity(rows.len());
     for row in rows {
         let credential = rows::credentials(vec![row.credential])?.remove(0);
@@ -114,4 +113,80 @@ pub(super) fn listed_page(
     Ok(Page::from_rows(listed, limit, |c: &ClientCredential| {
         c.credential.id.clone()
     }))
+}
+
+/// A dry run's change: decided on the client as it is now, read without a lock, so a
+/// rehearsal never takes the write lock or queues behind writers.
+pub(super) async fn rehearse_change<S>(
+    store: &S,
+    client: &ClientId,
+    decide: &CredentialDecision<'_>,
+) -> StoreResult<CredentialChange>
+where
+    S: ClientStore + CredentialStore + ?Sized,
+{
+    let current = ClientStore::client(store, client).await?;
+    let current = current.ok_or(StoreError::NotFound(Missing::Client))?;
+    let existing = store.credentials(client).await?;
+    Ok(decide(&current, &existing)?.0)
+}
+
+/// A client's credentials, through the pool or inside a transaction.
+pub(super) async fn credentials_of<'e, E, DB>(
+    executor: E,
+    client: &ClientId,
+) -> StoreResult<Vec<Credential>>
+where
+    E: Executor<'e, Database = DB>,
+    DB: sqlx::Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'r> CredentialRow: FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let rows: Vec<CredentialRow> = sqlx::query_as(CREDENTIALS_OF_CLIENT)
+        .bind(client.as_str())
+        .fetch_all(executor)
+        .await?;
+    rows::credentials(rows)
+}
+
+/// A page of credentials across clients, read through `pool`.
+pub(super) async fn list_credentials<DB>(
+    pool: &Pool<DB>,
+    query: &CredentialQuery<'_>,
+) -> StoreResult<Page<ClientCredential>>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'r> ListedRow: FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let mut select = QueryBuilder::<DB>::new(LIST_CREDENTIALS_AFTER);
+    select.push_bind(query.after.unwrap_or("").to_owned());
+    if let TenantScope::Only(ids) = query.tenants {
+        select.push(" AND c.");
+        DB::push_tenant_in(&mut select, ids);
+    }
+    if let Some(before) = query.expires_before {
+        select.push(" AND k.expires_at < ").push_bind(before);
+    }
+    if let Some(client) = query.client {
+        select
+            .push(" AND k.client_id = ")
+            .push_bind(client.as_str().to_owned());
+    }
+    if let Some(kind) = query.credential_type {
+        select
+            .push(" AND k.credential_type = ")
+            .push_bind(kind.as_str());
+    }
+    select
+        .push(" ORDER BY k.id LIMIT ")
+        .push_bind(i64::from(query.limit.get()) + 1);
+    let rows: Vec<ListedRow> = select.build_query_as().fetch_all(pool).await?;
+    listed_page(rows, query.limit)
 }

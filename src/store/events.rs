@@ -1,14 +1,17 @@
-//! The audit trail. Every write of the other parts inserts its event with its adapter's
-//! `record` (`INSERT_EVENT`), in its own transaction; a page of the trail is built here the
+//! The audit trail. Every write of the other parts inserts its event with `record` or
+//! `finish` (`INSERT_EVENT`), in its own transaction; the trail is read and pruned here the
 //! same way for both adapters, their `Dialect` matching the caller's tenants.
 
 use async_trait::async_trait;
 use futures_util::{Stream, TryStreamExt};
-use sqlx::{Encode, QueryBuilder, Type};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type};
 use uuid::Uuid;
 
 use super::StoreResult;
-use super::clients::Dialect;
+use super::adapter::Adapter;
+use super::dialect::Dialect;
 use super::rows::EventRow;
 use crate::domain::audit::{Event, EventFilters};
 use crate::domain::client::ClientId;
@@ -45,9 +48,93 @@ pub(super) const INSERT_EVENT: &str = "INSERT INTO events
      claim)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
+type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments>;
+
+/// How a database takes an event: the same on both, written once here; the blanket impl
+/// below says once what sqlx needs of a database for it.
+pub trait Recording: Database {
+    /// Binds the event's seventeen columns, in `INSERT_EVENT`'s order, after what `query`
+    /// has bound already.
+    fn bind_event<'q>(query: Query<'q, Self>, event: &Event) -> Query<'q, Self>;
+
+    /// Inserts `event` in the transaction of the change it records.
+    fn record<'t>(
+        tx: &'t mut Transaction<'static, Self>,
+        event: &'t Event,
+    ) -> impl Future<Output = StoreResult<()>> + Send + 't;
+}
+
+// A borrowed value is bound for as long as it is encoded ('t), which Option's impls need.
+impl<DB> Recording for DB
+where
+    DB: Database,
+    <DB as Database>::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'t> Uuid: Encode<'t, DB> + Type<DB>,
+    for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Uuid>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Json<&'t Value>>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Json<&'t Vec<String>>>: Encode<'t, DB> + Type<DB>,
+{
+    fn bind_event<'q>(query: Query<'q, Self>, event: &Event) -> Query<'q, Self> {
+        query
+            .bind(event.id)
+            .bind(event.time)
+            .bind(event.tenant.as_ref().map(|t| t.as_str()))
+            .bind(event.client.as_ref().map(|c| c.as_str()))
+            .bind(&event.actor.kind)
+            .bind(event.actor.token_id)
+            .bind(&event.actor.token_name)
+            .bind(event.source_ip.map(|ip| ip.to_string()))
+            .bind(&event.request_id)
+            .bind(event.action.as_str())
+            .bind(event.resource_type)
+            .bind(&event.resource_id)
+            .bind(&event.resource_path)
+            .bind(event.patch.as_ref().map(Json))
+            .bind(event.changed.as_ref().map(Json))
+            .bind(event.document.as_ref().map(Json))
+            .bind(event.claim)
+    }
+
+    async fn record(tx: &mut Transaction<'static, Self>, event: &Event) -> StoreResult<()> {
+        let insert = Self::bind_event(sqlx::query(INSERT_EVENT), event);
+        insert.execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+/// Binds the event's columns after what `query` has bound already (`Recording::bind_event`).
+pub(super) fn bind_event<'q, DB: Recording>(query: Query<'q, DB>, event: &Event) -> Query<'q, DB> {
+    DB::bind_event(query, event)
+}
+
+/// Inserts `event` in the transaction of the change it records.
+pub(super) async fn record<DB: Recording>(
+    tx: &mut Transaction<'static, DB>,
+    event: &Event,
+) -> StoreResult<()> {
+    DB::record(tx, event).await
+}
+
+/// Commits with the change's event, and logs it once it is committed.
+pub(super) async fn finish<DB: Recording>(
+    mut tx: Transaction<'static, DB>,
+    event: &Event,
+) -> StoreResult<()> {
+    record(&mut tx, event).await?;
+    tx.commit().await?;
+    event.log();
+    Ok(())
+}
+
 /// Deletes the events older than `$1` among the `$2` oldest. The oldest rows by seq are the
 /// oldest by time: a range of seq's index.
-pub(super) const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
+const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
     (SELECT seq FROM events ORDER BY seq LIMIT $2)";
 
 /// Events are read newest first by seq, the keyset of every page; the columns as `EventRow`
@@ -85,7 +172,7 @@ where
 
 /// A page of the query's history, newest first, one row more than the page holds. Only the
 /// filters given are in the query, so each can use its index (migration 0007 names them).
-pub(super) fn select_events<DB>(query: &EventQuery<'_>) -> QueryBuilder<DB>
+fn select_events<DB>(query: &EventQuery<'_>) -> QueryBuilder<DB>
 where
     DB: Dialect,
     for<'t> String: Encode<'t, DB> + Type<DB>,
@@ -136,7 +223,7 @@ where
 }
 
 /// Reads `rows` (of `select_events`) row by row, and no further than the page needs.
-pub(super) async fn read_page<S>(mut rows: S, limit: Limit) -> StoreResult<Page<Event>>
+async fn read_page<S>(mut rows: S, limit: Limit) -> StoreResult<Page<Event>>
 where
     S: Stream<Item = Result<EventRow, sqlx::Error>> + Unpin,
 {
@@ -158,4 +245,32 @@ where
         items: events,
         next_cursor: page.next_cursor,
     })
+}
+
+#[async_trait]
+impl<S> EventStore for S
+where
+    S: Adapter,
+    for<'c> &'c mut <S::Db as Database>::Connection: Executor<'c, Database = S::Db>,
+    <S::Db as Database>::Arguments: IntoArguments<S::Db>,
+    for<'t> String: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> i64: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Uuid: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Timestamp: Encode<'t, S::Db> + Type<S::Db>,
+    for<'r> EventRow: FromRow<'r, <S::Db as Database>::Row> + Send + Unpin,
+{
+    async fn events(&self, query: &EventQuery<'_>) -> StoreResult<Page<Event>> {
+        let mut select = select_events::<S::Db>(query);
+        let rows = select.build_query_as::<EventRow>().fetch(self.reader());
+        read_page(rows, query.filters.limit).await
+    }
+
+    async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64> {
+        let pruned = sqlx::query(PRUNE_EVENTS)
+            .bind(before)
+            .bind(batch)
+            .execute(self.writer())
+            .await?;
+        Ok(S::Db::rows_affected(&pruned))
+    }
 }

@@ -2,13 +2,21 @@
 //! database URL. A store method is one transaction; store code decides no business rule.
 //!
 //! The trait is the sum of one part per aggregate (tenants, tokens, clients, secrets,
-//! credentials, events, idempotency records). Each part's module holds its trait, its types
-//! and the SQL both dialects share; `postgres/` and `sqlite/` implement every part in plain
-//! functions, one module per aggregate, each saying its own dialect where they differ.
+//! credentials, events, idempotency records). Each part's module holds its trait and types.
+//! Tenants, tokens, events and idempotency records are implemented there once for both
+//! adapters, over `Adapter` (a database, its pools, how a write begins) and `Dialect` (what
+//! its SQL spells differently: placeholders of lists, aggregates, case-folding); so are the
+//! client listing, the events' insert (`finish`) and the dry runs. Clients, secrets and
+//! credentials keep their writes per backend in `postgres/` and `sqlite/`: Postgres writes
+//! with one-statement CTEs and row locks, SQLite with `BEGIN IMMEDIATE` and several
+//! statements.
 
+mod adapter;
 mod changes;
+mod client_list;
 mod clients;
 mod credentials;
+mod dialect;
 mod events;
 mod idempotency;
 mod operations;

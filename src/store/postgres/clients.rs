@@ -3,55 +3,20 @@
 //! client's row (`LOCK_CLIENT`) and writes under it.
 
 use async_trait::async_trait;
+use sqlx::Postgres;
 use sqlx::types::Json;
-use sqlx::{Postgres, QueryBuilder};
 
-use super::credentials::credentials_of;
-use super::{LOCK_CLIENT, PostgresStore, bind_event, record};
+use super::{LOCK_CLIENT, PostgresStore, bind_event, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
-use crate::domain::refusal::Refusal;
 use crate::domain::secret::IssuedSecret;
-use crate::domain::tenant::TenantId;
-use crate::domain::time::Timestamp;
-use crate::store::clients::{self, CLIENT_BY_ID, ClientQuery, Dialect, SortedRow, WriteMode};
+use crate::store::client_list;
+use crate::store::clients::{self, ClientQuery, WriteMode, create_failed, moved_away};
+use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
-
-/// How clients are matched and ordered inside their settings document.
-impl Dialect for Postgres {
-    const NAME_KEY: &'static str = "(lower(settings->>'name') COLLATE \"C\")";
-    const ENABLED_KEY: &'static str = "(settings->>'enabled')::boolean";
-    /// Never-used clients sort first, as the earliest time there is.
-    const LAST_USED_KEY: &'static str = "coalesce(last_used, '-infinity'::timestamptz)";
-    const NEVER_USED: &'static str = "'-infinity'::timestamptz";
-
-    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
-        q.push("(lower(")
-            .push_bind(text)
-            .push("::text) COLLATE \"C\")");
-    }
-
-    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
-        q.push("coalesce(")
-            .push_bind(at)
-            .push("::timestamptz, '-infinity'::timestamptz)");
-    }
-
-    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
-        q.push("(settings->'")
-            .push(field)
-            .push("') @> jsonb_build_array(")
-            .push_bind(value)
-            .push("::text)");
-    }
-
-    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
-        super::push_tenant_in(q, ids);
-    }
-}
 
 /// A new client, its secret and its event in one statement: one round trip, atomic as any
 /// statement is.
@@ -122,76 +87,8 @@ pub(super) async fn locked_client(
     Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
 }
 
-/// Commits with the change's event.
-pub(super) async fn finish(
-    mut tx: sqlx::Transaction<'static, Postgres>,
-    event: &Event,
-) -> StoreResult<()> {
-    record(&mut tx, event).await?;
-    tx.commit().await?;
-    event.log();
-    Ok(())
-}
-
-/// Whether a tenant exists: the foreign key a real write meets, as a read.
-async fn tenant_exists(store: &PostgresStore, tenant: &TenantId) -> StoreResult<bool> {
-    let (found,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants WHERE id = $1")
-        .bind(tenant.as_str())
-        .fetch_one(&store.pool)
-        .await?;
-    Ok(found > 0)
-}
-
-/// The domain's decision on `current`, with its credentials read (through `executor`) only
-/// when the decision turns on them.
-async fn decide_on<'e, E>(
-    executor: E,
-    current: &Client,
-    decide: &ClientDecision<'_>,
-) -> StoreResult<Option<(Client, Event)>>
-where
-    E: sqlx::Executor<'e, Database = Postgres>,
-{
-    match decide(current, None) {
-        Err(Refusal::NeedsCredentials) => {
-            let credentials = credentials_of(executor, &current.id).await?;
-            Ok(decide(current, Some(&credentials))?)
-        }
-        decided => Ok(decided?),
-    }
-}
-
-/// A dry run's create: the database's checks (the id is free, then the tenant exists, in
-/// the order the insert meets them) as reads, so a rehearsal never takes the write lock or
-/// queues behind writers.
-async fn rehearse_create(store: &PostgresStore, client: &Client) -> StoreResult<()> {
-    if store.client(&client.id).await?.is_some() {
-        return Err(StoreError::Conflict("a client with this id exists"));
-    }
-    if !tenant_exists(store, &client.tenant).await? {
-        return Err(StoreError::NotFound(Missing::Tenant));
-    }
-    Ok(())
-}
-
-/// A dry run's patch: decided on the client as it is now, read without a lock.
-async fn rehearse_update(
-    store: &PostgresStore,
-    id: &ClientId,
-    decide: &ClientDecision<'_>,
-) -> StoreResult<Client> {
-    let current = (store.client(id).await?).ok_or(StoreError::NotFound(Missing::Client))?;
-    let Some((changed, _)) = decide_on(&store.pool, &current, decide).await? else {
-        return Ok(current);
-    };
-    if changed.tenant != current.tenant && !tenant_exists(store, &changed.tenant).await? {
-        return Err(StoreError::NotFound(Missing::Tenant));
-    }
-    Ok(changed)
-}
-
 /// A client's update, its id first, then its event; last_used is left alone: the uses of its
-/// secrets are written apart from every change (src/app/uses.rs).
+/// secrets are written apart from every change (src/app/secret_uses.rs).
 fn update<'q>(
     sql: &'static str,
     id: &'q ClientId,
@@ -204,10 +101,6 @@ fn update<'q>(
         .bind(Json(&changed.settings))
         .bind(changed.modified);
     bind_event(update, event)
-}
-
-fn moved_away(e: sqlx::Error) -> StoreError {
-    StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Tenant))
 }
 
 /// A change decided on `seen` (or on the row as read now, without a lock) and written in one
@@ -262,7 +155,7 @@ impl ClientStore for PostgresStore {
         mode: WriteMode,
     ) -> StoreResult<()> {
         if mode == WriteMode::DryRun {
-            return rehearse_create(self, client).await;
+            return clients::rehearse_create(self, client).await;
         }
         let insert = sqlx::query(CREATE_CLIENT_AT_ONCE)
             .bind(client.id.as_str())
@@ -276,34 +169,21 @@ impl ClientStore for PostgresStore {
             .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
             .bind(secret.map(|s| s.last_four.clone()));
         let done = bind_event(insert, event).execute(self.writer()).await;
-        done.map_err(
-            |e| match StoreError::on_unique(e, "a client with this id exists") {
-                StoreError::Backend(e) => moved_away(e),
-                other => other,
-            },
-        )?;
+        done.map_err(create_failed)?;
         event.log();
         Ok(())
     }
 
     async fn client(&self, id: &ClientId) -> StoreResult<Option<Client>> {
-        let row: Option<ClientRow> = sqlx::query_as(CLIENT_BY_ID)
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(Client::try_from).transpose()
+        clients::client(&self.pool, id).await
     }
 
     async fn list_clients(&self, query: &ClientQuery<'_>) -> StoreResult<Page<Client>> {
-        let mut select = clients::select_page::<Postgres>(query);
-        let rows = select.build_query_as::<SortedRow>().fetch(&self.pool);
-        clients::read_page(rows, query).await
+        client_list::list_clients(&self.pool, query).await
     }
 
     async fn count_clients(&self, query: &ClientQuery<'_>) -> StoreResult<u64> {
-        let mut count = clients::select_count::<Postgres>(query);
-        let (matches,): (i64,) = count.build_query_as().fetch_one(&self.pool).await?;
-        Ok(u64::try_from(matches).unwrap_or(0))
+        client_list::count_clients(&self.pool, query).await
     }
 
     async fn update_client(
@@ -314,7 +194,7 @@ impl ClientStore for PostgresStore {
         mode: WriteMode,
     ) -> StoreResult<Client> {
         if mode == WriteMode::DryRun {
-            return rehearse_update(self, id, decide).await;
+            return clients::rehearse_update(self, id, decide).await;
         }
         if let Some(changed) = update_if_unchanged(self, id, seen, decide).await? {
             return Ok(changed);
@@ -322,7 +202,9 @@ impl ClientStore for PostgresStore {
         let mut tx = self.begin_write().await?;
         let current = locked_client(&mut tx, id).await?;
         // The domain decides under the lock: the one call from the store back up.
-        let Some((changed, event)) = decide_on(&mut *tx, &current, decide).await? else {
+        let Some((changed, event)) =
+            clients::decide_on(&current, decide, || credentials_of(&mut *tx, id)).await?
+        else {
             return Ok(current);
         };
         let statement = update(UPDATE_CLIENT_AT_ONCE, id, &changed, &event);

@@ -5,12 +5,8 @@
 
 mod clients;
 mod credentials;
-mod events;
-mod idempotency;
 mod operations;
 mod secrets;
-mod tenants;
-mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,10 +14,14 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::{PoolSettings, StoreResult};
+use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
+
 use crate::domain::tenant::TenantId;
-use clients::{finish, locked_client};
-use events::{bind_event, record};
-use tenants::tenant_list;
+use crate::domain::time::Timestamp;
+use crate::store::adapter::Adapter;
+use crate::store::dialect::Dialect;
+use crate::store::events::{bind_event, finish};
+use clients::locked_client;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -32,14 +32,71 @@ const LOCK_CLIENT: &str =
     "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
      FROM clients WHERE id = $1 FOR NO KEY UPDATE";
 
-fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Postgres>, ids: &[TenantId]) {
-    q.push("tenant_id = ANY(")
-        .push_bind(tenant_list(ids))
-        .push(")");
-}
-
 const READ_COMMITTED: &str =
     "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+/// How Postgres spells the shared queries: clients matched and ordered inside their
+/// settings document, a list of ids bound as a `text[]`.
+impl Dialect for Postgres {
+    type TenantList = Vec<String>;
+
+    const NAME_KEY: &'static str = "(lower(settings->>'name') COLLATE \"C\")";
+    const ENABLED_KEY: &'static str = "(settings->>'enabled')::boolean";
+    /// Never-used clients sort first, as the earliest time there is.
+    const LAST_USED_KEY: &'static str = "coalesce(last_used, '-infinity'::timestamptz)";
+    const NEVER_USED: &'static str = "'-infinity'::timestamptz";
+    const TENANTS_PAGE: &'static str = "SELECT id, name, created FROM tenants
+     WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
+     ORDER BY id LIMIT $3";
+    const TENANTS_AMONG: &'static str = "SELECT id FROM tenants WHERE id = ANY($1)";
+    const TOKEN_BY_ID: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(string_agg(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id = $1";
+    const TOKENS_PAGE: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(string_agg(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";
+    const INSERT_TOKEN_TENANTS: &'static str =
+        "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
+        q.push("(lower(")
+            .push_bind(text)
+            .push("::text) COLLATE \"C\")");
+    }
+
+    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
+        q.push("coalesce(")
+            .push_bind(at)
+            .push("::timestamptz, '-infinity'::timestamptz)");
+    }
+
+    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
+        q.push("(settings->'")
+            .push(field)
+            .push("') @> jsonb_build_array(")
+            .push_bind(value)
+            .push("::text)");
+    }
+
+    /// Tenant ids as an array, for `= ANY`.
+    fn tenant_list(ids: &[TenantId]) -> Vec<String> {
+        ids.iter().map(|id| id.as_str().to_owned()).collect()
+    }
+
+    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
+        q.push("tenant_id = ANY(")
+            .push_bind(Self::tenant_list(ids))
+            .push(")");
+    }
+}
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -111,5 +168,23 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+}
+
+impl Adapter for PostgresStore {
+    type Db = Postgres;
+
+    fn reader(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool<Postgres> {
+        PostgresStore::writer(self)
+    }
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = StoreResult<Transaction<'static, Postgres>>> + Send {
+        PostgresStore::begin_write(self)
     }
 }

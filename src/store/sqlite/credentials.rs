@@ -1,37 +1,16 @@
-//! Client credentials on SQLite: a change holds the writer's database lock; a listing
-//! matches the caller's tenants through `json_each`.
+//! Client credentials on SQLite: a change holds the writer's database lock.
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, finish, locked_client, push_tenant_in};
-use crate::domain::Missing;
+use super::{SqliteStore, finish, locked_client};
 use crate::domain::client::{ClientId, CredentialChange};
 use crate::domain::credential::Credential;
 use crate::domain::page::Page;
-use crate::domain::token::TenantScope;
 use crate::store::credentials::{
-    CREDENTIALS_OF_CLIENT, ClientCredential, CredentialQuery, DELETE_CREDENTIAL, INSERT_CREDENTIAL,
-    LIST_CREDENTIALS_AFTER, ListedRow, REPLACE_CREDENTIAL, key_taken, listed_page,
+    self, ClientCredential, CredentialQuery, DELETE_CREDENTIAL, INSERT_CREDENTIAL,
+    REPLACE_CREDENTIAL, credentials_of, key_taken, rehearse_change,
 };
-use crate::store::rows::{self, CredentialRow};
-use crate::store::{
-    ClientStore, CredentialDecision, CredentialStore, StoreError, StoreResult, WriteMode,
-};
-
-/// A client's credentials, through the pool or inside a transaction.
-pub(super) async fn credentials_of<'e, E>(
-    executor: E,
-    client: &ClientId,
-) -> StoreResult<Vec<Credential>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-{
-    let rows: Vec<CredentialRow> = sqlx::query_as(CREDENTIALS_OF_CLIENT)
-        .bind(client.as_str())
-        .fetch_all(executor)
-        .await?;
-    rows::credentials(rows)
-}
+use crate::store::{CredentialDecision, CredentialStore, StoreResult, WriteMode};
 
 /// Writes the change decided for the client's credentials.
 async fn write_change(
@@ -90,30 +69,7 @@ impl CredentialStore for SqliteStore {
         &self,
         query: &CredentialQuery<'_>,
     ) -> StoreResult<Page<ClientCredential>> {
-        let mut select = sqlx::QueryBuilder::<sqlx::Sqlite>::new(LIST_CREDENTIALS_AFTER);
-        select.push_bind(query.after.unwrap_or("").to_owned());
-        if let TenantScope::Only(ids) = query.tenants {
-            select.push(" AND c.");
-            push_tenant_in(&mut select, ids);
-        }
-        if let Some(before) = query.expires_before {
-            select.push(" AND k.expires_at < ").push_bind(before);
-        }
-        if let Some(client) = query.client {
-            select
-                .push(" AND k.client_id = ")
-                .push_bind(client.as_str().to_owned());
-        }
-        if let Some(kind) = query.credential_type {
-            select
-                .push(" AND k.credential_type = ")
-                .push_bind(kind.as_str());
-        }
-        select
-            .push(" ORDER BY k.id LIMIT ")
-            .push_bind(i64::from(query.limit.get()) + 1);
-        let rows: Vec<ListedRow> = select.build_query_as().fetch_all(&self.pool).await?;
-        listed_page(rows, query.limit)
+        credentials::list_credentials(&self.pool, query).await
     }
 
     async fn change_credentials(
@@ -123,12 +79,7 @@ impl CredentialStore for SqliteStore {
         mode: WriteMode,
     ) -> StoreResult<CredentialChange> {
         if mode == WriteMode::DryRun {
-            // Decided on the client as it is now, read without a lock: a rehearsal never
-            // takes the write lock or queues behind writers.
-            let current = ClientStore::client(self, client).await?;
-            let current = current.ok_or(StoreError::NotFound(Missing::Client))?;
-            let existing = credentials_of(&self.pool, client).await?;
-            return Ok(decide(&current, &existing)?.0);
+            return rehearse_change(self, client, decide).await;
         }
         let mut tx = self.begin_write().await?;
         let current = locked_client(&mut tx, client).await?;

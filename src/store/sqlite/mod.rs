@@ -8,12 +8,8 @@
 
 mod clients;
 mod credentials;
-mod events;
-mod idempotency;
 mod operations;
 mod secrets;
-mod tenants;
-mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,10 +19,14 @@ use sqlx::sqlite::{
 };
 
 use super::{PoolSettings, StoreError, StoreResult};
+use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
+
 use crate::domain::tenant::TenantId;
-use clients::{finish, locked_client};
-use events::record;
-use tenants::tenant_list;
+use crate::domain::time::Timestamp;
+use crate::store::adapter::Adapter;
+use crate::store::dialect::Dialect;
+use crate::store::events::finish;
+use clients::locked_client;
 
 /// The whole database is locked by `BEGIN IMMEDIATE` already.
 const LOCK_CLIENT: &str =
@@ -38,10 +38,64 @@ fn busy_timeout(request: Duration) -> Duration {
     (request * 3 / 4).min(Duration::from_secs(10))
 }
 
-fn push_tenant_in(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, ids: &[TenantId]) {
-    q.push("tenant_id IN (SELECT value FROM json_each(")
-        .push_bind(tenant_list(ids))
-        .push("))");
+/// How SQLite spells the shared queries: clients matched and ordered inside their settings
+/// document, a list of ids bound as a JSON array. SQLite's lower() folds ASCII letters only.
+impl Dialect for Sqlite {
+    type TenantList = String;
+
+    const NAME_KEY: &'static str = "lower(json_extract(settings, '$.name'))";
+    const ENABLED_KEY: &'static str = "json_extract(settings, '$.enabled')";
+    /// Never-used clients sort first: the empty text is before every RFC 3339 time.
+    const LAST_USED_KEY: &'static str = "coalesce(last_used, '')";
+    const NEVER_USED: &'static str = "''";
+    const TENANTS_PAGE: &'static str = "SELECT id, name, created FROM tenants
+     WHERE id > $1 AND ($2 IS NULL OR id IN (SELECT value FROM json_each($2)))
+     ORDER BY id LIMIT $3";
+    const TENANTS_AMONG: &'static str =
+        "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
+    const TOKEN_BY_ID: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(group_concat(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id = $1";
+    const TOKENS_PAGE: &'static str =
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        (SELECT coalesce(group_concat(tenant_id, ' '), '')
+         FROM api_token_tenants WHERE token_id = t.id) AS tenants
+     FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";
+    const INSERT_TOKEN_TENANTS: &'static str =
+        "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn push_lower(q: &mut QueryBuilder<Self>, text: String) {
+        q.push("lower(").push_bind(text).push(")");
+    }
+
+    fn push_last_used(q: &mut QueryBuilder<Self>, at: Option<Timestamp>) {
+        q.push("coalesce(").push_bind(at).push(", '')");
+    }
+
+    fn push_contains(q: &mut QueryBuilder<Self>, field: &'static str, value: String) {
+        q.push("EXISTS (SELECT 1 FROM json_each(settings, '$.")
+            .push(field)
+            .push("') WHERE value = ")
+            .push_bind(value)
+            .push(")");
+    }
+
+    /// Tenant ids as a JSON array, for `json_each`.
+    fn tenant_list(ids: &[TenantId]) -> String {
+        serde_json::Value::from(ids.iter().map(|id| id.as_str()).collect::<Vec<_>>()).to_string()
+    }
+
+    fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]) {
+        q.push("tenant_id IN (SELECT value FROM json_each(")
+            .push_bind(Self::tenant_list(ids))
+            .push("))");
+    }
 }
 
 pub struct SqliteStore {
@@ -130,6 +184,24 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl Adapter for SqliteStore {
+    type Db = Sqlite;
+
+    fn reader(&self) -> &Pool<Sqlite> {
+        &self.pool
+    }
+
+    fn writer(&self) -> &Pool<Sqlite> {
+        SqliteStore::writer(self)
+    }
+
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = StoreResult<Transaction<'static, Sqlite>>> + Send {
+        SqliteStore::begin_write(self)
     }
 }
 
