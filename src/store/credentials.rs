@@ -1,11 +1,12 @@
 //! Client credentials: the trait and its types, and what both adapters do alike: the reads
-//! (a listing matching the caller's tenants through its `Dialect`), the dry run and the SQL
-//! text of the writes, which each adapter's `credentials` module runs under its lock.
+//! (a listing matching the caller's tenants through its `Dialect`), the dry run, and the
+//! decision and write that each adapter's `credentials` module runs under its own lock.
 
 use async_trait::async_trait;
-use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type};
 
 use super::dialect::Dialect;
+use super::events::{Recording, finish};
 use super::rows::{self, CredentialRow};
 use super::{ClientStore, StoreError, StoreResult, WriteMode};
 use crate::domain::Missing;
@@ -129,6 +130,68 @@ where
     let current = current.ok_or(StoreError::NotFound(Missing::Client))?;
     let existing = store.credentials(client).await?;
     Ok(decide(&current, &existing)?.0)
+}
+
+/// The rest of a credential change once the adapter holds the client's lock (`current` is
+/// the client read under it): the domain decides on the credentials as they are, and the
+/// change and its event are written in that transaction.
+pub(super) async fn decide_and_write<DB>(
+    mut tx: Transaction<'static, DB>,
+    current: &Client,
+    decide: &CredentialDecision<'_>,
+) -> StoreResult<CredentialChange>
+where
+    DB: Recording,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<&'t str>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Timestamp>: Encode<'t, DB> + Type<DB>,
+    for<'r> CredentialRow: FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let existing = credentials_of(&mut *tx, &current.id).await?;
+    // The domain decides here, under the lock, on the credentials as they are.
+    let (change, event) = decide(current, &existing)?;
+    let client = current.id.as_str();
+    let written = match &change {
+        CredentialChange::Add(c) => sqlx::query(INSERT_CREDENTIAL)
+            .bind(c.id.as_str())
+            .bind(client)
+            .bind(c.name.as_str())
+            .bind(c.credential_type.as_str())
+            .bind(c.kid.as_deref())
+            .bind(c.alg.map(|alg| format!("{alg:?}")))
+            .bind(c.subject_dn.as_deref())
+            .bind(c.thumbprint_sha256.as_deref())
+            .bind(c.key_fingerprint.as_str())
+            .bind(c.pem.as_deref())
+            .bind(c.certificate_expires_at)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .bind(c.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(key_taken),
+        CredentialChange::Replace(c) => sqlx::query(REPLACE_CREDENTIAL)
+            .bind(c.id.as_str())
+            .bind(client)
+            .bind(c.expires_at)
+            .bind(c.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from),
+        CredentialChange::Remove(c) => sqlx::query(DELETE_CREDENTIAL)
+            .bind(c.id.as_str())
+            .bind(client)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from),
+    };
+    written?;
+    finish(tx, &event).await?;
+    Ok(change)
 }
 
 /// A client's credentials, through the pool or inside a transaction.
