@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
+use super::dialect::Dialect;
 use super::rows::ClientRow;
 use super::{Audit, CredentialStore, StoreError, StoreResult, TenantStore};
 use crate::domain::Missing;
@@ -171,6 +172,26 @@ where
         return Err(StoreError::NotFound(Missing::Tenant));
     }
     Ok(changed)
+}
+
+/// The client, locked until `tx` ends as the database locks it (`Dialect::LOCK_CLIENT`); not
+/// found when it does not exist.
+pub(super) async fn locked_client<DB>(
+    tx: &mut sqlx::Transaction<'static, DB>,
+    id: &ClientId,
+) -> StoreResult<Client>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'r> ClientRow: FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let row: Option<ClientRow> = sqlx::query_as(DB::LOCK_CLIENT)
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
 }
 
 /// The client with this id, if there is one: the same read on both databases.

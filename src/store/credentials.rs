@@ -1,12 +1,15 @@
-//! Client credentials: the trait and its types, and what both adapters do alike: the reads
-//! (a listing matching the caller's tenants through its `Dialect`), the dry run, and the
-//! decision and write that each adapter's `credentials` module runs under its own lock.
+//! Client credentials: the trait and its types, and one implementation for both adapters:
+//! the reads (a listing matching the caller's tenants through its `Dialect`), the dry run,
+//! and a change decided and written under the client's lock as the database takes it.
 
 use async_trait::async_trait;
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type};
 
+use super::adapter::Adapter;
+use super::clients::locked_client;
 use super::dialect::Dialect;
 use super::events::{Recording, finish};
+use super::rows::ClientRow;
 use super::rows::{self, CredentialRow};
 use super::{ClientStore, StoreError, StoreResult, WriteMode};
 use crate::domain::Missing;
@@ -135,7 +138,7 @@ where
 /// The rest of a credential change once the adapter holds the client's lock (`current` is
 /// the client read under it): the domain decides on the credentials as they are, and the
 /// change and its event are written in that transaction.
-pub(super) async fn decide_and_write<DB>(
+async fn decide_and_write<DB>(
     mut tx: Transaction<'static, DB>,
     current: &Client,
     decide: &CredentialDecision<'_>,
@@ -252,4 +255,47 @@ where
         .push_bind(i64::from(query.limit.get()) + 1);
     let rows: Vec<ListedRow> = select.build_query_as().fetch_all(pool).await?;
     listed_page(rows, query.limit)
+}
+
+#[async_trait]
+impl<S> CredentialStore for S
+where
+    S: Adapter + ClientStore,
+    for<'c> &'c mut <S::Db as sqlx::Database>::Connection: Executor<'c, Database = S::Db>,
+    <S::Db as sqlx::Database>::Arguments: IntoArguments<S::Db>,
+    for<'t> String: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> &'t str: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Option<&'t str>: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Option<String>: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Timestamp: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> Option<Timestamp>: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> i64: Encode<'t, S::Db> + Type<S::Db>,
+    for<'r> ClientRow: FromRow<'r, <S::Db as sqlx::Database>::Row> + Send + Unpin,
+    for<'r> CredentialRow: FromRow<'r, <S::Db as sqlx::Database>::Row> + Send + Unpin,
+    for<'r> ListedRow: FromRow<'r, <S::Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    async fn credentials(&self, client: &ClientId) -> StoreResult<Vec<Credential>> {
+        credentials_of(self.reader(), client).await
+    }
+
+    async fn list_credentials(
+        &self,
+        query: &CredentialQuery<'_>,
+    ) -> StoreResult<Page<ClientCredential>> {
+        list_credentials(self.reader(), query).await
+    }
+
+    async fn change_credentials(
+        &self,
+        client: &ClientId,
+        decide: &CredentialDecision<'_>,
+        mode: WriteMode,
+    ) -> StoreResult<CredentialChange> {
+        if mode == WriteMode::DryRun {
+            return rehearse_change(self, client, decide).await;
+        }
+        let mut tx = self.begin_write().await?;
+        let current = locked_client(&mut tx, client).await?;
+        decide_and_write(tx, &current, decide).await
+    }
 }

@@ -31,6 +31,8 @@ pub trait Dialect: sqlx::Database {
     const TOKENS_PAGE: &'static str;
     /// A token's (`$1`) tenants, inserted from the list `$2`.
     const INSERT_TOKEN_TENANTS: &'static str;
+    /// The client `$1`, read so that no other write changes it until the transaction ends.
+    const LOCK_CLIENT: &'static str;
 
     /// A value lowercased as `NAME_KEY` lowercases names.
     fn push_lower(q: &mut QueryBuilder<Self>, text: String);

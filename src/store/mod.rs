@@ -3,13 +3,13 @@
 //!
 //! The trait is the sum of one part per aggregate (tenants, tokens, clients, secrets,
 //! credentials, events, idempotency records). Each part's module holds its trait and types.
-//! Tenants, tokens, events and idempotency records are implemented there once for both
-//! adapters, over `Adapter` (a database, its pools, how a write begins) and `Dialect` (what
-//! its SQL spells differently: placeholders of lists, aggregates, case-folding); so are the
-//! client listing, the events' insert (`finish`) and the dry runs. Clients, secrets and
-//! credentials keep their writes per backend in `postgres/` and `sqlite/`: Postgres writes
-//! with one-statement CTEs and row locks, SQLite with `BEGIN IMMEDIATE` and several
-//! statements.
+//! Tenants, tokens, credentials, events and idempotency records are implemented there once
+//! for both adapters, over `Adapter` (a database, its pools, how a write begins) and
+//! `Dialect` (what its SQL spells differently: lists of ids, aggregates, case folding, the
+//! row lock); so are the client reads and listing, the reads under a client's lock, the
+//! events' insert (`finish`) and the dry runs. Clients and secrets keep their writes per
+//! backend in `postgres/` and `sqlite/`: Postgres writes with one-statement CTEs and row
+//! locks, SQLite with `BEGIN IMMEDIATE` and several statements.
 
 mod adapter;
 mod changes;

@@ -3,8 +3,12 @@
 //! as its dialect allows (with its event in one statement, or in two).
 
 use async_trait::async_trait;
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
 
 use super::StoreResult;
+use super::clients::locked_client;
+use super::dialect::Dialect;
+use super::rows::{self, ClientRow, ClientSecretRow, SecretRow};
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::refusal::Refusal;
@@ -44,12 +48,12 @@ pub trait SecretStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
-pub(super) const CLIENT_WITH_SECRETS: &str = "SELECT c.id, c.tenant_id, c.app_type, c.settings,
+const CLIENT_WITH_SECRETS: &str = "SELECT c.id, c.tenant_id, c.app_type, c.settings,
         c.manually_created, c.created, c.modified, c.last_used, s.slot, s.secret_hash,
         s.last_four, s.created AS secret_created, s.last_used AS secret_last_used
      FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
      WHERE c.id = $1 ORDER BY s.slot";
-pub(super) const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, last_used
+const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, last_used
      FROM client_secrets WHERE client_id = $1 ORDER BY slot";
 
 /// Not a client made after the use (deleted and made again, same id).
@@ -57,3 +61,45 @@ pub(super) const RECORD_CLIENT_USE: &str = "UPDATE clients SET last_used = $2
      WHERE id = $1 AND created <= $2 AND (last_used IS NULL OR last_used < $3)";
 pub(super) const RECORD_SECRET_USE: &str = "UPDATE client_secrets SET last_used = $3
      WHERE client_id = $1 AND secret_hash = $2 AND (last_used IS NULL OR last_used < $4)";
+
+/// The client with its secrets, in one query on the reader pool: the same on both databases.
+pub(super) async fn client_with_secrets<DB>(
+    pool: &Pool<DB>,
+    id: &ClientId,
+) -> StoreResult<Option<(Client, Vec<StoredSecret>)>>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'r> ClientSecretRow: FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let rows: Vec<ClientSecretRow> = sqlx::query_as(CLIENT_WITH_SECRETS)
+        .bind(id.as_str())
+        .fetch_all(pool)
+        .await?;
+    rows::client_with_secrets(rows)
+}
+
+/// The client locked in `tx`, then its secrets as they are under the lock: two statements,
+/// as one that locked and joined would read the secrets as they were before it waited for
+/// the lock (Postgres's read committed re-reads only the locked row).
+pub(super) async fn locked_with_secrets<DB>(
+    tx: &mut Transaction<'static, DB>,
+    id: &ClientId,
+) -> StoreResult<(Client, Vec<StoredSecret>)>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'r> ClientRow: FromRow<'r, DB::Row> + Send + Unpin,
+    for<'r> SecretRow: FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let current = locked_client(tx, id).await?;
+    let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
+        .bind(id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok((current, rows::secrets(rows)?))
+}

@@ -6,14 +6,16 @@ use async_trait::async_trait;
 use sqlx::Postgres;
 use sqlx::types::Json;
 
-use super::{LOCK_CLIENT, PostgresStore, bind_event, finish};
+use super::{PostgresStore, bind_event, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
 use crate::store::client_list;
-use crate::store::clients::{self, ClientQuery, WriteMode, create_failed, moved_away};
+use crate::store::clients::{
+    self, ClientQuery, WriteMode, create_failed, locked_client, moved_away,
+};
 use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
@@ -74,18 +76,6 @@ const UPDATE_CLIENT_IF_UNCHANGED: &str = "WITH changed AS (
         resource_path, patch, changed, document, claim)
     SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
     FROM changed";
-
-/// The client, locked until `tx` ends; not found when it does not exist.
-pub(super) async fn locked_client(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
-    id: &ClientId,
-) -> StoreResult<Client> {
-    let row: Option<ClientRow> = sqlx::query_as(LOCK_CLIENT)
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
-}
 
 /// A client's update, its id first, then its event; last_used is left alone: the uses of its
 /// secrets are written apart from every change (src/app/secret_uses.rs).

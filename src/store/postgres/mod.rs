@@ -4,7 +4,6 @@
 //! advisory lock, so replicas starting together apply each migration once.
 
 mod clients;
-mod credentials;
 mod operations;
 mod secrets;
 
@@ -21,16 +20,9 @@ use crate::domain::time::Timestamp;
 use crate::store::adapter::Adapter;
 use crate::store::dialect::Dialect;
 use crate::store::events::{bind_event, finish};
-use clients::locked_client;
 
 /// How long a pooled connection may sit unused before it is checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
-
-/// NO KEY UPDATE: no write changes a client's id, and the weaker lock lets a tenant's
-/// deletion check for the tenant's clients (KEY SHARE) without waiting on a change under way.
-const LOCK_CLIENT: &str =
-    "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
-     FROM clients WHERE id = $1 FOR NO KEY UPDATE";
 
 const READ_COMMITTED: &str =
     "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED";
@@ -61,6 +53,11 @@ impl Dialect for Postgres {
      FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";
     const INSERT_TOKEN_TENANTS: &'static str =
         "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, unnest($2::text[])";
+    /// NO KEY UPDATE: no write changes a client's id, and the weaker lock lets a tenant's
+    /// deletion check for the tenant's clients (KEY SHARE) without waiting on a change under way.
+    const LOCK_CLIENT: &'static str =
+        "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
+         FROM clients WHERE id = $1 FOR NO KEY UPDATE";
 
     fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
         done.rows_affected()

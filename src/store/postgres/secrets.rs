@@ -3,15 +3,13 @@
 
 use async_trait::async_trait;
 
-use super::{LOCK_CLIENT, PostgresStore, bind_event, locked_client};
+use super::{PostgresStore, bind_event};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::rotation::{self, SecretChange, StoredSecret};
 use crate::domain::secret::SecretHash;
 use crate::domain::time::Timestamp;
-use crate::store::rows::{self, ClientSecretRow, SecretRow};
-use crate::store::secrets::{
-    CLIENT_WITH_SECRETS, RECORD_CLIENT_USE, RECORD_SECRET_USE, SECRETS_OF_CLIENT,
-};
+use crate::store::dialect::Dialect;
+use crate::store::secrets::{self, RECORD_CLIENT_USE, RECORD_SECRET_USE};
 use crate::store::{SecretDecision, SecretStore, StoreResult};
 
 /// A rotation step and its event in one statement. The client is `$1`; the event's
@@ -57,11 +55,7 @@ impl SecretStore for PostgresStore {
         &self,
         id: &ClientId,
     ) -> StoreResult<Option<(Client, Vec<StoredSecret>)>> {
-        let rows: Vec<ClientSecretRow> = sqlx::query_as(CLIENT_WITH_SECRETS)
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows::client_with_secrets(rows)
+        secrets::client_with_secrets(&self.pool, id).await
     }
 
     async fn rotate_secrets(
@@ -70,14 +64,7 @@ impl SecretStore for PostgresStore {
         decide: &SecretDecision<'_>,
     ) -> StoreResult<(Client, Vec<StoredSecret>)> {
         let mut tx = self.begin_write().await?;
-        // Two statements: one that locked and joined would read the secrets as they were
-        // before it waited for the lock (read committed re-reads only the locked row).
-        let current = locked_client(&mut tx, client).await?;
-        let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
-            .bind(client.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-        let secrets = rows::secrets(rows)?;
+        let (current, secrets) = secrets::locked_with_secrets(&mut tx, client).await?;
         // The domain decides here, under the lock, on the client and secrets as they are.
         let (step, event) = decide(&current, &secrets)?;
         let id = client.as_str();
@@ -108,7 +95,7 @@ impl SecretStore for PostgresStore {
         // (rotation, deletion): in the other order a use deadlocks with a rotation step.
         // Always locked, not only when the client's time is due: a step under way must
         // finish first, or the secret it moves is missed.
-        sqlx::query(LOCK_CLIENT)
+        sqlx::query(<sqlx::Postgres as Dialect>::LOCK_CLIENT)
             .bind(client.as_str())
             .fetch_optional(&mut *tx)
             .await?;

@@ -4,33 +4,21 @@
 //! a read-modify-write without a lock of its own.
 
 use async_trait::async_trait;
-use sqlx::Sqlite;
 use sqlx::types::Json;
 
-use super::{LOCK_CLIENT, SqliteStore, finish};
+use super::{SqliteStore, finish};
 use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::client::{Client, ClientId};
 use crate::domain::page::Page;
 use crate::domain::secret::IssuedSecret;
 use crate::store::client_list;
-use crate::store::clients::{self, ClientQuery, WriteMode, create_failed, moved_away};
+use crate::store::clients::{
+    self, ClientQuery, WriteMode, create_failed, locked_client, moved_away,
+};
 use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
-
-/// The client, locked until `tx` ends (by the database lock SQLite's writers hold already);
-/// not found when it does not exist.
-pub(super) async fn locked_client(
-    tx: &mut sqlx::Transaction<'static, Sqlite>,
-    id: &ClientId,
-) -> StoreResult<Client> {
-    let row: Option<ClientRow> = sqlx::query_as(LOCK_CLIENT)
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    Client::try_from(row.ok_or(StoreError::NotFound(Missing::Client))?)
-}
 
 #[async_trait]
 impl ClientStore for SqliteStore {

@@ -7,7 +7,6 @@
 //! handler, whose sleeps of up to 100 ms made the slowest writes hundreds of milliseconds late.
 
 mod clients;
-mod credentials;
 mod operations;
 mod secrets;
 
@@ -26,12 +25,6 @@ use crate::domain::time::Timestamp;
 use crate::store::adapter::Adapter;
 use crate::store::dialect::Dialect;
 use crate::store::events::finish;
-use clients::locked_client;
-
-/// The whole database is locked by `BEGIN IMMEDIATE` already.
-const LOCK_CLIENT: &str =
-    "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
-     FROM clients WHERE id = $1";
 
 /// Three quarters of the request's time, at most ten seconds, to wait for the write lock.
 fn busy_timeout(request: Duration) -> Duration {
@@ -65,6 +58,10 @@ impl Dialect for Sqlite {
      FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";
     const INSERT_TOKEN_TENANTS: &'static str =
         "INSERT INTO api_token_tenants (token_id, tenant_id) SELECT $1, value FROM json_each($2)";
+    /// The whole database is locked by `BEGIN IMMEDIATE` already.
+    const LOCK_CLIENT: &'static str =
+        "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
+         FROM clients WHERE id = $1";
 
     fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         done.rows_affected()

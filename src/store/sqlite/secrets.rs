@@ -4,15 +4,12 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, finish, locked_client};
+use super::{SqliteStore, finish};
 use crate::domain::client::{Client, ClientId};
 use crate::domain::rotation::{self, SecretChange, StoredSecret};
 use crate::domain::secret::SecretHash;
 use crate::domain::time::Timestamp;
-use crate::store::rows::{self, ClientSecretRow, SecretRow};
-use crate::store::secrets::{
-    CLIENT_WITH_SECRETS, RECORD_CLIENT_USE, RECORD_SECRET_USE, SECRETS_OF_CLIENT,
-};
+use crate::store::secrets::{self, RECORD_CLIENT_USE, RECORD_SECRET_USE};
 use crate::store::{SecretDecision, SecretStore, StoreResult};
 
 const START: &str = "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
@@ -62,11 +59,7 @@ impl SecretStore for SqliteStore {
         &self,
         id: &ClientId,
     ) -> StoreResult<Option<(Client, Vec<StoredSecret>)>> {
-        let rows: Vec<ClientSecretRow> = sqlx::query_as(CLIENT_WITH_SECRETS)
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows::client_with_secrets(rows)
+        secrets::client_with_secrets(&self.pool, id).await
     }
 
     async fn rotate_secrets(
@@ -75,12 +68,7 @@ impl SecretStore for SqliteStore {
         decide: &SecretDecision<'_>,
     ) -> StoreResult<(Client, Vec<StoredSecret>)> {
         let mut tx = self.begin_write().await?;
-        let current = locked_client(&mut tx, client).await?;
-        let rows: Vec<SecretRow> = sqlx::query_as(SECRETS_OF_CLIENT)
-            .bind(client.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-        let secrets = rows::secrets(rows)?;
+        let (current, secrets) = secrets::locked_with_secrets(&mut tx, client).await?;
         // The domain decides here, under the lock, on the client and secrets as they are.
         let (step, event) = decide(&current, &secrets)?;
         write_step(&mut tx, client.as_str(), &step).await?;
