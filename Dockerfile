@@ -15,9 +15,12 @@ RUN cargo build --release --locked --bin clientd
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/clientd /usr/local/bin/clientd
 WORKDIR /home/nonroot
+# CLIENTD_PUBLIC_URL is the issuer of the tenants' access tokens: a deployment overrides it
+# with the https URL its clients reach clientd at (docker run -e CLIENTD_PUBLIC_URL=https://...).
 ENV CLIENTD_LISTEN=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///home/nonroot/clientd.db \
-    CLIENTD_LOG_FORMAT=json
+    CLIENTD_LOG_FORMAT=json \
+    CLIENTD_PUBLIC_URL=http://localhost:8080
 EXPOSE 8080
 USER 65532:65532
 HEALTHCHECK --interval=10s --timeout=6s --start-period=30s --retries=3 \

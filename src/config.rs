@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::domain::oauth::seal::MIN_SECRET_CHARS;
+use crate::domain::oauth::signing::SigningAlg;
 use crate::domain::secret::SecretString;
 use crate::store::{Backend, PoolSettings};
 
@@ -89,6 +91,37 @@ pub struct Settings {
     /// a database round trip; 0 sends every read to the database.
     #[arg(long, env = "CLIENTD_CACHE_MIB", value_name = "CLIENTD_CACHE_MIB", default_value_t = 48, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mib: u64,
+
+    /// The URL clients and resource servers reach this server at; each tenant's issuer is it
+    /// plus /tenants/{id}. Default: http:// and the listen address (0.0.0.0 and :: as
+    /// 127.0.0.1). Use https in production (RFC 8414 wants https issuers).
+    #[arg(long, env = "CLIENTD_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Also accept client assertions (private_key_jwt) whose aud is the token endpoint URL,
+    /// as older client libraries send; by default only the issuer, as RFC 10070 requires.
+    #[arg(long, env = "CLIENTD_ACCEPT_TOKEN_ENDPOINT_AUDIENCE")]
+    pub accept_token_endpoint_audience: bool,
+
+    /// The longest an access token lives, in seconds, whatever its client's
+    /// accessTokenValiditySeconds; also how long a retired signing key stays published.
+    #[arg(long, env = "CLIENTD_MAX_ACCESS_TOKEN_SECS", value_name = "CLIENTD_MAX_ACCESS_TOKEN_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(60..=31_536_000))]
+    pub max_access_token_secs: i64,
+
+    /// The algorithm of new token signing keys: ES256, EdDSA or RS256.
+    #[arg(long, env = "CLIENTD_TOKEN_SIGNING_ALG", value_name = "CLIENTD_TOKEN_SIGNING_ALG", default_value = "ES256", value_parser = parse_signing_alg)]
+    pub token_signing_alg: SigningAlg,
+
+    /// Comma-separated secrets (at least 32 characters each) that seal the signing keys at
+    /// rest: the first seals, every one opens. On SQLite without it, a key file beside the
+    /// database is made; on Postgres without it, the token routes answer 503.
+    #[arg(long, env = "CLIENTD_KEY_ENCRYPTION_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = parse_key_encryption_key)]
+    pub key_encryption_keys: Vec<SecretString>,
+
+    /// Days a signing key signs before the next one takes over; the next key is published
+    /// in JWKS from the previous rotation on.
+    #[arg(long, env = "CLIENTD_SIGNING_KEY_ROTATION_DAYS", value_name = "CLIENTD_SIGNING_KEY_ROTATION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub signing_key_rotation_days: u32,
 }
 
 impl Settings {
@@ -112,7 +145,30 @@ impl Settings {
             header_read_timeout_secs: 10,
             keep_alive_timeout_secs: 30,
             cache_mib: 48,
+            public_url: None,
+            accept_token_endpoint_audience: false,
+            max_access_token_secs: 86_400,
+            token_signing_alg: SigningAlg::ES256,
+            key_encryption_keys: Vec::new(),
+            signing_key_rotation_days: 90,
         }
+    }
+
+    /// The URL this server is reached at: `CLIENTD_PUBLIC_URL`, else http:// and the listen
+    /// address, with an any-address (0.0.0.0, ::) as 127.0.0.1.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => Self::default_public_url(self.listen),
+        }
+    }
+
+    /// http:// and an address served on, with an any-address as 127.0.0.1.
+    pub fn default_public_url(mut address: SocketAddr) -> String {
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{address}")
     }
 
     pub fn pool(&self) -> PoolSettings {
@@ -159,6 +215,40 @@ fn parse_bootstrap_token(text: &str) -> Result<SecretString, String> {
         Ok(SecretString::new(text.to_owned()))
     } else {
         Err("CLIENTD_BOOTSTRAP_TOKEN must be at least 32 characters without white space (try: openssl rand -hex 32)".to_owned())
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let refused = || {
+        format!(
+            "CLIENTD_PUBLIC_URL must be an http(s) URL without query or fragment, like https://auth.acme.example; got {text:?}"
+        )
+    };
+    let url = url::Url::parse(text).map_err(|_| refused())?;
+    let fits = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| !host.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !fits {
+        return Err(refused());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+fn parse_signing_alg(text: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(text).map_err(|why| format!("CLIENTD_TOKEN_SIGNING_ALG: {why}"))
+}
+
+fn parse_key_encryption_key(text: &str) -> Result<SecretString, String> {
+    let text = text.trim();
+    if text.chars().count() >= MIN_SECRET_CHARS {
+        Ok(SecretString::new(text.to_owned()))
+    } else {
+        Err(format!(
+            "CLIENTD_KEY_ENCRYPTION_KEYS: each key must be at least {MIN_SECRET_CHARS} characters (try: openssl rand -hex 32)"
+        ))
     }
 }
 

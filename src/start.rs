@@ -36,6 +36,8 @@ pub enum StartError {
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
     #[error("cannot issue the first admin token: {0}")]
     FirstToken(#[source] app::Error),
+    #[error("cannot use the key file {path} (for CLIENTD_KEY_ENCRYPTION_KEYS): {why}")]
+    KeyFile { path: String, why: String },
 }
 
 /// Connects to the database the settings name, ready for the use cases; `App::close` lets
@@ -98,6 +100,72 @@ async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
     }
 }
 
+/// Without `CLIENTD_KEY_ENCRYPTION_KEYS`: on an SQLite file, the secret of a key file beside
+/// it (made, mode 0600, on first start); in memory, a secret of this process alone (its keys
+/// go with the database); on Postgres none, and the token routes say what to set.
+fn key_encryption_keys(settings: &mut Settings, store: &dyn Store) -> Result<(), StartError> {
+    if !settings.key_encryption_keys.is_empty() {
+        return Ok(());
+    }
+    let secret = match (
+        store::Backend::of(&settings.database_url),
+        store.database_file(),
+    ) {
+        (Ok(store::Backend::Postgres), _) | (Err(_), _) => {
+            tracing::warn!(
+                "CLIENTD_KEY_ENCRYPTION_KEYS is not set: the token routes answer 503 until it is"
+            );
+            return Ok(());
+        }
+        (Ok(store::Backend::Sqlite), Some(database)) => {
+            let mut name = database.as_os_str().to_owned();
+            name.push(".key-encryption-key");
+            key_file(std::path::Path::new(&name))?
+        }
+        (Ok(store::Backend::Sqlite), None) => crate::domain::secret::SecretString::generate()
+            .map_err(|e| StartError::KeyFile {
+                path: "(memory)".to_owned(),
+                why: e.to_string(),
+            })?,
+    };
+    settings.key_encryption_keys = vec![secret];
+    Ok(())
+}
+
+/// The secret of a key file, made on first use: 64 hex digits, readable by this user only.
+fn key_file(path: &std::path::Path) -> Result<crate::domain::secret::SecretString, StartError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |why: String| StartError::KeyFile {
+        path: path.display().to_string(),
+        why,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= crate::domain::oauth::seal::MIN_SECRET_CHARS => {
+            return Ok(crate::domain::secret::SecretString::new(
+                text.trim().to_owned(),
+            ));
+        }
+        Ok(_) => return Err(failed("it holds fewer than 32 characters".to_owned())),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(failed(error.to_string()));
+        }
+        Err(_) => {}
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| failed(e.to_string()))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = (std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600))
+    .open(path)
+    .map_err(|e| failed(e.to_string()))?;
+    writeln!(file, "{secret}").map_err(|e| failed(e.to_string()))?;
+    tracing::info!(path = %path.display(), "made a key file that seals the token signing keys; back it up with the database (or set CLIENTD_KEY_ENCRYPTION_KEYS)");
+    Ok(crate::domain::secret::SecretString::new(secret))
+}
+
 /// With no bootstrap token configured, a new installation prints one admin token, once.
 /// It goes to standard output, apart from the logs on standard error.
 async fn announce_first_token(app: &App) -> Result<(), StartError> {
@@ -137,6 +205,16 @@ pub async fn serve(
             return Ok(());
         }
     }
+    let mut settings = settings;
+    if settings.public_url.is_none()
+        && let Ok(address) = listener.local_addr()
+    {
+        settings.public_url = Some(Settings::default_public_url(address));
+    }
+    if !settings.public_url().starts_with("https://") {
+        tracing::warn!(public_url = %settings.public_url(), "the issuer URL is not https (RFC 8414 wants https issuers): set CLIENTD_PUBLIC_URL to the https URL clients reach this server at");
+    }
+    key_encryption_keys(&mut settings, store.as_ref())?;
     let app = App::new(store, &settings);
     if settings.bootstrap_token.is_none() {
         announce_first_token(&app).await?;

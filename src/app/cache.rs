@@ -20,8 +20,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use uuid::Uuid;
 
+use super::oauth::KeyRing;
 use crate::domain::client::{self, Client, ClientId};
 use crate::domain::rotation::StoredSecret;
+use crate::domain::tenant::TenantId;
 use crate::store::{Change, ChangeFeed, Store, StoreError, StoreResult, StoredToken};
 
 /// A client as reads and verifications need it: its secrets, and its document serialized
@@ -69,6 +71,9 @@ const TOKENS: u64 = 10_000;
 /// never a valid token.
 const UNKNOWN_TOKENS: u64 = 100_000;
 
+/// How many tenants' opened signing keys are kept.
+const KEY_RINGS: u64 = 10_000;
+
 /// What the cache holds, for `/metrics`: entries, the clients' weight (the budget it is held
 /// to), and whether it is trusted (the feed of changes is heard).
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +91,9 @@ pub struct Cache {
     /// the token's entry by every change to it; a token is created under a fresh random id,
     /// so no replica can hold an entry for it before it exists.
     unknown_tokens: CoherentCache<Uuid, ()>,
+    /// Each tenant's signing keys, opened. Kept a minute at most, so that a previous key
+    /// leaves JWKS soon after its last token expired.
+    key_rings: CoherentCache<TenantId, KeyRing>,
     /// Bumped by every flush: no load begun before one is kept.
     epoch: AtomicU64,
     /// Whether the feed of changes is heard, so that what is kept is current.
@@ -110,9 +118,33 @@ impl Cache {
                     .time_to_live(Duration::from_secs(60))
                     .build(),
             ),
+            key_rings: CoherentCache::new(
+                moka::sync::Cache::builder()
+                    .max_capacity(most(KEY_RINGS))
+                    .time_to_live(Duration::from_secs(60))
+                    .build(),
+            ),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(false),
         }
+    }
+
+    /// The tenant's signing keys, opened by `open`, from memory or else from the store.
+    pub async fn key_ring<E: From<StoreError>>(
+        &self,
+        store: &dyn Store,
+        tenant: &TenantId,
+        open: impl FnOnce(Vec<crate::domain::oauth::keys::SigningKey>) -> Result<KeyRing, E>,
+    ) -> Result<Arc<KeyRing>, E> {
+        if self.trusted()
+            && let Some(hit) = self.key_rings.get(tenant)
+        {
+            return Ok(hit);
+        }
+        let stamp = self.stamp(&self.key_rings, tenant);
+        let loaded = Arc::new(open(store.signing_keys(tenant).await?)?);
+        self.keep(&self.key_rings, tenant, &loaded, stamp);
+        Ok(loaded)
     }
 
     /// The client with its secrets, from memory or else from the store.
@@ -185,7 +217,12 @@ impl Cache {
                 self.tokens.evict(id);
                 self.unknown_tokens.evict(id);
             }
-            Change::EveryToken => self.forget_tokens(),
+            Change::SigningKeys(tenant) => self.key_rings.evict(tenant),
+            // A tenant went, and its keys with it.
+            Change::EveryToken => {
+                self.forget_tokens();
+                self.key_rings.entries.invalidate_all();
+            }
             Change::Unknown => self.flush(),
         }
     }
@@ -210,6 +247,7 @@ impl Cache {
         self.clients.entries.invalidate_all();
         self.tokens.entries.invalidate_all();
         self.unknown_tokens.entries.invalidate_all();
+        self.key_rings.entries.invalidate_all();
     }
 
     fn trusted(&self) -> bool {

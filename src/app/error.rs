@@ -44,6 +44,16 @@ pub enum Error {
     /// one of them (rather than refused before it was checked).
     #[error("too many failed verifications of this client's secret")]
     TooManyFailures { retry_after: Duration, failed: bool },
+    /// Refused as OAuth says it (RFC 6749 5.2), on the token endpoint's routes.
+    #[error(transparent)]
+    OAuth(#[from] crate::domain::oauth::OAuthError),
+    /// Too many failed authentications as one client from one address.
+    #[error("too many failed authentications of this client from this address")]
+    TooManyClientFailures { retry_after: Duration },
+    /// The token routes cannot work now: the key-encryption keys are not configured, or do
+    /// not open the stored signing keys. Says what to set.
+    #[error("{0}")]
+    TokensUnavailable(String),
     #[error("the OS random number generator failed: {0}")]
     Randomness(#[from] getrandom::Error),
 }

@@ -17,6 +17,7 @@ pub(super) async fn run(app: App) {
     for tick in 0u64.. {
         ticks.tick().await;
         app.verify_failures.forget_stale();
+        app.oauth.forget_stale_failures();
         if tick % 10 == 0 {
             prune(&app, app.audit_retention).await;
         }
@@ -44,6 +45,14 @@ pub async fn prune(app: &App, retention: TimeDelta) {
                 break;
             }
         }
+    }
+    match app.store.prune_token_state(time::now()).await {
+        Ok(pruned) if pruned > 0 => tracing::info!(
+            pruned,
+            "pruned expired revocations, assertion ids and withdrawn signing keys"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not prune the token endpoint's records"),
     }
     let expired = time::now() - idempotency::LIFETIME;
     if let Err(error) = app.store.forget_idempotency_keys(expired).await {

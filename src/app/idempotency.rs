@@ -33,6 +33,7 @@ fn actor_key(actor: &Actor) -> String {
         Actor::Token { id, .. } => format!("token:{id}"),
         Actor::Bootstrap => "bootstrap".to_owned(),
         Actor::Cli => "cli".to_owned(),
+        Actor::Server => "server".to_owned(),
     }
 }
 

@@ -55,7 +55,7 @@ impl VerifyKey {
             caller: match &change.actor {
                 Actor::Token { id, .. } => CallerKey::Token(*id),
                 Actor::Bootstrap => CallerKey::Bootstrap,
-                Actor::Cli => CallerKey::Cli,
+                Actor::Cli | Actor::Server => CallerKey::Cli,
             },
             address: change.source.map(address_key),
         }

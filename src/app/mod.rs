@@ -11,6 +11,7 @@ pub mod events;
 pub mod housekeeping;
 pub mod idempotency;
 pub mod limits;
+pub mod oauth;
 pub mod secret_uses;
 pub mod secrets;
 pub mod tenants;
@@ -51,6 +52,7 @@ pub struct App {
     abandoned_after: chrono::TimeDelta,
     /// How long audit events are kept before housekeeping prunes them.
     audit_retention: chrono::TimeDelta,
+    oauth: Arc<oauth::OAuthConfig>,
 }
 
 impl App {
@@ -68,6 +70,7 @@ impl App {
                 i64::try_from(settings.request_timeout_secs).unwrap_or(3600) + 30,
             ),
             audit_retention: chrono::TimeDelta::days(i64::from(settings.audit_retention_days)),
+            oauth: Arc::new(oauth::OAuthConfig::new(settings)),
         }
     }
 
@@ -83,6 +86,11 @@ impl App {
     /// What the cache holds now, for the metrics.
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()
+    }
+
+    /// Where each tenant's authorization server is reached, for its metadata.
+    pub fn oauth(&self) -> &oauth::OAuthConfig {
+        &self.oauth
     }
 
     /// Lets the database go, once the last use case is done.

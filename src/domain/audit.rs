@@ -47,10 +47,14 @@ pub enum Action {
     SecretRotateComplete,
     #[serde(rename = "secret.rotate.cancel")]
     SecretRotateCancel,
+    #[serde(rename = "signing_key.create")]
+    SigningKeyCreate,
+    #[serde(rename = "signing_key.rotate")]
+    SigningKeyRotate,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Self::TenantCreate,
         Self::TenantDelete,
         Self::TokenCreate,
@@ -64,6 +68,8 @@ impl Action {
         Self::SecretRotateStart,
         Self::SecretRotateComplete,
         Self::SecretRotateCancel,
+        Self::SigningKeyCreate,
+        Self::SigningKeyRotate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +87,8 @@ impl Action {
             Self::SecretRotateStart => "secret.rotate.start",
             Self::SecretRotateComplete => "secret.rotate.complete",
             Self::SecretRotateCancel => "secret.rotate.cancel",
+            Self::SigningKeyCreate => "signing_key.create",
+            Self::SigningKeyRotate => "signing_key.rotate",
         }
     }
 
@@ -99,7 +107,14 @@ impl Action {
     }
 }
 
-pub const RESOURCE_TYPES: [&str; 5] = ["tenant", "token", "client", "credential", "secret"];
+pub const RESOURCE_TYPES: [&str; 6] = [
+    "tenant",
+    "token",
+    "client",
+    "credential",
+    "secret",
+    "signing_key",
+];
 
 /// Who made a change, as an event shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +134,7 @@ impl From<&Actor> for EventActor {
             },
             Actor::Bootstrap => Self::without_token("bootstrap"),
             Actor::Cli => Self::without_token("cli"),
+            Actor::Server => Self::without_token("server"),
         }
     }
 }

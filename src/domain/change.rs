@@ -14,6 +14,9 @@ pub enum Actor {
     Bootstrap,
     /// The `clientd` command line, working on the database directly.
     Cli,
+    /// clientd itself, on no one's request: a tenant's first signing keys, a scheduled
+    /// rotation.
+    Server,
 }
 
 /// What a write knows of the request behind it.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod credential;
 pub mod integer;
 pub mod json;
+pub mod oauth;
 pub mod page;
 pub mod query;
 pub mod refusal;

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::app;
 use crate::domain::client::PatchError;
+use crate::domain::oauth::{ErrorCode, OAuthError};
 use crate::domain::refusal::Refusal;
 use crate::domain::{FieldError, Invalid, Missing};
 
@@ -70,6 +71,10 @@ pub enum ApiError {
         what: &'static str,
         retry_after: std::time::Duration,
     },
+    /// A refusal of the token endpoint's routes, answered as RFC 6749 5.2 says; `basic` when
+    /// the client authenticated with `Authorization: Basic` (a 401 then challenges for it).
+    #[error("{}", .error.description)]
+    OAuth { error: OAuthError, basic: bool },
     /// The cause goes to the log only; the caller learns nothing of it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -114,6 +119,15 @@ impl From<app::Error> for ApiError {
                 Self::TimedOut
             }
             E::Store(error) => Self::Internal(error.to_string()),
+            E::OAuth(error) => Self::OAuth {
+                error,
+                basic: false,
+            },
+            E::TooManyClientFailures { retry_after } => Self::TooManyRequests {
+                what: "too many failed authentications of this client from this address",
+                retry_after,
+            },
+            E::TokensUnavailable(why) => Self::Unavailable(why),
             E::SecretRefused(failure) => Self::SecretRefused(failure.to_string()),
             E::TooManyFailures { retry_after, .. } => Self::TooManyRequests {
                 what: "too many failed verifications of this client's secret",
@@ -197,6 +211,10 @@ impl ApiError {
                 "too-many-requests",
                 "Too many failed attempts",
             ),
+            Self::OAuth { error, .. } if error.code == ErrorCode::InvalidClient => {
+                (S::UNAUTHORIZED, "oauth", "Client authentication failed")
+            }
+            Self::OAuth { .. } => (S::BAD_REQUEST, "oauth", "Token request refused"),
             Self::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -236,8 +254,36 @@ const INTERNAL_DETAIL: &str =
 const BODY_TOO_LARGE: &str =
     "the request body is larger than this server accepts (CLIENTD_BODY_LIMIT_BYTES)";
 
+/// Marks an answer already in the OAuth error format, which is not made a problem.
+#[derive(Debug, Clone, Copy)]
+struct OAuthAnswer;
+
+/// RFC 6749 5.2's body, with `Cache-Control: no-store` as 5.1 asks of every answer.
+fn oauth_answer(error: &OAuthError, basic: bool) -> Response {
+    let status = if error.code == ErrorCode::InvalidClient {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = serde_json::json!({"error": error.code, "error_description": error.description});
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if basic && status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Basic realm="clientd""#),
+        );
+    }
+    response.extensions_mut().insert(OAuthAnswer);
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Self::OAuth { error, basic } = &self {
+            return oauth_answer(error, *basic);
+        }
         // A refused client secret is no admin credential: challenging for one would invite
         // a browser to prompt for a token.
         let unauthorized = matches!(self, Self::Unauthorized(_));
@@ -285,6 +331,29 @@ struct ProblemBody<'a> {
     request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    /// On the token endpoint's routes, the RFC 6749 code and text too, so that OAuth
+    /// libraries read the problem as well as people do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
+}
+
+/// Whether a path is one of the token endpoint's (under a tenant, or its metadata).
+fn is_oauth_route(path: &str) -> bool {
+    path.contains("/oauth2/") || path.contains("/.well-known/oauth-authorization-server")
+}
+
+/// The RFC 6749 code closest to a problem's status.
+fn oauth_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            "temporarily_unavailable"
+        }
+        status if status.is_server_error() => "server_error",
+        StatusCode::UNAUTHORIZED => "invalid_client",
+        _ => "invalid_request",
+    }
 }
 
 /// Middleware: writes every error response as problem+json and logs server faults once.
@@ -295,6 +364,9 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         .and_then(|id| id.to_str().ok())
         .map(str::to_owned);
     let mut response = next.run(request).await;
+    if response.extensions().get::<OAuthAnswer>().is_some() {
+        return response;
+    }
     let problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if is_bare_error(&response) => generic_problem(response.status(), &method, &instance),
@@ -316,6 +388,8 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
         instance: &instance,
         request_id: request_id.as_deref(),
         errors: &problem.errors,
+        error: is_oauth_route(&instance).then(|| oauth_code(problem.status)),
+        error_description: is_oauth_route(&instance).then_some(problem.detail.as_str()),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
     let (mut parts, _) = response.into_parts();

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod oauth;
 pub mod ops;
 pub mod secrets;
 pub mod tenants;
@@ -118,6 +119,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(secrets::router())
         .merge(events::router())
         .merge(tokens::router())
+        .merge(oauth::router())
         .merge(ops::router());
     with_middleware(
         Router::new().merge(api.clone()).nest("/v1", api),

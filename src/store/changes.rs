@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::StoreResult;
 use crate::domain::client::ClientId;
+use crate::domain::tenant::TenantId;
 
 /// The channel migration 0006's triggers notify.
 pub const CHANNEL: &str = "clientd_changes";
@@ -17,6 +18,8 @@ pub enum Change {
     Client(ClientId),
     /// The token, or the tenants it reaches.
     Token(Uuid),
+    /// The tenant's signing keys (migration 0008's trigger).
+    SigningKeys(TenantId),
     /// Every token: a tenant went, and with it every token's reach into it.
     EveryToken,
     /// A notice this release cannot read (one from a newer release, say): anything may have
@@ -29,6 +32,7 @@ impl Change {
         match payload.split_once(':') {
             Some(("client", id)) => ClientId::parse(id).map_or(Self::Unknown, Self::Client),
             Some(("token", id)) => Uuid::try_parse(id).map_or(Self::Unknown, Self::Token),
+            Some(("keys", id)) => TenantId::parse(id).map_or(Self::Unknown, Self::SigningKeys),
             _ => Self::Unknown,
         }
     }

@@ -33,6 +33,9 @@ pub trait Dialect: sqlx::Database {
     const INSERT_TOKEN_TENANTS: &'static str;
     /// The client `$1`, read so that no other write changes it until the transaction ends.
     const LOCK_CLIENT: &'static str;
+    /// The tenant `$1`'s id, read so that no other change to its signing keys begins until
+    /// the transaction ends.
+    const LOCK_TENANT: &'static str;
 
     /// A value lowercased as `NAME_KEY` lowercases names.
     fn push_lower(q: &mut QueryBuilder<Self>, text: String);

@@ -19,6 +19,7 @@ mod credentials;
 mod dialect;
 mod events;
 mod idempotency;
+mod oauth;
 mod operations;
 mod postgres;
 mod rows;
@@ -41,6 +42,7 @@ pub use clients::{ClientDecision, ClientQuery, ClientStore, Reach, WriteMode};
 pub use credentials::{ClientCredential, CredentialDecision, CredentialQuery, CredentialStore};
 pub use events::{EventQuery, EventStore, History};
 pub use idempotency::{Claim, ClaimDeadlines, IdempotencyStore, StoredAnswer};
+pub use oauth::OAuthStore;
 pub use postgres::PostgresStore;
 pub use secrets::{SecretDecision, SecretStore};
 pub use sqlite::SqliteStore;
@@ -178,6 +180,8 @@ pub trait Operations: Send + Sync {
     /// process what this one changes (SQLite): a second claim, by another process, is
     /// refused. Idempotent within the process; nothing to claim on Postgres.
     fn claim_sole_server(&self) -> StoreResult<()>;
+    /// The file the database lives in: SQLite's, unless in memory; None on Postgres.
+    fn database_file(&self) -> Option<&std::path::Path>;
     async fn close(&self);
 }
 
@@ -195,6 +199,7 @@ pub trait Store:
     + CredentialStore
     + EventStore
     + IdempotencyStore
+    + OAuthStore
     + 'static
 {
 }
@@ -208,6 +213,7 @@ impl<T> Store for T where
         + CredentialStore
         + EventStore
         + IdempotencyStore
+        + OAuthStore
         + 'static
 {
 }

@@ -19,6 +19,7 @@ mod finding;
 mod hostile;
 mod idempotency;
 mod migrations;
+mod oauth;
 mod openapi;
 mod ops;
 mod packaging;

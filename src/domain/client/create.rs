@@ -58,6 +58,7 @@ pub struct CreateClient {
     pub claims_supported: Option<bool>,
     pub access_type: Option<AccessType>,
     pub scope: Option<Vec<String>>,
+    pub audiences: Option<Vec<String>>,
     pub trusted_metadata: Option<Map<String, Value>>,
 }
 
@@ -155,6 +156,7 @@ impl CreateClient {
             claims_supported: self.claims_supported.unwrap_or(false),
             access_type,
             scope: self.scope.unwrap_or_default(),
+            audiences: self.audiences.unwrap_or_default(),
             trusted_metadata: without_negative_zero(self.trusted_metadata.unwrap_or_default()),
         }
     }

@@ -232,6 +232,10 @@ pub struct ClientSettings {
     pub access_type: AccessType,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub scope: Vec<String>,
+    /// What the client's access tokens may be for (`aud`): absolute URIs; a token request
+    /// names one of them, or gets them all.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub audiences: Vec<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub trusted_metadata: Map<String, Value>,
 }

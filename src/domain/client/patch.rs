@@ -14,7 +14,7 @@ use crate::domain::text::check_json;
 use crate::domain::{Invalid, Violations};
 
 /// The top-level fields a patch may change (`tenant` moves the client).
-pub const PATCHABLE: [&str; 34] = [
+pub const PATCHABLE: [&str; 35] = [
     "tenant",
     "name",
     "description",
@@ -48,6 +48,7 @@ pub const PATCHABLE: [&str; 34] = [
     "claimsSupported",
     "accessType",
     "scope",
+    "audiences",
     "trustedMetadata",
 ];
 

@@ -78,6 +78,7 @@ impl ClientSettings {
         list(&mut v, "/scope", &self.scope, |scope| {
             scope_token(scope).and_then(|()| at_most(scope, MAX_SCOPE))
         });
+        list(&mut v, "/audiences", &self.audiences, audience);
         self.check_grants(&mut v, client_type);
         self.check_lifetimes(&mut v);
         let metadata_size = serde_json::to_vec(&self.trusted_metadata).map_or(0, |b| b.len());
@@ -289,6 +290,17 @@ fn redirect_uri(text: &str) -> Result<(), String> {
             "must use https, http or a native app's reverse-domain scheme (com.example.app:/cb), not {scheme}:"
         )),
     }
+}
+
+/// An access token audience (RFC 8707 `resource`): an absolute URI without a fragment.
+fn audience(text: &str) -> Result<(), String> {
+    single_line(text).and_then(|()| at_most(text, MAX_URL))?;
+    let url = Url::parse(text)
+        .map_err(|_| "must be an absolute URI, like https://api.acme.example".to_owned())?;
+    if url.fragment().is_some() {
+        return Err("must not have a fragment (#...)".to_owned());
+    }
+    Ok(())
 }
 
 /// `scheme://host[:port]`, as browsers send in `Origin`; `*.` may lead the host.

@@ -5,7 +5,7 @@ mod parse;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use parse::{ParsedPem, credential_id, parse_pem, subject_dn};
+use parse::{ParsedPem, credential_id, parse_pem, rsa_public_key_der, subject_dn};
 
 use super::text::{multi_line, single_line};
 use super::time::{Timestamp, rfc3339_millis};
@@ -46,6 +46,14 @@ pub enum Alg {
 }
 
 impl Alg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::PS256 => "PS256",
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         serde_json::from_value(text.into()).map_err(|_| format!("unknown alg {text:?}"))
     }
@@ -80,6 +88,11 @@ impl Credential {
     /// Listed until deleted, but no longer valid past `expires_at`.
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.expires_at.is_none_or(|at| at > now)
+    }
+
+    /// The RSA public key it holds, as PKCS#1 DER; None for a subject DN.
+    pub fn public_key_der(&self) -> Option<Result<Vec<u8>, String>> {
+        self.pem.as_deref().map(rsa_public_key_der)
     }
 }
 

@@ -91,6 +91,26 @@ pub(super) fn parse_pem(text: &str, credential_type: CredentialType) -> Result<P
     }
 }
 
+/// The RSA public key a stored PEM holds, as PKCS#1 DER (what a signature check takes).
+pub(super) fn rsa_public_key_der(text: &str) -> Result<Vec<u8>, String> {
+    let (label, der) =
+        pem::decode_vec(text.trim().as_bytes()).map_err(|_| "is not a PEM block".to_owned())?;
+    let spki = match label {
+        "RSA PUBLIC KEY" => return Ok(der),
+        "CERTIFICATE" => Certificate::from_der(&der)
+            .map_err(|_| "is not a valid X.509 certificate".to_owned())?
+            .tbs_certificate()
+            .subject_public_key_info()
+            .clone(),
+        "PUBLIC KEY" => SubjectPublicKeyInfoOwned::from_der(&der)
+            .map_err(|_| "is not a valid SubjectPublicKeyInfo".to_owned())?,
+        other => return Err(format!("holds a {other}")),
+    };
+    (spki.subject_public_key.as_bytes())
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| "has a malformed key".to_owned())
+}
+
 fn rsa_key(spki: &SubjectPublicKeyInfoOwned) -> Result<RsaKey, String> {
     let oid = spki.algorithm.oid;
     if oid != RSA_ENCRYPTION && oid != RSASSA_PSS {

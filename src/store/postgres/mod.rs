@@ -59,6 +59,8 @@ impl Dialect for Postgres {
         "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
          FROM clients WHERE id = $1 FOR NO KEY UPDATE";
 
+    const LOCK_TENANT: &'static str = "SELECT id FROM tenants WHERE id = $1 FOR NO KEY UPDATE";
+
     fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
         done.rows_affected()
     }

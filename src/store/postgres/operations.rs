@@ -48,6 +48,10 @@ impl Operations for PostgresStore {
         Ok(())
     }
 
+    fn database_file(&self) -> Option<&std::path::Path> {
+        None
+    }
+
     async fn close(&self) {
         self.listening.close().await;
         self.pool.close().await;

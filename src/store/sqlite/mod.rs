@@ -63,6 +63,8 @@ impl Dialect for Sqlite {
         "SELECT id, tenant_id, app_type, settings, manually_created, created, modified, last_used
          FROM clients WHERE id = $1";
 
+    const LOCK_TENANT: &'static str = "SELECT id FROM tenants WHERE id = $1";
+
     fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         done.rows_affected()
     }

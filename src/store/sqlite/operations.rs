@@ -74,6 +74,10 @@ impl Operations for SqliteStore {
         }
     }
 
+    fn database_file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
     async fn close(&self) {
         self.sole_server
             .lock()
