@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import clientd  # noqa: E402 - found on the path just set
+import token_bench  # noqa: E402
 
 PG_BINDIR = Path(os.environ["PG_BINDIR"])
 BOOTSTRAP = secrets.token_hex(32)
@@ -198,6 +199,7 @@ end""",
   return wrk.format("POST", "/clients/" .. mine[i] .. "/secrets/" .. step, headers())
 end""",
 }
+LUA.update(token_bench.LUA)
 CALLS = ["create", "read", "list", "patch", "verify", "rotate"]
 # Far more clients than the default cache holds (48 MiB, about 11,000 of the bench's).
 FULL_CACHE_CLIENTS = 100_000
@@ -229,10 +231,11 @@ def seed(server):
     return token, clients
 
 
-def wrk(server, call, token, clients, args, tenant=TENANT, spread=(0, 1)):
+def wrk(server, call, token, clients, args, tenant=TENANT, spread=(0, 1), assertions=""):
     ids = ",".join(f'"{client_id}"' for client_id, _ in clients)
     keys = ",".join(f'"{secret}"' for _, secret in clients)
-    request = LUA[call].replace("{threads}", str(args.threads)).replace("SPREAD", str(spread[0]))
+    request = (LUA[call].replace("{threads}", str(args.threads)).replace("SPREAD", str(spread[0]))
+               .replace("ASSERTIONS", assertions))
     script = (LUA_COMMON.format(ids=ids, secrets=keys, token=token, tenant=tenant, threads=args.threads)
               + request.replace("STEP", str(spread[1])))
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
@@ -318,7 +321,9 @@ def profiled(server, call, token, clients, args):
 
 
 def run_store(store, database_url, args, report):
-    server = clientd.Server(database_url, BOOTSTRAP, env={"CLIENTD_DB_POOL_SIZE": str(args.connections)}).start()
+    env = {"CLIENTD_DB_POOL_SIZE": str(args.connections),
+           "CLIENTD_KEY_ENCRYPTION_KEYS": "bench-key-encryption-key-0123456789abcdef"}
+    server = clientd.Server(database_url, BOOTSTRAP, env=env).start()
     token, clients = seed(server)
     print(f"{store}: seeded {len(clients)} clients")
     floor = wrk(server, "floor", token["token"], clients, args)
@@ -347,6 +352,7 @@ def run_store(store, database_url, args, report):
         figures["rss"] = server.peak_rss_mib()
         report.setdefault(store, {})[call] = figures
         print(f"  {call}: {json.dumps({k: round(v, 2) for k, v in figures.items()})}")
+    report[store]["tokens"] = tokens(server, database_url if store == "postgres" else None, floor, args)
     if store == "postgres":
         if args.profile:
             print("  profiling a read, a create and a patch")
@@ -358,6 +364,30 @@ def run_store(store, database_url, args, report):
         report["scale"] = scale(server, database_url, token, args)
         report["scale"]["rss"] = server.peak_rss_mib()
     server.stop()
+
+
+def tokens(server, database_url, floor, args):
+    """Token issuance with a secret and with a signed assertion; on Postgres, the assertion's
+    reference is pgbench of the one INSERT of its jti."""
+    secret_clients, signer = token_bench.seed(server, TENANT)
+    figures = {"token": wrk(server, "token", "", secret_clients, args)}
+    figures["token"]["of_floor"] = figures["token"]["rps"] / floor["rps"]
+    print(f"  token (secret): {json.dumps({k: round(v, 2) for k, v in figures['token'].items()})}")
+    if signer is None:
+        print("  token (private_key_jwt): skipped, Python's cryptography package is missing")
+        return figures
+    with tempfile.NamedTemporaryFile("w", suffix=".jwt") as file:
+        issuer = f"http://127.0.0.1:{server.port}/tenants/{TENANT}"
+        token_bench.assertions(signer, issuer, 80_000, file.name)
+        figures["token_jwt"] = wrk(server, "token_jwt", "", secret_clients, args, assertions=file.name)
+    jwt = figures["token_jwt"]
+    jwt["of_floor"] = jwt["rps"] / floor["rps"]
+    if database_url:
+        script = token_bench.reference_script(signer["clients"][0][0])
+        jwt["pgbench"] = pgbench(database_url, script, args)
+        jwt["ratio"] = jwt["rps"] / jwt["pgbench"]
+    print(f"  token (private_key_jwt): {json.dumps({k: round(v, 2) for k, v in jwt.items()})}")
+    return figures
 
 
 def scale(server, database_url, token, args):
@@ -597,6 +627,7 @@ def write_report(report, args, path):
                      f"{1 - f['pgbench'] / f['pgbench_without_event']:.0%} | "
                      + (f"{quiet:.0f} | {f['rps'] / quiet:.2f}x |" if quiet else "| |"))
     read_s, tpcb = builtin["select-only"], builtin["tpc-b"]
+    lines += token_section(pg, lite)
     lines += targets(pg, lite, scale_, big, read_s, tpcb)
     lines += profile_section(report.get("profile", {}))
     lines += [
@@ -613,6 +644,28 @@ def write_report(report, args, path):
         LIMITS,
     ]
     Path(path).write_text("\n".join(lines))
+
+
+def token_section(pg, lite):
+    """Token issuance (DESIGN 15) on both stores, against the floor and the jti's INSERT."""
+    lines = ["", "## Token endpoint", "",
+             "`POST /tenants/bench/oauth2/token` with `grant_type=client_credentials`: by "
+             f"client_secret_basic over {token_bench.CLIENTS} clients, and by private_key_jwt over "
+             f"{token_bench.CLIENTS} clients signing RS256 assertions (made before the run, each "
+             "sent once). Tokens are ES256 JWTs. The private_key_jwt reference is pgbench of the "
+             "one statement such a check must write, the INSERT of the assertion's jti.", "",
+             "| store | method | req/s | p50 ms | p99 ms | errors | of the floor | reference | ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for store, figures in (("postgres", pg), ("sqlite", lite)):
+        for call, method in (("token", "client_secret_basic"), ("token_jwt", "private_key_jwt")):
+            f = figures.get("tokens", {}).get(call)
+            if not f:
+                continue
+            reference = f"{f['pgbench']:.0f}" if "pgbench" in f else "-"
+            ratio = f"{f['ratio']:.2f}x" if "ratio" in f else "-"
+            lines.append(f"| {store} | {method} | {f['rps']:.0f} | {f['p50']:.2f} | {f['p99']:.2f} | "
+                         f"{f['errors']} | {f['of_floor']:.2f}x | {reference} | {ratio} |")
+    return lines
 
 
 def targets(pg, lite, scale_, big, read_s, tpcb):
@@ -636,6 +689,13 @@ def targets(pg, lite, scale_, big, read_s, tpcb):
          ", ".join(f"{call} {value:.2f}x" for call, value in slowdowns.items()), all(v <= 1.2 for v in slowdowns.values())),
         (f"RSS under 100 MiB (peak, including the {big:,}-client phase)", f"{rss:.1f} MiB at most", rss < 100),
     ]
+    issued = pg.get("tokens", {})
+    if "token" in issued:
+        rows.append(("tokens by secret at least 0.30x the HTTP floor",
+                     f"{issued['token']['of_floor']:.2f}x", issued["token"]["of_floor"] >= 0.30))
+    if "token_jwt" in issued:
+        rows.append(("tokens by private_key_jwt at least 0.8x pgbench of the jti's INSERT",
+                     f"{issued['token_jwt']['ratio']:.2f}x", issued["token_jwt"]["ratio"] >= 0.8))
     lines = ["", "## Targets", "", "| target | this run | met |", "|---|---|---|"]
     lines += [f"| {target} | {figure} | {'yes' if met else '**no**'} |" for target, figure, met in rows]
     return lines

@@ -104,7 +104,7 @@ pub struct Settings {
     pub accept_token_endpoint_audience: bool,
 
     /// The longest an access token lives, in seconds, whatever its client's
-    /// accessTokenValiditySeconds; also how long a retired signing key stays published.
+    /// accessTokenValiditySeconds; also how long a previous signing key stays published.
     #[arg(long, env = "CLIENTD_MAX_ACCESS_TOKEN_SECS", value_name = "CLIENTD_MAX_ACCESS_TOKEN_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(60..=31_536_000))]
     pub max_access_token_secs: i64,
 

@@ -102,37 +102,45 @@ async fn probe(store: &dyn Store, limit: Duration) -> Result<(), StoreError> {
 
 /// Without `CLIENTD_KEY_ENCRYPTION_KEYS`: on an SQLite file, the secret of a key file beside
 /// it (made, mode 0600, on first start); in memory, a secret of this process alone (its keys
-/// go with the database); on Postgres none, and the token routes say what to set.
+/// go with the database); on Postgres none, and the token routes say what to set. With it,
+/// a key file already made still opens what it sealed, so moving to the setting loses nothing.
 fn key_encryption_keys(settings: &mut Settings, store: &dyn Store) -> Result<(), StartError> {
-    if !settings.key_encryption_keys.is_empty() {
-        return Ok(());
-    }
-    let secret = match (
+    use crate::domain::secret::SecretString;
+    let key_file_path = store.database_file().map(|database| {
+        let mut name = database.as_os_str().to_owned();
+        name.push(".key-encryption-key");
+        std::path::PathBuf::from(name)
+    });
+    let postgres = matches!(
         store::Backend::of(&settings.database_url),
-        store.database_file(),
-    ) {
-        (Ok(store::Backend::Postgres), _) | (Err(_), _) => {
+        Ok(store::Backend::Postgres)
+    );
+    match (settings.key_encryption_keys.is_empty(), key_file_path) {
+        (false, Some(path)) if path.exists() => {
+            let secret = key_file(&path)?;
+            settings.key_encryption_keys.push(secret);
+        }
+        (false, _) => {}
+        (true, _) if postgres => {
             tracing::warn!(
                 "CLIENTD_KEY_ENCRYPTION_KEYS is not set: the token routes answer 503 until it is"
             );
-            return Ok(());
         }
-        (Ok(store::Backend::Sqlite), Some(database)) => {
-            let mut name = database.as_os_str().to_owned();
-            name.push(".key-encryption-key");
-            key_file(std::path::Path::new(&name))?
-        }
-        (Ok(store::Backend::Sqlite), None) => crate::domain::secret::SecretString::generate()
-            .map_err(|e| StartError::KeyFile {
+        (true, Some(path)) => settings.key_encryption_keys = vec![key_file(&path)?],
+        (true, None) => {
+            let secret = SecretString::generate().map_err(|e| StartError::KeyFile {
                 path: "(memory)".to_owned(),
                 why: e.to_string(),
-            })?,
-    };
-    settings.key_encryption_keys = vec![secret];
+            })?;
+            settings.key_encryption_keys = vec![secret];
+        }
+    }
     Ok(())
 }
 
-/// The secret of a key file, made on first use: 64 hex digits, readable by this user only.
+/// The secret of a key file, made on first use: 64 hex digits, readable by this user only,
+/// written whole and flushed to disk before it takes the name (so a crash never leaves a
+/// half-written file, and of two processes making it at once, one's is kept and read).
 fn key_file(path: &std::path::Path) -> Result<crate::domain::secret::SecretString, StartError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -140,30 +148,45 @@ fn key_file(path: &std::path::Path) -> Result<crate::domain::secret::SecretStrin
         path: path.display().to_string(),
         why,
     };
-    match std::fs::read_to_string(path) {
-        Ok(text) if text.trim().len() >= crate::domain::oauth::seal::MIN_SECRET_CHARS => {
-            return Ok(crate::domain::secret::SecretString::new(
-                text.trim().to_owned(),
-            ));
-        }
-        Ok(_) => return Err(failed("it holds fewer than 32 characters".to_owned())),
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            return Err(failed(error.to_string()));
-        }
-        Err(_) => {}
+    let read = || match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= crate::domain::oauth::seal::MIN_SECRET_CHARS => Ok(Some(
+            crate::domain::secret::SecretString::new(text.trim().to_owned()),
+        )),
+        Ok(_) => Err(failed("it holds fewer than 32 characters".to_owned())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(failed(error.to_string())),
+    };
+    if let Some(secret) = read()? {
+        return Ok(secret);
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| failed(e.to_string()))?;
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut file = (std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600))
-    .open(path)
-    .map_err(|e| failed(e.to_string()))?;
-    writeln!(file, "{secret}").map_err(|e| failed(e.to_string()))?;
-    tracing::info!(path = %path.display(), "made a key file that seals the token signing keys; back it up with the database (or set CLIENTD_KEY_ENCRYPTION_KEYS)");
-    Ok(crate::domain::secret::SecretString::new(secret))
+    let mut draft = path.as_os_str().to_owned();
+    draft.push(format!(".{}", std::process::id()));
+    let draft = std::path::PathBuf::from(draft);
+    let written = (|| {
+        let mut file = (std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600))
+        .open(&draft)?;
+        writeln!(file, "{secret}")?;
+        file.sync_all()?;
+        // A hard link never replaces a file that is there: the first one made is kept.
+        std::fs::hard_link(&draft, path)
+    })();
+    let _ = std::fs::remove_file(&draft);
+    match written {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "made a key file that seals the token signing keys; back it up with the database (or set CLIENTD_KEY_ENCRYPTION_KEYS)");
+            Ok(crate::domain::secret::SecretString::new(secret))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            read()?.ok_or_else(|| failed("it vanished while it was made".to_owned()))
+        }
+        Err(error) => Err(failed(error.to_string())),
+    }
 }
 
 /// With no bootstrap token configured, a new installation prints one admin token, once.

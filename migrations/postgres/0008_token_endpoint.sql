@@ -58,3 +58,18 @@ END $$;
 
 CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE ON signing_keys
     FOR EACH ROW EXECUTE FUNCTION clientd_signing_keys_changed();
+
+-- The token endpoint checks client assertions with credentials held in memory: a change to a
+-- client's credentials is announced as a change to the client, which drops both.
+CREATE FUNCTION clientd_credential_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM pg_notify('clientd_changes', 'client:' || OLD.client_id);
+    ELSE
+        PERFORM pg_notify('clientd_changes', 'client:' || NEW.client_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER client_credentials_changed AFTER INSERT OR UPDATE OR DELETE ON client_credentials
+    FOR EACH ROW EXECUTE FUNCTION clientd_credential_changed();

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::oauth::KeyRing;
 use crate::domain::client::{self, Client, ClientId};
+use crate::domain::credential::Credential;
 use crate::domain::rotation::StoredSecret;
 use crate::domain::tenant::TenantId;
 use crate::store::{Change, ChangeFeed, Store, StoreError, StoreResult, StoredToken};
@@ -94,6 +95,9 @@ pub struct Cache {
     /// Each tenant's signing keys, opened. Kept a minute at most, so that a previous key
     /// leaves JWKS soon after its last token expired.
     key_rings: CoherentCache<TenantId, KeyRing>,
+    /// Clients' credentials, for the token endpoint's client assertions; dropped with the
+    /// client (migration 0008 announces a credential's change as its client's).
+    credentials: CoherentCache<ClientId, Vec<Credential>>,
     /// Bumped by every flush: no load begun before one is kept.
     epoch: AtomicU64,
     /// Whether the feed of changes is heard, so that what is kept is current.
@@ -124,9 +128,27 @@ impl Cache {
                     .time_to_live(Duration::from_secs(60))
                     .build(),
             ),
+            credentials: CoherentCache::new(moka::sync::Cache::new(most(TOKENS))),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(false),
         }
+    }
+
+    /// The client's credentials, from memory or else from the store.
+    pub async fn credentials(
+        &self,
+        store: &dyn Store,
+        client: &ClientId,
+    ) -> StoreResult<Arc<Vec<Credential>>> {
+        if self.trusted()
+            && let Some(hit) = self.credentials.get(client)
+        {
+            return Ok(hit);
+        }
+        let stamp = self.stamp(&self.credentials, client);
+        let loaded = Arc::new(store.credentials(client).await?);
+        self.keep(&self.credentials, client, &loaded, stamp);
+        Ok(loaded)
     }
 
     /// The tenant's signing keys, opened by `open`, from memory or else from the store.
@@ -212,7 +234,10 @@ impl Cache {
     /// every change the feed reports.
     pub fn forget(&self, change: &Change) {
         match change {
-            Change::Client(id) => self.clients.evict(id),
+            Change::Client(id) => {
+                self.clients.evict(id);
+                self.credentials.evict(id);
+            }
             Change::Token(id) => {
                 self.tokens.evict(id);
                 self.unknown_tokens.evict(id);
@@ -248,6 +273,7 @@ impl Cache {
         self.tokens.entries.invalidate_all();
         self.unknown_tokens.entries.invalidate_all();
         self.key_rings.entries.invalidate_all();
+        self.credentials.entries.invalidate_all();
     }
 
     fn trusted(&self) -> bool {

@@ -23,6 +23,10 @@ async fn change(
     mode: WriteMode,
 ) -> Result<Credential> {
     clients::require_writable(app, caller, client).await?;
+    let _forget = (mode == WriteMode::Apply).then(|| {
+        app.cache
+            .forget_after(crate::store::Change::Client(client.clone()))
+    });
     let change = app.store.change_credentials(client, decide, mode).await?;
     Ok(touched(&change).clone())
 }

@@ -46,6 +46,7 @@ pub enum CallerKey {
     Token(uuid::Uuid),
     Bootstrap,
     Cli,
+    Server,
 }
 
 impl VerifyKey {
@@ -55,7 +56,8 @@ impl VerifyKey {
             caller: match &change.actor {
                 Actor::Token { id, .. } => CallerKey::Token(*id),
                 Actor::Bootstrap => CallerKey::Bootstrap,
-                Actor::Cli | Actor::Server => CallerKey::Cli,
+                Actor::Cli => CallerKey::Cli,
+                Actor::Server => CallerKey::Server,
             },
             address: change.source.map(address_key),
         }

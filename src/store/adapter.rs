@@ -17,6 +17,10 @@ pub trait Adapter: Send + Sync {
     fn reader(&self) -> &Pool<Self::Db>;
     /// The pool a write outside a transaction goes through.
     fn writer(&self) -> &Pool<Self::Db>;
+    /// The pool of writes that may be lost if the database itself crashes in the moment
+    /// after they commit (on Postgres their commits do not wait for the WAL flush): records
+    /// whose loss costs little and expires soon, such as a client assertion's jti.
+    fn relaxed_writer(&self) -> &Pool<Self::Db>;
     /// A write's transaction, begun as the database needs (SQLite takes its lock up front).
     fn begin_write(
         &self,

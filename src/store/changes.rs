@@ -1,5 +1,6 @@
 //! What other processes change, as the database announces it: on Postgres, the notices of
-//! migration 0006's triggers, sent when each change commits. SQLite has no other writer.
+//! the triggers of migrations 0006 and 0008, sent when each change commits. SQLite has no
+//! other writer.
 
 use async_trait::async_trait;
 use uuid::Uuid;

@@ -154,8 +154,11 @@ where
         if current.map(|(kid,)| kid) != change.expected_current {
             return Ok(false);
         }
+        // Each step changes exactly the row it names, or the keys are not as decided: then
+        // nothing is written (the transaction rolls back as it goes) and the caller decides
+        // again on what another change left.
         if let Some(demoted) = &change.demote {
-            sqlx::query(DEMOTE)
+            let done = sqlx::query(DEMOTE)
                 .bind(tenant.as_str())
                 .bind(demoted.kid.as_str())
                 .bind(demoted.state.as_str())
@@ -163,17 +166,23 @@ where
                 .bind(demoted.published_until)
                 .execute(&mut *tx)
                 .await?;
+            if S::Db::rows_affected(&done) != 1 {
+                return Ok(false);
+            }
         }
         if let Some(promoted) = &change.promote {
-            sqlx::query(PROMOTE)
+            let done = sqlx::query(PROMOTE)
                 .bind(tenant.as_str())
                 .bind(promoted.as_str())
                 .bind(change.at)
                 .execute(&mut *tx)
                 .await?;
+            if S::Db::rows_affected(&done) != 1 {
+                return Ok(false);
+            }
         }
         for key in &change.insert {
-            sqlx::query(INSERT_KEY)
+            let inserted = sqlx::query(INSERT_KEY)
                 .bind(tenant.as_str())
                 .bind(key.kid.as_str())
                 .bind(key.alg.as_str())
@@ -183,8 +192,17 @@ where
                 .bind(key.created)
                 .bind(key.activated)
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::on_unique(e, "a signing key with this kid exists"))?;
+                .await;
+            match inserted {
+                Ok(_) => {}
+                // Another replica made the tenant's next key first.
+                Err(sqlx::Error::Database(db))
+                    if db.kind() == sqlx::error::ErrorKind::UniqueViolation =>
+                {
+                    return Ok(false);
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         finish(tx, event).await?;
         Ok(true)
@@ -224,12 +242,15 @@ where
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        // Relaxed: the jti is all private_key_jwt writes, and waiting for its WAL flush
+        // would cap the endpoint at the disk's commit rate. A database crash may forget the
+        // jtis of its last moment; each assertion expires within five minutes anyway.
         let done = sqlx::query(USE_ASSERTION)
             .bind(client.as_str())
             .bind(jti)
             .bind(expires_at)
             .bind(now)
-            .execute(self.writer())
+            .execute(self.relaxed_writer())
             .await
             .map_err(|e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Client)))?;
         Ok(S::Db::rows_affected(&done) == 1)

@@ -86,6 +86,8 @@ async fn serves_the_last_release(database: TestDatabase) {
         assert_eq!(client.json["callbackUrls"], client.json["redirectUris"]);
         assert_eq!(client.json["created"], "2026-11-20T10:00:00.000Z");
         assert_eq!(client.json["type"], "CONFIDENTIAL");
+        // Fields added since read as their defaults.
+        assert_eq!(client.json["audiences"], serde_json::json!([]));
         let verified = app
             .admin()
             .post(
@@ -130,6 +132,10 @@ async fn serves_the_last_release(database: TestDatabase) {
         assert_eq!(patched.status, 200, "{}", patched.text);
         let events = app.admin().get("/events").await;
         assert_eq!(events.json["items"][0]["action"], "client.patch");
+        // The old tenant gets signing keys on first use.
+        let jwks = app.anonymous().get("/tenants/legacy/oauth2/jwks.json").await;
+        assert_eq!(jwks.status, 200, "{}", jwks.text);
+        assert_eq!(jwks.json["keys"].as_array().map(Vec::len), Some(2));
     }
 }
 

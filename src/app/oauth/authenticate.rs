@@ -123,7 +123,7 @@ async fn check_assertion(
     presented: &str,
 ) -> Result<()> {
     let now = time::now();
-    let credentials = app.store.credentials(client).await?;
+    let credentials = app.cache.credentials(app.store.as_ref(), client).await?;
     let audiences = app.oauth.assertion_audiences(tenant);
     let verified = assertion::verify(presented, client, &credentials, &audiences, now)
         .map_err(OAuthError::invalid_client)?;

@@ -7,10 +7,9 @@ use serde_json::{Value, json};
 use super::authenticate::authenticate;
 use super::keys::ring;
 use crate::app::{App, Caller, Error, Result};
-use crate::domain::client::{ClientId, ClientType};
-use crate::domain::oauth::OAuthError;
+use crate::domain::client::ClientId;
 use crate::domain::oauth::access_token;
-use crate::domain::oauth::grant::AccessClaims;
+use crate::domain::oauth::grant::{self, AccessClaims};
 use crate::domain::oauth::request::ClientProof;
 use crate::domain::tenant::TenantId;
 use crate::domain::time;
@@ -30,7 +29,6 @@ pub async fn introspect(
     token: &str,
     source: Option<IpAddr>,
 ) -> Result<Value> {
-    super::keys::require_tenant_keys(app, tenant).await?;
     match who {
         Introspector::Client(proof) => {
             authenticate_caller(app, tenant, proof, source).await?;
@@ -70,7 +68,6 @@ pub async fn revoke(
     token: &str,
     source: Option<IpAddr>,
 ) -> Result<()> {
-    super::keys::require_tenant_keys(app, tenant).await?;
     let client = authenticate_caller(app, tenant, proof, source).await?;
     let Some(claims) = active(app, tenant, token).await? else {
         return Ok(());
@@ -87,7 +84,8 @@ pub async fn revoke(
     Ok(())
 }
 
-/// A confidential, enabled client of the tenant, by any method it can prove itself with.
+/// A confidential, enabled client of the tenant, authenticated as its `clientAuthMethod`
+/// says (a client moved to private_key_jwt no longer authenticates with a leftover secret).
 async fn authenticate_caller(
     app: &App,
     tenant: &TenantId,
@@ -96,12 +94,7 @@ async fn authenticate_caller(
 ) -> Result<ClientId> {
     let authenticated = authenticate(app, tenant, proof, source).await?;
     let client = &authenticated.cached.client;
-    if client.client_type() == ClientType::Public {
-        return Err(OAuthError::invalid_client("a PUBLIC client cannot authenticate here").into());
-    }
-    if !client.settings.enabled {
-        return Err(OAuthError::invalid_client("this client is disabled").into());
-    }
+    grant::check_client(client, authenticated.method)?;
     Ok(client.id.clone())
 }
 

@@ -32,12 +32,21 @@ impl KeyRing {
         let mut opened = Vec::new();
         let mut published = Vec::new();
         for key in keys.iter().filter(|key| key.is_published(now)) {
-            let pkcs8 = sealer
-                .open(&key.sealed, &bound_to(&key.tenant, &key.kid))
-                .map_err(|why| Error::TokensUnavailable(why.to_string()))?;
-            let pair = KeyPair::from_pkcs8(key.alg, &pkcs8).map_err(key_fault)?;
-            opened.push((key.kid.clone(), pair));
-            published.push(key.public_jwk.clone());
+            let pair = (sealer.open(&key.sealed, &bound_to(&key.tenant, &key.kid)))
+                .map_err(|why| Error::TokensUnavailable(why.to_string()))
+                .and_then(|pkcs8| KeyPair::from_pkcs8(key.alg, &pkcs8).map_err(key_fault));
+            match pair {
+                Ok(pair) => {
+                    opened.push((key.kid.clone(), pair));
+                    published.push(key.public_jwk.clone());
+                }
+                // Without the signing key no token can be issued: say why.
+                Err(error) if key.state == KeyState::Current => return Err(error),
+                // A key that only verifies is left out, loudly, rather than stop the tenant.
+                Err(error) => {
+                    tracing::error!(tenant = %key.tenant, kid = %key.kid, %error, "a signing key cannot be opened; it is left out of JWKS until CLIENTD_KEY_ENCRYPTION_KEYS opens it again");
+                }
+            }
         }
         let jwks = serde_json::to_vec(&json!({ "keys": published }))
             .map_err(|e| Error::TokensUnavailable(e.to_string()))?;
@@ -71,8 +80,7 @@ impl KeyRing {
     }
 
     fn due(&self, config: &OAuthConfig, now: Timestamp) -> bool {
-        let nothing_due = keys::decide::<()>(&self.keys, None, config.policy, now, |_| Err(()));
-        !matches!(nothing_due, Ok(None))
+        keys::is_due(&self.keys, config.policy, now)
     }
 }
 
@@ -109,11 +117,6 @@ pub(super) async fn ring(app: &App, tenant: &TenantId) -> Result<Arc<KeyRing>> {
     let by_server = ChangeContext::without_request(Actor::Server);
     change_keys(app, tenant, None, &by_server).await?;
     load().await
-}
-
-/// Refuses a tenant that does not exist (its keys are made if it has none yet).
-pub(super) async fn require_tenant_keys(app: &App, tenant: &TenantId) -> Result<()> {
-    ring(app, tenant).await.map(|_| ())
 }
 
 /// JWKS: every published key of the tenant.
@@ -176,8 +179,15 @@ async fn change_keys(
     context: &ChangeContext,
 ) -> Result<()> {
     let config = &app.oauth;
+    // Whoever waited here finds the keys another request just made, and makes none.
+    let _one_at_a_time = config.key_changes.lock().await;
     for _ in 0..3 {
         let keys = app.store.signing_keys(tenant).await?;
+        // A tenant without keys may not exist: a read tells, before any write begins (on
+        // SQLite a write takes the database's one lock, which no stranger may hold).
+        if keys.is_empty() {
+            require_tenant(app, tenant).await?;
+        }
         let (sealer, alg, policy, owner) = (
             sealer(app)?,
             config.signing_alg,

@@ -18,6 +18,7 @@ pub use token::{Issued, issue};
 
 use super::limits::{FailureLimit, address_key};
 use crate::config::Settings;
+use crate::domain::client::ClientId;
 use crate::domain::oauth::grant;
 use crate::domain::oauth::keys::KeyPolicy;
 use crate::domain::oauth::seal::Sealer;
@@ -35,6 +36,9 @@ pub struct OAuthConfig {
     sealer: Option<Arc<Sealer>>,
     /// Failed client authentications per (client, source address).
     failures: FailureLimit<ClientKey>,
+    /// Held while a change to some tenant's keys is decided and written: requests that find
+    /// keys due at once make them once, not each (an RSA key takes a while to make).
+    key_changes: tokio::sync::Mutex<()>,
 }
 
 /// Who failed to authenticate as a client: the client id it named, from its address.
@@ -45,9 +49,15 @@ pub struct ClientKey {
 }
 
 impl ClientKey {
+    /// Failures naming what cannot be a client id count together, per address: the limit
+    /// keeps no more than a client id's 64 characters of what a caller sends.
     fn new(client_id: &str, address: Option<IpAddr>) -> Self {
+        let client_id = match ClientId::parse(client_id) {
+            Ok(id) => id.as_str().to_owned(),
+            Err(_) => String::new(),
+        };
         Self {
-            client_id: client_id.to_owned(),
+            client_id,
             address: address.map(address_key),
         }
     }
@@ -67,6 +77,7 @@ impl OAuthConfig {
             },
             sealer: Sealer::new(&settings.key_encryption_keys).map(Arc::new),
             failures: FailureLimit::per_minute(per_minute.unwrap_or(NonZeroU32::MIN)),
+            key_changes: tokio::sync::Mutex::new(()),
         }
     }
 

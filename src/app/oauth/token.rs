@@ -13,8 +13,8 @@ use crate::domain::oauth::request::ClientProof;
 use crate::domain::tenant::TenantId;
 use crate::domain::time;
 
-/// An issued token, as RFC 6749 5.1 answers it.
-#[derive(Debug, serde::Serialize)]
+/// An issued token, as RFC 6749 5.1 answers it. No `Debug`: it is a bearer credential.
+#[derive(serde::Serialize)]
 pub struct Issued {
     pub access_token: String,
     pub token_type: &'static str,

@@ -46,11 +46,16 @@ pub fn check_auth_method(
     credentials: &[Credential],
     now: Timestamp,
 ) -> Result<(), String> {
+    // A client assertion may be signed by the key of a registered certificate, too.
+    let fits = |kind: CredentialType, held: CredentialType| {
+        held == kind
+            || (method == ClientAuthMethod::PrivateKeyJwt && held == CredentialType::X509Cert)
+    };
     match method.needs() {
         Some(kind)
             if !credentials
                 .iter()
-                .any(|c| c.credential_type == kind && c.is_live(now)) =>
+                .any(|c| fits(kind, c.credential_type) && c.is_live(now)) =>
         {
             Err(format!(
                 "needs at least one live {} credential: add it first, then change clientAuthMethod",

@@ -25,8 +25,8 @@ pub struct Verified {
     pub expires_at: Timestamp,
 }
 
-/// The claims an assertion's `iss` says it is from, read before any signature is checked,
-/// to find the client whose keys check it. None when there is no string `iss`.
+/// The client an assertion says it is from (its `iss`), read before any signature is
+/// checked, to find the keys that check it. None when there is no string `iss`.
 pub fn claimed_client(assertion: &str) -> Option<String> {
     let jws = jws::decode(assertion).ok()?;
     jws.claims.get("iss")?.as_str().map(str::to_owned)
@@ -51,6 +51,11 @@ pub fn verify(
     })?;
     let candidates: Vec<&Credential> = (credentials.iter())
         .filter(|c| c.credential_type != CredentialType::CertSubjectDn && c.is_live(now))
+        // A certificate's key is good until its notAfter, whatever expires_at says.
+        .filter(|c| {
+            c.certificate_expires_at
+                .is_none_or(|not_after| not_after > now)
+        })
         .filter(|c| match (&jws.header.kid, &jws.header.x5t_s256) {
             (Some(kid), _) => c.kid.as_ref() == Some(kid),
             (None, Some(x5t)) => c.thumbprint_sha256.as_ref() == Some(x5t),
@@ -126,7 +131,7 @@ fn check_claims(
         Some(Err(_)) => return Err("client_assertion's exp must be an integer".to_owned()),
         Some(Ok(exp)) => exp,
     };
-    if exp + SKEW <= now_secs {
+    if exp.saturating_add(SKEW) <= now_secs {
         return Err("client_assertion has expired".to_owned());
     }
     if exp > now_secs + MAX_LIFETIME + SKEW {
@@ -153,6 +158,6 @@ fn check_claims(
     };
     Ok(Verified {
         jti: jti.to_owned(),
-        expires_at: chrono::DateTime::from_timestamp(exp + SKEW, 0).unwrap_or(now),
+        expires_at: chrono::DateTime::from_timestamp(exp.saturating_add(SKEW), 0).unwrap_or(now),
     })
 }

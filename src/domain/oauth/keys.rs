@@ -152,6 +152,22 @@ impl KeyChange {
     }
 }
 
+/// Whether the keys need a change at `now` with no one asking: none yet, no next key, or a
+/// current one older than the rotation period.
+pub fn is_due(keys: &[SigningKey], policy: KeyPolicy, now: Timestamp) -> bool {
+    let current = keys.iter().find(|key| key.state == KeyState::Current);
+    let next = keys.iter().any(|key| key.state == KeyState::Next);
+    match current {
+        None => true,
+        Some(key) => {
+            !next
+                || key
+                    .activated
+                    .is_none_or(|since| since + policy.rotation_period <= now)
+        }
+    }
+}
+
 /// What to change in a tenant's keys at `now`: None when nothing is due. `fresh` makes a new
 /// key in the state given (it is called only when one is needed).
 pub fn decide<E>(
@@ -268,7 +284,9 @@ mod tests {
             key("nxt", KeyState::Next, None),
         ];
         assert_eq!(decided(&keys, None, now), None);
+        assert!(!is_due(&keys, POLICY, now));
         let later = now + TimeDelta::days(1);
+        assert!(is_due(&keys, POLICY, later));
         let change = decided(&keys, None, later).unwrap();
         assert_eq!(change.why, Why::Scheduled);
         assert_eq!(change.promote.as_deref(), Some("nxt"));

@@ -9,26 +9,39 @@ use super::assertion::JWT_BEARER;
 use super::error::OAuthError;
 use crate::domain::secret::SecretString;
 
-/// A form body's parameters, refused if one is repeated.
-#[derive(Debug, Default)]
+/// A form body's parameters, refused if one is repeated. No `Debug`: it holds secrets.
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
+
+/// More parameters than any request to these endpoints has: a body of thousands of names is
+/// refused after this many, so its cost is bounded by what it may hold, not by its size.
+const MAX_PARAMETERS: usize = 32;
+/// The longest name a refusal quotes back.
+const MAX_QUOTED: usize = 64;
 
 impl Form {
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(body) {
+        let mut names = std::collections::HashSet::new();
+        for (count, (name, value)) in url::form_urlencoded::parse(body).enumerate() {
+            let quoted: String = name.chars().take(MAX_QUOTED).collect();
+            if count >= MAX_PARAMETERS {
+                return Err(OAuthError::invalid_request(format!(
+                    "the body holds more than {MAX_PARAMETERS} parameters"
+                )));
+            }
             if value.contains('\0') || name.contains('\0') {
                 return Err(OAuthError::invalid_request(format!(
-                    "the parameter {name:?} holds a NUL character"
+                    "the parameter {quoted:?} holds a NUL character"
                 )));
             }
             // RFC 6749 3.2: parameters sent without a value are treated as omitted.
             if value.is_empty() {
                 continue;
             }
-            if pairs.iter().any(|(seen, _)| *seen == name) {
+            if !names.insert(name.clone()) {
                 return Err(OAuthError::invalid_request(format!(
-                    "the parameter {name:?} is repeated; send each parameter once"
+                    "the parameter {quoted:?} is repeated; send each parameter once"
                 )));
             }
             pairs.push((name.into_owned(), value.into_owned()));
@@ -49,8 +62,7 @@ impl Form {
     }
 }
 
-/// How a client says who it is.
-#[derive(Debug)]
+/// How a client says who it is. No `Debug`: it holds a secret or an assertion.
 pub enum ClientProof {
     /// `Authorization: Basic` (client_secret_basic).
     Basic {
@@ -178,10 +190,17 @@ mod tests {
 
     #[test]
     fn a_repeated_parameter_is_refused_and_an_empty_one_ignored() {
-        let error = Form::parse(b"scope=a&scope=b").unwrap_err();
+        let error = Form::parse(b"scope=a&scope=b").err().unwrap();
         assert_eq!(error.code, ErrorCode::InvalidRequest);
         assert!(error.description.contains("\"scope\" is repeated"));
         assert_eq!(form("scope=&grant_type=x").get("scope"), None);
+        let many: Vec<String> = (0..=MAX_PARAMETERS).map(|i| format!("p{i}=1")).collect();
+        let error = Form::parse(many.join("&").as_bytes()).err().unwrap();
+        assert!(
+            error.description.contains("more than"),
+            "{}",
+            error.description
+        );
     }
 
     #[test]
@@ -192,27 +211,26 @@ mod tests {
                 assert_eq!(client_id, "my+client");
                 assert_eq!(secret.expose(), "s:cret x");
             }
-            other => panic!("{other:?}"),
+            _ => panic!("not read as Basic"),
         }
     }
 
     #[test]
     fn a_client_authenticates_one_way_only() {
         let header = STANDARD.encode("c:s");
+        let code = |proof: Result<ClientProof, OAuthError>| proof.err().map(|e| e.code);
         let both = ClientProof::read(Some(&header), &form("client_id=c&client_secret=s"));
-        assert_eq!(both.unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(code(both), Some(ErrorCode::InvalidRequest));
         let assertion = format!(
             "client_secret=s&client_id=c&client_assertion=x&client_assertion_type={JWT_BEARER}"
         );
-        assert_eq!(
-            ClientProof::read(None, &form(&assertion)).unwrap_err().code,
-            ErrorCode::InvalidRequest
-        );
+        let mixed = ClientProof::read(None, &form(&assertion));
+        assert_eq!(code(mixed), Some(ErrorCode::InvalidRequest));
         let none = ClientProof::read(None, &form("grant_type=client_credentials"));
-        assert_eq!(none.unwrap_err().code, ErrorCode::InvalidClient);
+        assert_eq!(code(none), Some(ErrorCode::InvalidClient));
         for bad in ["", "bm9jb2xvbg", "!!"] {
-            let error = ClientProof::read(Some(bad), &form("")).unwrap_err();
-            assert_eq!(error.code, ErrorCode::InvalidClient, "{bad}");
+            let proof = ClientProof::read(Some(bad), &form(""));
+            assert_eq!(code(proof), Some(ErrorCode::InvalidClient), "{bad}");
         }
     }
 }

@@ -99,6 +99,8 @@ impl Dialect for Postgres {
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// For the writes a crash of the database may lose (`Adapter::relaxed_writer`).
+    relaxed: PgPool,
     /// One connection for the migrations, closed once they are done.
     migrating: PgPool,
     /// The one connection that listens for changes, apart from the requests' pool.
@@ -108,43 +110,13 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub fn open(url: &str, settings: &PoolSettings) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)?.application_name("clientd");
-        let statement_timeout = format!(
-            "SET statement_timeout = {}",
-            settings.statement_timeout.as_millis().max(1)
+        let pool = requests_pool(&options, settings, &[]);
+        // Its commits do not wait for the WAL flush (see `Adapter::relaxed_writer`).
+        let relaxed = requests_pool(
+            &options.clone().application_name("clientd relaxed"),
+            settings,
+            &["SET synchronous_commit = off"],
         );
-        // A ping before every use doubled the round trips of every query; under load a
-        // connection was in use a moment ago, so only one idle for a while is pinged. One that
-        // died in the meantime fails its query (503) and the pool drops it.
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            .test_before_acquire(false)
-            // Every rule here assumes read committed (a write that waited for a lock reads the
-            // row as committed since): a database or role whose default is stricter would turn
-            // each wait into a serialization failure. Set once a connection opens, not as a
-            // startup option, which poolers such as PgBouncer refuse.
-            //
-            // No statement outlives the request that runs it: one still running when the
-            // request timeout answers 503 is cancelled by the database, its transaction rolled
-            // back, so nothing is left half-written or holding locks.
-            .after_connect(move |connection, _| {
-                let statement_timeout = statement_timeout.clone();
-                Box::pin(async move {
-                    sqlx::Executor::execute(&mut *connection, READ_COMMITTED).await?;
-                    let limit = sqlx::AssertSqlSafe(statement_timeout);
-                    sqlx::Executor::execute(&mut *connection, limit).await?;
-                    Ok(())
-                })
-            })
-            .before_acquire(|connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
-                        sqlx::Connection::ping(connection).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_lazy_with(options.clone());
         // Named apart, so an operator (and scripts/faults) can tell it in pg_stat_activity.
         let migrating = PgPoolOptions::new()
             .max_connections(1)
@@ -156,6 +128,7 @@ impl PostgresStore {
             .connect_lazy_with(options.application_name("clientd listener"));
         Ok(Self {
             pool,
+            relaxed,
             migrating,
             listening,
         })
@@ -181,9 +154,62 @@ impl Adapter for PostgresStore {
         PostgresStore::writer(self)
     }
 
+    fn relaxed_writer(&self) -> &Pool<Postgres> {
+        &self.relaxed
+    }
+
     fn begin_write(
         &self,
     ) -> impl Future<Output = StoreResult<Transaction<'static, Postgres>>> + Send {
         PostgresStore::begin_write(self)
     }
+}
+
+/// The requests' pool: read committed, `statement_timeout` the request's, and `also` run on
+/// every new connection.
+fn requests_pool(
+    options: &PgConnectOptions,
+    settings: &PoolSettings,
+    also: &'static [&'static str],
+) -> PgPool {
+    let statement_timeout = format!(
+        "SET statement_timeout = {}",
+        settings.statement_timeout.as_millis().max(1)
+    );
+    // A ping before every use doubled the round trips of every query; under load a
+    // connection was in use a moment ago, so only one idle for a while is pinged. One that
+    // died in the meantime fails its query (503) and the pool drops it.
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(false)
+        // Every rule here assumes read committed (a write that waited for a lock reads the
+        // row as committed since): a database or role whose default is stricter would turn
+        // each wait into a serialization failure. Set once a connection opens, not as a
+        // startup option, which poolers such as PgBouncer refuse.
+        //
+        // No statement outlives the request that runs it: one still running when the
+        // request timeout answers 503 is cancelled by the database, its transaction rolled
+        // back, so nothing is left half-written or holding locks.
+        .after_connect(move |connection, _| {
+            let statement_timeout = statement_timeout.clone();
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *connection, READ_COMMITTED).await?;
+                let limit = sqlx::AssertSqlSafe(statement_timeout);
+                sqlx::Executor::execute(&mut *connection, limit).await?;
+                for statement in also {
+                    sqlx::Executor::execute(&mut *connection, *statement).await?;
+                }
+                Ok(())
+            })
+        })
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_lazy_with(options.clone())
 }

@@ -54,6 +54,7 @@ impl Operations for PostgresStore {
 
     async fn close(&self) {
         self.listening.close().await;
+        self.relaxed.close().await;
         self.pool.close().await;
     }
 }

@@ -193,6 +193,10 @@ impl Adapter for SqliteStore {
         &self.pool
     }
 
+    fn relaxed_writer(&self) -> &Pool<Sqlite> {
+        Adapter::writer(self)
+    }
+
     fn writer(&self) -> &Pool<Sqlite> {
         SqliteStore::writer(self)
     }

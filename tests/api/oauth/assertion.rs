@@ -13,6 +13,11 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// A client that authenticates with private_key_jwt, holding rsa2048-a; returns its id and
 /// the key's kid.
 async fn keyed_client(app: &TestApp) -> (String, String) {
+    let (client, kid, _) = keyed_client_with_secret(app).await;
+    (client, kid)
+}
+
+async fn keyed_client_with_secret(app: &TestApp) -> (String, String, String) {
     let client = machine(app, "acme", json!({})).await;
     let credential = app.admin().post(&format!("/clients/{}/credentials", client.id), json!({
         "credential_type": "public_key", "name": "signer", "pem": fixture("rsa2048-a-public.pem"),
@@ -27,10 +32,8 @@ async fn keyed_client(app: &TestApp) -> (String, String) {
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
-    (
-        client.id,
-        credential.json["kid"].as_str().unwrap().to_owned(),
-    )
+    let kid = credential.json["kid"].as_str().unwrap().to_owned();
+    (client.id, kid, client.secret)
 }
 
 fn private_key() -> RsaKeyPair {
@@ -98,9 +101,23 @@ on_both_stores! {
         no_kid["aud"] = json!([app.url("/tenants/acme")]);
         let answer = token_by_assertion(&app, &signed(&json!({"alg": "RS256"}), &no_kid)).await;
         access_token(&answer);
-        // The client's secret no longer works: it authenticates with its key.
-        let secret = token_for(&app, "acme", &Machine { id: client.clone(), secret: "x".to_owned() }, &[]).await;
-        assert_oauth_error(&secret, 401, "invalid_client");
+    }
+
+    async fn a_client_that_moved_to_its_key_no_longer_authenticates_with_its_secret(app) {
+        let (client, _, secret) = keyed_client_with_secret(&app).await;
+        let leftover = Machine { id: client.clone(), secret };
+        let why = assert_oauth_error(&token_for(&app, "acme", &leftover, &[]).await, 401, "invalid_client");
+        assert!(why.contains("private_key_jwt"), "{why}");
+        assert_oauth_error(&introspect(&app, "acme", &leftover, "x.y.z").await, 401, "invalid_client");
+    }
+
+    async fn of_two_requests_with_one_assertion_at_once_one_gets_a_token(app) {
+        let (client, kid) = keyed_client(&app).await;
+        let assertion = signed(&json!({"alg": "RS256", "kid": kid}), &claims(&app, &client));
+        let (first, second) = tokio::join!(token_by_assertion(&app, &assertion), token_by_assertion(&app, &assertion));
+        let mut statuses = [first.status, second.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 401], "{} / {}", first.text, second.text);
     }
 
     async fn assertions_that_break_a_rule_are_refused(app) {
