@@ -59,9 +59,14 @@ impl Answer {
 }
 
 /// A problem answer as lines for standard error: its status and title, its detail, and each
-/// broken rule. The server's text is made printable: it may hold what a caller stored.
+/// broken rule; an OAuth refusal (RFC 6749 5.2) as its error code and description. The
+/// server's text is made printable: it may hold what a caller stored.
 fn refusal_text(answer: &Answer) -> String {
     let text = |name: &str| answer.body.get(name).and_then(Value::as_str).map(printable);
+    if let (None, Some(error)) = (text("title"), text("error")) {
+        let description = text("error_description").unwrap_or_default();
+        return format!("error: {error}: {description}");
+    }
     let mut lines = vec![match text("title") {
         Some(title) => format!("{} {title}", answer.status.as_u16()),
         None => answer.status.to_string(),
@@ -87,11 +92,29 @@ fn refusal_text(answer: &Answer) -> String {
     lines.join("\n")
 }
 
-/// A clientd server and the token to call it with.
+/// A clientd server, and the admin token to call it with if the command takes one.
 pub struct Api {
     http: reqwest::Client,
     base: Url,
-    authorization: HeaderValue,
+    authorization: Option<HeaderValue>,
+}
+
+/// What a command sends the server to say who it is.
+pub enum Credentials<'a> {
+    /// An admin API token, sent with every request.
+    AdminToken(&'a SecretString),
+    /// A client's secret or signed assertion, which the command puts in its request itself.
+    Client,
+}
+
+impl Credentials<'_> {
+    /// What messages call them.
+    fn name(&self) -> &'static str {
+        match self {
+            Credentials::AdminToken(_) => "the token",
+            Credentials::Client => "the client's credentials",
+        }
+    }
 }
 
 /// The most a command reads of an answer: the largest list page is far below.
@@ -104,9 +127,10 @@ const LOOPBACK: [SocketAddr; 2] = [
 ];
 
 impl Api {
-    /// A client of the server at `base`. The token goes over plain http only to this machine,
-    /// unless `insecure_http` says the caller accepts that anyone on the way may read it.
-    pub fn new(base: Url, token: &SecretString, insecure_http: bool) -> Result<Self, Failure> {
+    /// A client of the server at `base`. Credentials go over plain http only to this
+    /// machine, unless `insecure_http` says the caller accepts that anyone on the way may
+    /// read them.
+    pub fn new(base: Url, credentials: Credentials, insecure_http: bool) -> Result<Self, Failure> {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(Failure::Usage(format!(
                 "--url (CLIENTD_URL) must be an http:// or https:// URL, not {}",
@@ -115,26 +139,34 @@ impl Api {
         }
         // Messages print the URL; a password in it would go with them.
         if !base.username().is_empty() || base.password().is_some() {
-            return Err(Failure::Usage(
-                "--url (CLIENTD_URL) must not hold a user or password: the token is the \
-                 credential (CLIENTD_TOKEN or --token-file)"
-                    .to_owned(),
-            ));
+            let instead = match credentials {
+                Credentials::AdminToken(_) => {
+                    "the token is the credential (CLIENTD_TOKEN or --token-file)"
+                }
+                Credentials::Client => "the client's own flags carry its credentials",
+            };
+            return Err(Failure::Usage(format!(
+                "--url (CLIENTD_URL) must not hold a user or password: {instead}"
+            )));
         }
-        may_send_token(&base, insecure_http)?;
-        let mut authorization = HeaderValue::try_from(format!("Bearer {}", token.expose()))
-            .map_err(|_| Failure::Usage("the token holds characters a header cannot".into()))?;
-        authorization.set_sensitive(true);
+        may_send_credentials(&base, &credentials, insecure_http)?;
+        let authorization = match credentials {
+            Credentials::AdminToken(token) => Some(sensitive(
+                &format!("Bearer {}", token.expose()),
+                "the token",
+            )?),
+            Credentials::Client => None,
+        };
         // rustls needs its cryptography chosen once per process; ring is what sqlx uses too.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
-            // A redirect elsewhere would drop the token and end in a puzzling 401.
+            // A redirect elsewhere would drop the credentials and end in a puzzling 401.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("clientd/", env!("CARGO_PKG_VERSION")));
         if is_loopback(&base) {
-            // An HTTP_PROXY would get the token in the clear, and reach its own loopback.
+            // An HTTP_PROXY would get credentials in the clear, and reach its own loopback.
             http = http.no_proxy();
         }
         if let Some(Host::Domain(name)) = base.host()
@@ -169,20 +201,31 @@ impl Api {
     }
 
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.http
-            .request(method, url)
-            .header(header::AUTHORIZATION, self.authorization.clone())
-            .header(header::ACCEPT, "application/json")
+        let request = (self.http.request(method, url)).header(header::ACCEPT, "application/json");
+        match &self.authorization {
+            Some(authorization) => request.header(header::AUTHORIZATION, authorization.clone()),
+            None => request,
+        }
     }
 
     /// Sends a request: a 2xx answer, or the failure a non-2xx answer or no answer is.
     pub async fn send(&self, request: RequestBuilder) -> Result<Answer, Failure> {
+        self.exchange(request, Retry::CheckFirst).await
+    }
+
+    /// Sends a request that may be sent again whatever became of it (a token request): a
+    /// lost answer needs no warning.
+    pub async fn send_retryable(&self, request: RequestBuilder) -> Result<Answer, Failure> {
+        self.exchange(request, Retry::Harmless).await
+    }
+
+    async fn exchange(&self, request: RequestBuilder, retry: Retry) -> Result<Answer, Failure> {
         let request = (request.build()).map_err(|error| {
             Failure::Usage(format!("cannot make the request: {}", describe(&error)))
         })?;
         // A write whose answer is lost may still have been done: say so, so nobody retries
         // a rotation blindly.
-        let may_be_done = if request.method() == Method::GET {
+        let may_be_done = if request.method() == Method::GET || retry == Retry::Harmless {
             ""
         } else {
             "; the server may have done it: check before retrying (an --idempotency-key makes \
@@ -247,20 +290,44 @@ impl Api {
     }
 }
 
-/// Whether the token may go to `url`: over https always; over plain http only to this machine
-/// (loopback), or anywhere once the caller accepts the risk (`insecure_http`). On any other
-/// path a plain http request's Authorization header is readable, and the token with it: who
-/// reads it acts with the token's permissions until it is revoked. Checked before connecting.
-fn may_send_token(url: &Url, insecure_http: bool) -> Result<(), Failure> {
+/// Whether a request that lost its answer may simply be sent again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    CheckFirst,
+    Harmless,
+}
+
+/// A header value that carries `what` (a credential), kept out of what reqwest's `Debug`
+/// shows.
+pub fn sensitive(text: &str, what: &str) -> Result<HeaderValue, Failure> {
+    let mut value = HeaderValue::try_from(text).map_err(|_| {
+        Failure::Usage(format!(
+            "cannot send {what}: a header cannot hold some of its characters"
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Whether credentials may go to `url`: over https always; over plain http only to this
+/// machine (loopback), or anywhere once the caller accepts the risk (`insecure_http`). On any
+/// other path a plain http request is readable, and the token or client secret in it: who
+/// reads it acts as its owner until it is revoked or rotated. Checked before connecting.
+fn may_send_credentials(
+    url: &Url,
+    credentials: &Credentials,
+    insecure_http: bool,
+) -> Result<(), Failure> {
     if url.scheme() == "https" || insecure_http || is_loopback(url) {
         return Ok(());
     }
     let host = url.host_str().unwrap_or_default();
     Err(Failure::Usage(format!(
-        "refusing to send the token over plain http:// to {host}, which is not this machine \
-         (loopback): anyone on the way could read it and act with it. Use an https:// URL \
-         in --url (CLIENTD_URL), or pass --insecure-http (CLIENTD_INSECURE_HTTP=true) to \
-         accept that risk"
+        "refusing to send {} over plain http:// to {host}, which is not this machine \
+         (loopback): anyone on the way could read them and act with them. Use an https:// \
+         URL in --url (CLIENTD_URL), or pass --insecure-http (CLIENTD_INSECURE_HTTP=true) \
+         to accept that risk",
+        credentials.name()
     )))
 }
 
@@ -304,7 +371,13 @@ mod tests {
     use super::*;
 
     fn may_send(url: &str, insecure_http: bool) -> bool {
-        may_send_token(&Url::parse(url).unwrap(), insecure_http).is_ok()
+        let url = Url::parse(url).unwrap();
+        [
+            Credentials::AdminToken(&SecretString::new("t".to_owned())),
+            Credentials::Client,
+        ]
+        .iter()
+        .all(|credentials| may_send_credentials(&url, credentials, insecure_http).is_ok())
     }
 
     #[test]
@@ -347,7 +420,7 @@ mod tests {
     #[test]
     fn the_refusal_says_what_to_change() {
         let url = Url::parse("http://10.1.2.3:9").unwrap();
-        let refused = may_send_token(&url, false).unwrap_err();
+        let refused = may_send_credentials(&url, &Credentials::Client, false).unwrap_err();
         let text = refused.to_string();
         assert!(matches!(refused, Failure::Usage(_)), "exit 2");
         for part in [

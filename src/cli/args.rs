@@ -10,14 +10,18 @@ use crate::domain::secret::SecretString;
 mod clients;
 mod credentials;
 mod events;
+mod oauth;
 mod secrets;
+mod signing_keys;
 mod tenants;
 mod tokens;
 
 pub use clients::{ClientsCommand, CreateClient, PatchClient};
 pub use credentials::{AddCredential, CredentialsCommand};
 pub use events::EventsQuery;
+pub use oauth::{AssertionAlg, OauthCommand, SecretMethod, TokenRequest};
 pub use secrets::SecretsCommand;
+pub use signing_keys::SigningKeysCommand;
 pub use tenants::TenantsCommand;
 pub use tokens::{TokenFlags, TokensCommand};
 
@@ -58,6 +62,20 @@ pub enum RemoteCommand {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// A tenant's token signing keys: list them, rotate them (planned, or at once).
+    SigningKeys {
+        #[command(flatten)]
+        server: Server,
+        #[command(subcommand)]
+        command: SigningKeysCommand,
+    },
+    /// Be one of a tenant's machine clients: get an access token from its token endpoint.
+    Oauth {
+        #[command(flatten, next_help_heading = "Server")]
+        endpoint: Endpoint,
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
     /// The audit trail, newest first: every change, who made it and from where.
     Events {
         #[command(flatten)]
@@ -82,16 +100,9 @@ pub enum Shell {
 
 /// Which server to call, as whom, and how to print its answers.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Server and output")]
 pub struct Server {
-    /// The clientd server to call.
-    #[arg(
-        long,
-        env = "CLIENTD_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub url: Url,
+    #[command(flatten, next_help_heading = "Server and output")]
+    pub endpoint: Endpoint,
 
     /// An admin API token. Prefer CLIENTD_TOKEN or --token-file: other users of this machine
     /// can read a command line.
@@ -102,17 +113,6 @@ pub struct Server {
     #[arg(long, value_name = "PATH", global = true)]
     pub token_file: Option<PathBuf>,
 
-    /// Send the token over plain http:// to a host that is not this machine. Without it, such
-    /// a --url is refused (exit 2): anyone on the way could read the token. Loopback
-    /// (localhost, 127.0.0.0/8, [::1]) needs no flag; certificates are checked either way.
-    #[arg(
-        long,
-        env = "CLIENTD_INSECURE_HTTP",
-        global = true,
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub insecure_http: bool,
-
     /// table for people, json for scripts. Default: table on a terminal, json otherwise.
     #[arg(long, short, value_enum, global = true)]
     pub output: Option<Output>,
@@ -122,6 +122,32 @@ pub struct Server {
     /// goes into an object (current.last_used). `etag` also names the answer's ETag.
     #[arg(long, value_name = "NAME", global = true)]
     pub field: Vec<String>,
+}
+
+/// The server to call and whether credentials may go to it over plain http: every API
+/// command's, the admin API's and the token endpoint's alike.
+#[derive(Debug, Args)]
+pub struct Endpoint {
+    /// The clientd server to call.
+    #[arg(
+        long,
+        env = "CLIENTD_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: Url,
+
+    /// Send credentials (a token, a client secret) over plain http:// to a host that is not
+    /// this machine. Without it, such a --url is refused (exit 2): anyone on the way could
+    /// read them. Loopback (localhost, 127.0.0.0/8, [::1]) needs no flag; certificates are
+    /// checked either way.
+    #[arg(
+        long,
+        env = "CLIENTD_INSECURE_HTTP",
+        global = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub insecure_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

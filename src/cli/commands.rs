@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::args::{
     AddCredential, ClientsCommand, CreateClient, CredentialsCommand, EventsQuery, PatchClient,
-    SecretsCommand, TenantsCommand, TokensCommand, WriteOptions,
+    SecretsCommand, SigningKeysCommand, TenantsCommand, TokensCommand, WriteOptions,
 };
-use super::{Failure, Session, given, input, output, patch};
+use super::{Failure, Session, given, input, output, patch, quietly_closed};
 use crate::domain::secret::SecretString;
 use crate::domain::time;
 
@@ -328,6 +328,38 @@ impl Session {
                 self.delete(&["tokens", &id], &format!("Revoked token {id}."))
                     .await
             }
+        }
+    }
+
+    /// A tenant's signing keys, as they are or after a rotation: one answer, printed as a list.
+    pub(super) async fn signing_keys(&self, command: SigningKeysCommand) -> Result<(), Failure> {
+        let is_rotation = matches!(command, SigningKeysCommand::Rotate { .. });
+        let request = match command {
+            SigningKeysCommand::List { tenant } => {
+                let url = self.api.url(&["tenants", &tenant, "signing-keys"])?;
+                self.api.request(Method::GET, url)
+            }
+            SigningKeysCommand::Rotate { tenant, immediate } => {
+                let mut url = self
+                    .api
+                    .url(&["tenants", &tenant, "signing-keys", "rotate"])?;
+                if immediate {
+                    url.query_pairs_mut().append_pair("immediate", "true");
+                }
+                self.api.request(Method::POST, url).json(&json!({}))
+            }
+        };
+        let answer = self.api.send(request).await?;
+        let Some(keys) = answer.body.get("keys").and_then(Value::as_array) else {
+            return Err(self.api.not_clientd("signing keys without a \"keys\" list"));
+        };
+        let mut list = self.printer.list(&output::SIGNING_KEY);
+        let printed = list.page(keys).and_then(|()| list.finish(None));
+        // A rotation's answer is the only word on what it did: it must come out whole.
+        if is_rotation {
+            printed
+        } else {
+            quietly_closed(printed)
         }
     }
 

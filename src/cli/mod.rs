@@ -6,10 +6,12 @@
 
 mod api;
 mod args;
+mod assertion;
 mod command_line;
 mod commands;
 mod input;
 pub mod local;
+mod oauth;
 mod output;
 mod patch;
 
@@ -23,14 +25,13 @@ use tokio::net::TcpListener;
 
 pub use args::RemoteCommand;
 use args::{
-    ClientsCommand, CredentialsCommand, EventsQuery, Output, Paging, SecretsCommand, Server,
-    TenantsCommand, TokensCommand, WriteOptions,
+    ClientsCommand, CredentialsCommand, EventsQuery, OauthCommand, Output, Paging, SecretsCommand,
+    Server, SigningKeysCommand, TenantsCommand, TokensCommand, WriteOptions,
 };
 pub use command_line::{Cli, Command, TokenCommand};
 use output::{Kind, Printer, unwritten};
 
-use api::Api;
-use api::{Answer, Failure};
+use api::{Answer, Api, Credentials, Failure};
 
 use crate::app;
 use crate::config::Settings;
@@ -98,7 +99,12 @@ async fn execute(command: RemoteCommand) -> Result<(), Failure> {
         RemoteCommand::Credentials { server, command } => (server, Call::Credentials(command)),
         RemoteCommand::Secrets { server, command } => (server, Call::Secrets(command)),
         RemoteCommand::Tokens { server, command } => (server, Call::Tokens(command)),
+        RemoteCommand::SigningKeys { server, command } => (server, Call::SigningKeys(command)),
         RemoteCommand::Events { server, query } => (server, Call::Events(query)),
+        RemoteCommand::Oauth {
+            endpoint,
+            command: OauthCommand::Token(request),
+        } => return oauth::token(endpoint, *request).await,
     };
     let session = Session::new(server)?;
     match call {
@@ -107,6 +113,7 @@ async fn execute(command: RemoteCommand) -> Result<(), Failure> {
         Call::Credentials(command) => session.credentials(command).await,
         Call::Secrets(command) => session.secrets(command).await,
         Call::Tokens(command) => session.tokens(command).await,
+        Call::SigningKeys(command) => session.signing_keys(command).await,
         Call::Events(query) => session.events(query).await,
     }
 }
@@ -117,6 +124,7 @@ enum Call {
     Credentials(CredentialsCommand),
     Secrets(SecretsCommand),
     Tokens(TokensCommand),
+    SigningKeys(SigningKeysCommand),
     Events(EventsQuery),
 }
 
@@ -155,8 +163,13 @@ impl Session {
         } else {
             Output::Json
         });
+        let api = Api::new(
+            server.endpoint.url,
+            Credentials::AdminToken(&token),
+            server.endpoint.insecure_http,
+        )?;
         Ok(Self {
-            api: Api::new(server.url, &token, server.insecure_http)?,
+            api,
             printer: Printer {
                 output,
                 fields: server.field,

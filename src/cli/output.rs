@@ -54,6 +54,17 @@ pub const TOKEN: Kind = Kind {
     ],
 };
 
+pub const SIGNING_KEY: Kind = Kind {
+    noun: "signing key",
+    columns: &[
+        ("KID", "kid"),
+        ("ALG", "alg"),
+        ("STATE", "state"),
+        ("ACTIVATED", "activated"),
+        ("PUBLISHED UNTIL", "published_until"),
+    ],
+};
+
 pub const EVENT: Kind = Kind {
     noun: "event",
     columns: &[

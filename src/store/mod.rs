@@ -42,7 +42,7 @@ pub use clients::{ClientDecision, ClientQuery, ClientStore, Reach, WriteMode};
 pub use credentials::{ClientCredential, CredentialDecision, CredentialQuery, CredentialStore};
 pub use events::{EventQuery, EventStore, History};
 pub use idempotency::{Claim, ClaimDeadlines, IdempotencyStore, StoredAnswer};
-pub use oauth::OAuthStore;
+pub use oauth::{OAuthStore, UsedAssertion};
 pub use postgres::PostgresStore;
 pub use secrets::{SecretDecision, SecretStore};
 pub use sqlite::SqliteStore;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type};
 
 use super::adapter::Adapter;
 use super::dialect::Dialect;
@@ -38,18 +38,25 @@ pub trait OAuthStore: Send + Sync {
         expires_at: Timestamp,
     ) -> StoreResult<()>;
     async fn access_token_revoked(&self, tenant: &TenantId, jti: &str) -> StoreResult<bool>;
-    /// Records a client assertion's jti until `expires_at`; false when the client already
-    /// used it and it has not expired by `now` (a replay).
-    async fn use_assertion(
+    /// Records client assertions' jtis, each until its `expires_at`, in one statement; for
+    /// each, false when its client already used it and it has not expired by `now` (a
+    /// replay). No (client, jti) may be given twice.
+    async fn use_assertions(
         &self,
-        client: &ClientId,
-        jti: &str,
-        expires_at: Timestamp,
+        used: &[UsedAssertion],
         now: Timestamp,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Vec<bool>>;
     /// Forgets what no longer matters at `now`: expired revocations and assertion ids, and
     /// keys no longer published. Returns how many rows went.
     async fn prune_token_state(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// A client assertion's id, to be remembered until the assertion expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedAssertion {
+    pub client: ClientId,
+    pub jti: String,
+    pub expires_at: Timestamp,
 }
 
 const SELECT_KEYS: &str = "SELECT tenant_id, kid, alg, state, public_jwk, sealed_private_key,
@@ -67,10 +74,11 @@ const REVOKE: &str = "INSERT INTO revoked_access_tokens (tenant_id, jti, client_
     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, jti) DO NOTHING";
 const REVOKED: &str =
     "SELECT count(*) FROM revoked_access_tokens WHERE tenant_id = $1 AND jti = $2";
-/// A jti seen before counts as new again only once its first use has expired.
-const USE_ASSERTION: &str = "INSERT INTO client_assertion_jtis (client_id, jti, expires_at)
-    VALUES ($1, $2, $3) ON CONFLICT (client_id, jti)
-    DO UPDATE SET expires_at = excluded.expires_at WHERE client_assertion_jtis.expires_at <= $4";
+/// A jti seen before counts as new again only once its first use has expired; the rows
+/// written are the new ones.
+const USED_AGAIN: &str =
+    " ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
+    WHERE client_assertion_jtis.expires_at <= ";
 const PRUNE: [&str; 3] = [
     "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
     "DELETE FROM client_assertion_jtis WHERE expires_at <= $1",
@@ -118,12 +126,14 @@ where
     for<'c> &'c mut <S::Db as Database>::Connection: Executor<'c, Database = S::Db>,
     <S::Db as Database>::Arguments: IntoArguments<S::Db>,
     for<'t> &'t str: Encode<'t, S::Db> + Type<S::Db>,
+    for<'t> String: Encode<'t, S::Db> + Type<S::Db>,
     for<'t> &'t [u8]: Encode<'t, S::Db> + Type<S::Db>,
     for<'t> Timestamp: Encode<'t, S::Db> + Type<S::Db>,
     for<'t> Option<Timestamp>: Encode<'t, S::Db> + Type<S::Db>,
     for<'r> SigningKeyRow: FromRow<'r, <S::Db as Database>::Row> + Send + Unpin,
     for<'r> (String,): FromRow<'r, <S::Db as Database>::Row> + Send + Unpin,
     for<'r> (i64,): FromRow<'r, <S::Db as Database>::Row> + Send + Unpin,
+    for<'r> (String, String): FromRow<'r, <S::Db as Database>::Row> + Send + Unpin,
 {
     async fn signing_keys(&self, tenant: &TenantId) -> StoreResult<Vec<SigningKey>> {
         let rows: Vec<SigningKeyRow> = sqlx::query_as(SELECT_KEYS)
@@ -235,25 +245,35 @@ where
         Ok(count > 0)
     }
 
-    async fn use_assertion(
+    async fn use_assertions(
         &self,
-        client: &ClientId,
-        jti: &str,
-        expires_at: Timestamp,
+        used: &[UsedAssertion],
         now: Timestamp,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Vec<bool>> {
+        let mut insert =
+            QueryBuilder::new("INSERT INTO client_assertion_jtis (client_id, jti, expires_at) ");
+        insert.push_values(used, |mut row, one| {
+            row.push_bind(one.client.as_str().to_owned())
+                .push_bind(one.jti.clone())
+                .push_bind(one.expires_at);
+        });
+        insert
+            .push(USED_AGAIN)
+            .push_bind(now)
+            .push(" RETURNING client_id, jti");
         // Relaxed: the jti is all private_key_jwt writes, and waiting for its WAL flush
         // would cap the endpoint at the disk's commit rate. A database crash may forget the
         // jtis of its last moment; each assertion expires within five minutes anyway.
-        let done = sqlx::query(USE_ASSERTION)
-            .bind(client.as_str())
-            .bind(jti)
-            .bind(expires_at)
-            .bind(now)
-            .execute(self.relaxed_writer())
+        let fresh: Vec<(String, String)> = insert
+            .build_query_as()
+            .fetch_all(self.relaxed_writer())
             .await
             .map_err(|e| StoreError::on_foreign_key(e, StoreError::NotFound(Missing::Client)))?;
-        Ok(S::Db::rows_affected(&done) == 1)
+        Ok((used.iter())
+            .map(|one| {
+                (fresh.iter()).any(|(client, jti)| client == one.client.as_str() && *jti == one.jti)
+            })
+            .collect())
     }
 
     async fn prune_token_state(&self, now: Timestamp) -> StoreResult<u64> {

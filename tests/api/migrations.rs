@@ -133,7 +133,10 @@ async fn serves_the_last_release(database: TestDatabase) {
         let events = app.admin().get("/events").await;
         assert_eq!(events.json["items"][0]["action"], "client.patch");
         // The old tenant gets signing keys on first use.
-        let jwks = app.anonymous().get("/tenants/legacy/oauth2/jwks.json").await;
+        let jwks = app
+            .anonymous()
+            .get("/tenants/legacy/oauth2/jwks.json")
+            .await;
         assert_eq!(jwks.status, 200, "{}", jwks.text);
         assert_eq!(jwks.json["keys"].as_array().map(Vec::len), Some(2));
     }

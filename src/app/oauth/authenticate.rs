@@ -16,6 +16,7 @@ use crate::domain::rotation::{self, StoredSecret};
 use crate::domain::secret::SecretString;
 use crate::domain::tenant::TenantId;
 use crate::domain::time;
+use crate::store::UsedAssertion;
 
 /// Said alike of an unknown client and a wrong secret, so neither tells which clients exist.
 const FAILED: &str =
@@ -127,10 +128,12 @@ async fn check_assertion(
     let audiences = app.oauth.assertion_audiences(tenant);
     let verified = assertion::verify(presented, client, &credentials, &audiences, now)
         .map_err(OAuthError::invalid_client)?;
-    if !(app.store)
-        .use_assertion(client, &verified.jti, verified.expires_at, now)
-        .await?
-    {
+    let used = UsedAssertion {
+        client: client.clone(),
+        jti: verified.jti,
+        expires_at: verified.expires_at,
+    };
+    if !app.oauth.jtis.first_use(&app.store, used).await? {
         return Err(OAuthError::invalid_client(
             "this client_assertion was used before (its jti): sign a fresh one for each request",
         )

@@ -3,6 +3,7 @@
 
 mod authenticate;
 mod introspect;
+mod jtis;
 mod keys;
 mod token;
 
@@ -39,6 +40,7 @@ pub struct OAuthConfig {
     /// Held while a change to some tenant's keys is decided and written: requests that find
     /// keys due at once make them once, not each (an RSA key takes a while to make).
     key_changes: tokio::sync::Mutex<()>,
+    jtis: jtis::JtiWriter,
 }
 
 /// Who failed to authenticate as a client: the client id it named, from its address.
@@ -78,6 +80,7 @@ impl OAuthConfig {
             sealer: Sealer::new(&settings.key_encryption_keys).map(Arc::new),
             failures: FailureLimit::per_minute(per_minute.unwrap_or(NonZeroU32::MIN)),
             key_changes: tokio::sync::Mutex::new(()),
+            jtis: jtis::JtiWriter::default(),
         }
     }
 

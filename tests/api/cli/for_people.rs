@@ -88,7 +88,9 @@ async fn completions_and_help_are_written_for_people() {
     let app = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
     for shell in ["bash", "zsh", "fish"] {
         let script = run(&app, &["completions", shell]).await.ok();
-        assert!(script.stdout.contains("rotate-start"), "{shell}");
+        for word in ["rotate-start", "signing-keys", "oauth", "private-key-file"] {
+            assert!(script.stdout.contains(word), "{word} missing for {shell}");
+        }
     }
     // A reader that leaves early ends a read quietly.
     let binary = env!("CARGO_BIN_EXE_clientd");
@@ -113,6 +115,8 @@ async fn completions_and_help_are_written_for_people() {
         "credentials",
         "tokens",
         "events",
+        "signing-keys",
+        "oauth",
         "DATABASE_URL",
     ] {
         assert!(

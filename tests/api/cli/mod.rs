@@ -1,8 +1,9 @@
 //! `clientd` as a client of a live server: every command, both output forms, every exit code.
 //!
 //! This file runs the binary; the tests are split by what they show: the story of every
-//! command against a live server (`live`), what people read (`for_people`), and what the
-//! command refuses, before sending or on a strange answer (`refusals`).
+//! command against a live server (`live`), what people read (`for_people`), what the
+//! command refuses, before sending or on a strange answer (`refusals`), and the commands of
+//! the token endpoint and its signing keys (`oauth`).
 
 use std::process::Stdio;
 
@@ -14,6 +15,7 @@ use crate::helpers::TestApp;
 
 mod for_people;
 mod live;
+mod oauth;
 mod refusals;
 
 /// What one run of the binary did.
