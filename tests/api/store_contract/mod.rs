@@ -63,6 +63,7 @@ mod migrations;
 mod secrets_credentials;
 mod tenants_tokens;
 mod text;
+mod token_state;
 mod updates;
 
 /// The store of `database`, migrated, as the server opens it.
