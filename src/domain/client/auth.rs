@@ -57,9 +57,12 @@ pub fn check_auth_method(
                 .iter()
                 .any(|c| fits(kind, c.credential_type) && c.is_live(now)) =>
         {
+            let kinds = match method {
+                ClientAuthMethod::PrivateKeyJwt => "public_key or x509_cert",
+                _ => kind.as_str(),
+            };
             Err(format!(
-                "needs at least one live {} credential: add it first, then change clientAuthMethod",
-                kind.as_str()
+                "needs at least one live {kinds} credential: add it first, then change clientAuthMethod"
             ))
         }
         _ => Ok(()),

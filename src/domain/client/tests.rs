@@ -199,8 +199,7 @@ fn a_new_auth_method_needs_a_live_credential_of_its_kind() {
             now(),
         )
     };
-    let message =
-        "needs at least one live public_key credential: add it first, then change clientAuthMethod";
+    let message = "needs at least one live public_key or x509_cert credential: add it first, then change clientAuthMethod";
     for credentials in [vec![], vec![key(Some(now()))]] {
         let refused = decide_with(&credentials);
         assert!(
