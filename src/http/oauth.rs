@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
+/// The parameters a client authenticates with in a form body.
+const CLIENT_PROOFS: [&str; 3] = ["client_secret", "client_assertion", "client_assertion_type"];
 /// JWKS and metadata change rarely and are public: resource servers may keep them a while,
 /// and fetch JWKS again on a kid they do not know.
 const PUBLIC_CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=300");
@@ -158,6 +160,12 @@ async fn introspect(
         let token = form.require("token")?.to_owned();
         let source = source.map(|Extension(source)| source.0);
         let answer = match &admin {
+            Some(_) if CLIENT_PROOFS.iter().any(|name| form.get(name).is_some()) => {
+                return Err(OAuthError::invalid_request(
+                    "the request authenticates two ways: an admin token (Bearer) and client credentials; send one",
+                )
+                .into());
+            }
             Some(caller) => {
                 let who = oauth::Introspector::Admin(caller);
                 oauth::introspect(&state.app, &tenant, who, &token, source).await?

@@ -27,6 +27,8 @@ on_both_stores! {
         let reader = app.create_token(&["client.read"], &["acme"]).await;
         let by_admin = post_form(&app, path, Some(&format!("Bearer {reader}")), &[("token", &token)]).await;
         assert_eq!(by_admin.json["active"], true, "{}", by_admin.text);
+        let two_ways = post_form(&app, path, Some(&format!("Bearer {reader}")), &[("token", &token), ("client_assertion_type", "AAA")]).await;
+        assert_oauth_error(&two_ways, 400, "invalid_request");
         app.create_tenant("other").await;
         let outsider = app.create_token(&["client.read"], &["other"]).await;
         post_form(&app, path, Some(&format!("Bearer {outsider}")), &[("token", &token)]).await.assert_problem(403, "forbidden");
