@@ -21,6 +21,7 @@ use crate::app::{Caller, oauth};
 use crate::domain::client::ClientAuthMethod;
 use crate::domain::credential::Alg;
 use crate::domain::oauth::OAuthError;
+use crate::domain::oauth::assertion::JWT_BEARER;
 use crate::domain::oauth::grant::{GrantRequest, auth_method_name};
 use crate::domain::oauth::request::{ClientProof, Form};
 
@@ -46,8 +47,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
-/// The parameters a client authenticates with in a form body.
-const CLIENT_PROOFS: [&str; 3] = ["client_secret", "client_assertion", "client_assertion_type"];
 /// JWKS and metadata change rarely and are public: resource servers may keep them a while,
 /// and fetch JWKS again on a kid they do not know.
 const PUBLIC_CACHE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "public, max-age=300");
@@ -160,10 +159,16 @@ async fn introspect(
         let token = form.require("token")?.to_owned();
         let source = source.map(|Extension(source)| source.0);
         let answer = match &admin {
-            Some(_) if CLIENT_PROOFS.iter().any(|name| form.get(name).is_some()) => {
-                return Err(OAuthError::invalid_request(
-                    "the request authenticates two ways: an admin token (Bearer) and client credentials; send one",
-                )
+            // An admin token authenticates the request; client parameters beside it are
+            // ignored, but still must be well-formed.
+            Some(_)
+                if form
+                    .get("client_assertion_type")
+                    .is_some_and(|kind| kind != JWT_BEARER) =>
+            {
+                return Err(OAuthError::invalid_request(format!(
+                    "client_assertion_type must be {JWT_BEARER}"
+                ))
                 .into());
             }
             Some(caller) => {
