@@ -505,7 +505,10 @@ def soak(database_url, seconds):
     server.assert_no_internal_errors()
     summary = ", ".join(f"{r} req p99 {p:.1f} ms rss {m:.0f} MiB" for r, p, m in rounds)
     # Before histograms were drained on a timer, every request left about 18 bytes behind.
-    assert per_request < 6 and growth < 16, f"memory grew {growth:.1f} MiB over {served} requests: {summary}"
+    # RSS moves by the allocator's pages too: a quarter MiB is noise, not a trend, however few
+    # requests a slow machine served (30,000 of those leaking bytes would still show).
+    leaking = growth > 0.25 and per_request >= 6
+    assert not leaking and growth < 16, f"memory grew {growth:.1f} MiB over {served} requests: {summary}"
     assert worst_p99 < 3 * first_p99 + 5, f"latency drifted: {summary}"
     print(f"  postgres: {len(rounds) * round_secs} s of mixed load, no scrape; after warm-up RSS moved "
           f"{growth:+.1f} MiB over {served} requests ({per_request:+.2f} B each); {summary}")
