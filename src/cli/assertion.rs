@@ -111,33 +111,15 @@ fn padding(alg: AssertionAlg) -> &'static dyn RsaEncoding {
 #[cfg(test)]
 mod tests {
     use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use ring::signature::{KeyPair, UnparsedPublicKey};
     use serde_json::Value;
 
     use super::*;
 
-    fn fixture() -> String {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/keys/rsa2048-a-private.pem"
-        );
-        std::fs::read_to_string(path).unwrap()
-    }
-
-    /// The fixture's key as PKCS#1: what PKCS#8 wraps after its 26-byte header (a SEQUENCE,
-    /// the version, the rsaEncryption algorithm, and the OCTET STRING's tag and length).
-    fn pkcs1_pem() -> String {
-        let (_, pkcs8) = pem::decode_vec(fixture().trim().as_bytes()).unwrap();
-        assert_eq!(&pkcs8[22..24], [0x04, 0x82], "an OCTET STRING at 22");
-        let body = STANDARD.encode(&pkcs8[26..]);
-        let lines: Vec<&str> = (body.as_bytes().chunks(64))
-            .map(|line| std::str::from_utf8(line).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
-            lines.join("\n")
-        )
+    fn fixture(name: &str) -> String {
+        let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys/");
+        std::fs::read_to_string(format!("{keys}{name}")).unwrap()
     }
 
     fn decoded(part: &str) -> Value {
@@ -157,7 +139,7 @@ mod tests {
             (AssertionAlg::Ps256, &signature::RSA_PSS_2048_8192_SHA256),
         ];
         for (alg, verifier) in verifiers {
-            let key = PrivateKey::from_pem(&fixture(), alg).unwrap();
+            let key = PrivateKey::from_pem(&fixture("rsa2048-a-private.pem"), alg).unwrap();
             let token = key.assertion(&claims, Some("k1")).unwrap();
             let parts: Vec<&str> = token.split('.').collect();
             assert_eq!(parts.len(), 3);
@@ -181,7 +163,8 @@ mod tests {
                 "{alg:?}"
             );
         }
-        let key = PrivateKey::from_pem(&fixture(), AssertionAlg::Rs256).unwrap();
+        let key =
+            PrivateKey::from_pem(&fixture("rsa2048-a-private.pem"), AssertionAlg::Rs256).unwrap();
         let (first, second) = (key.assertion(&claims, None), key.assertion(&claims, None));
         let jti = |token: String| decoded(token.split('.').nth(1).unwrap())["jti"].clone();
         assert_ne!(
@@ -193,8 +176,11 @@ mod tests {
 
     #[test]
     fn a_pkcs1_key_is_the_same_key() {
-        let pkcs8 = PrivateKey::from_pem(&fixture(), AssertionAlg::Rs256).unwrap();
-        let pkcs1 = PrivateKey::from_pem(&pkcs1_pem(), AssertionAlg::Rs256).unwrap();
+        let pkcs8 =
+            PrivateKey::from_pem(&fixture("rsa2048-a-private.pem"), AssertionAlg::Rs256).unwrap();
+        let pkcs1 =
+            PrivateKey::from_pem(&fixture("rsa2048-a-private-pkcs1.pem"), AssertionAlg::Rs256)
+                .unwrap();
         assert_eq!(
             pkcs8.pair.public_key().as_ref(),
             pkcs1.pair.public_key().as_ref()

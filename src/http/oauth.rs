@@ -87,6 +87,13 @@ fn form(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
     Form::parse(body)
 }
 
+/// A client's request: its form and how it authenticates.
+fn client_request(headers: &HeaderMap, body: &[u8]) -> Result<(Form, ClientProof), OAuthError> {
+    let form = form(headers, body)?;
+    let proof = ClientProof::read(basic(headers)?, &form)?;
+    Ok((form, proof))
+}
+
 /// A refusal, challenging for Basic when the client used it.
 fn refused(error: impl Into<ApiError>, headers: &HeaderMap) -> Response {
     match error.into() {
@@ -107,8 +114,7 @@ async fn token(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let form = form(&headers, &body)?;
-        let proof = ClientProof::read(basic(&headers)?, &form)?;
+        let (form, proof) = client_request(&headers, &body)?;
         let asked = GrantRequest::read(&form)?;
         let source = source.map(|Extension(source)| source.0);
         Ok::<_, ApiError>(oauth::issue(&state.app, &tenant, &proof, &asked, source).await?)
@@ -197,8 +203,7 @@ async fn revoke(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let form = form(&headers, &body)?;
-        let proof = ClientProof::read(basic(&headers)?, &form)?;
+        let (form, proof) = client_request(&headers, &body)?;
         let token = form.require("token")?;
         let source = source.map(|Extension(source)| source.0);
         oauth::revoke(&state.app, &tenant, &proof, token, source).await?;

@@ -3,8 +3,6 @@
 //! each one the server then says is active; refusals as OAuth words them; a tenant's signing
 //! keys listed and rotated, planned or at once.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::{Run, clientd, run, run_with, text};
@@ -164,27 +162,6 @@ on_both_stores! {
     }
 }
 
-/// The fixture's private key as PKCS#1 ("RSA PRIVATE KEY"): what its PKCS#8 wraps after a
-/// 26-byte header (a SEQUENCE, the version, the rsaEncryption algorithm, an OCTET STRING's
-/// tag and length).
-fn pkcs1_private_key() -> String {
-    let pem = fixture("rsa2048-a-private.pem");
-    let body: String = pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    let pkcs8 = STANDARD.decode(body).unwrap();
-    assert_eq!(&pkcs8[22..24], [0x04, 0x82], "an OCTET STRING at 22");
-    let body = STANDARD.encode(&pkcs8[26..]);
-    let lines: Vec<&str> = (body.as_bytes().chunks(64))
-        .map(|line| std::str::from_utf8(line).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
-        lines.join("\n")
-    )
-}
-
 /// private_key_jwt, on a server whose public URL (and so its issuers) is not the --url the
 /// command calls: the assertion's audience comes from the tenant's metadata.
 mod private_key_jwt {
@@ -211,10 +188,8 @@ mod private_key_jwt {
             assert_eq!(active["iss"], "https://auth.acme.example/tenants/acme");
 
             // The same key as PKCS#1, and no kid: the server tries each of the client's keys.
-            let pkcs1 = tempfile::NamedTempFile::new().unwrap();
-            std::fs::write(pkcs1.path(), pkcs1_private_key()).unwrap();
-            let pkcs1 = pkcs1.path().to_str().unwrap();
-            let by_pkcs1 = ["--tenant", "acme", "--client-id", &id, "--private-key-file", pkcs1];
+            let pkcs1 = fixture_path("rsa2048-a-private-pkcs1.pem");
+            let by_pkcs1 = ["--tenant", "acme", "--client-id", &id, "--private-key-file", &pkcs1];
             let token = printed_token(oauth_token(&app, &by_pkcs1, "").await);
             assert_eq!(introspected(&app, "acme", &token).await["active"], true);
 
