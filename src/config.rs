@@ -122,6 +122,21 @@ pub struct Settings {
     /// in JWKS from the previous rotation on.
     #[arg(long, env = "CLIENTD_SIGNING_KEY_ROTATION_DAYS", value_name = "CLIENTD_SIGNING_KEY_ROTATION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub signing_key_rotation_days: u32,
+
+    /// Seconds between two recorded uses of one secret (and of one admin token): a use is
+    /// written when the last recorded one is at least this old. The rotation autopilot
+    /// waits this long past an old secret's last recorded use before completing.
+    #[arg(long, env = "CLIENTD_LAST_USED_GRANULARITY_SECS", value_name = "CLIENTD_LAST_USED_GRANULARITY_SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub last_used_granularity_secs: u32,
+
+    /// Seconds between two runs of the rotation autopilot (stale secrets, rotations to
+    /// complete or overdue, expiring credentials); every replica runs it.
+    #[arg(long, env = "CLIENTD_AUTOPILOT_INTERVAL_SECS", value_name = "CLIENTD_AUTOPILOT_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub autopilot_interval_secs: u32,
+
+    /// Days before a credential's expires_at that its credential.expiring event is written.
+    #[arg(long, env = "CLIENTD_EXPIRY_WARNING_DAYS", value_name = "CLIENTD_EXPIRY_WARNING_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub expiry_warning_days: u32,
 }
 
 impl Settings {
@@ -151,6 +166,9 @@ impl Settings {
             token_signing_alg: SigningAlg::ES256,
             key_encryption_keys: Vec::new(),
             signing_key_rotation_days: 90,
+            last_used_granularity_secs: 60,
+            autopilot_interval_secs: 60,
+            expiry_warning_days: 14,
         }
     }
 

@@ -1,11 +1,12 @@
 //! The use cases' work beside the requests while the server runs: the cache follows the
-//! database's changes, secrets' uses are written once a second, and housekeeping prunes.
+//! database's changes, secrets' uses are written once a second, housekeeping prunes, and
+//! the rotation autopilot runs.
 //! Started together and stopped together, in the order that loses nothing.
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{App, housekeeping, secret_uses};
+use super::{App, autopilot, housekeeping, secret_uses};
 use crate::store::StoreError;
 
 /// The running background tasks; `stop` ends them.
@@ -14,6 +15,7 @@ pub struct Background {
     coherence: JoinHandle<()>,
     uses: JoinHandle<()>,
     housekeeping: JoinHandle<()>,
+    autopilot: JoinHandle<()>,
 }
 
 impl App {
@@ -30,11 +32,13 @@ impl App {
         });
         let uses = tokio::spawn(secret_uses::record_every_second(self.clone(), stopped));
         let housekeeping = tokio::spawn(housekeeping::run(self.clone()));
+        let autopilot = tokio::spawn(autopilot::run_every_interval(self.clone()));
         Ok(Background {
             app: self.clone(),
             coherence,
             uses,
             housekeeping,
+            autopilot,
         })
     }
 }
@@ -44,6 +48,7 @@ impl Background {
     /// recording under way, then records once more, before the database is let go.
     pub async fn stop(self) {
         self.housekeeping.abort();
+        self.autopilot.abort();
         let _ = self.uses.await;
         // What the last requests noted is written before the database is let go.
         secret_uses::record(&self.app).await;

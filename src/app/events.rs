@@ -1,6 +1,7 @@
 //! Reading the audit trail: everything (admin), a tenant's, a client's, newest first. The
 //! walls are the resources': a tenant's events are read with read on it, and a client's stay
-//! readable after it is gone by anyone who can read the tenant it was in.
+//! readable after it is gone by anyone who can read the tenant it was in. `audit.read` on
+//! a tenant reads its trail, and nothing else of it.
 
 use super::{App, Caller, Error, Result};
 use crate::domain::Missing;
@@ -37,7 +38,10 @@ pub async fn of_tenant(
     tenant: &TenantId,
     filters: EventFilters,
 ) -> Result<Page<Event>> {
-    caller.require_read(tenant)?;
+    caller.require_audit()?;
+    if !caller.grants.can_read_audit(tenant) {
+        return Err(Error::NotFound(Missing::Tenant));
+    }
     let page = app
         .store
         .events(&query(History::Tenant(tenant), filters))
@@ -64,9 +68,10 @@ pub async fn of_client(
     client: &ClientId,
     filters: EventFilters,
 ) -> Result<Page<Event>> {
-    let history = || History::Client(client, caller.grants.visible_tenants());
+    caller.require_audit()?;
+    let history = || History::Client(client, caller.grants.audit_tenants());
     let visible = match app.store.client(client).await? {
-        Some(current) => caller.grants.can_read(&current.tenant),
+        Some(current) => caller.grants.can_read_audit(&current.tenant),
         None => {
             let any = app
                 .store

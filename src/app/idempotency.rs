@@ -34,6 +34,7 @@ fn actor_key(actor: &Actor) -> String {
         Actor::Bootstrap => "bootstrap".to_owned(),
         Actor::Cli => "cli".to_owned(),
         Actor::Server => "server".to_owned(),
+        Actor::Autopilot => "autopilot".to_owned(),
     }
 }
 

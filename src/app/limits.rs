@@ -57,7 +57,7 @@ impl VerifyKey {
                 Actor::Token { id, .. } => CallerKey::Token(*id),
                 Actor::Bootstrap => CallerKey::Bootstrap,
                 Actor::Cli => CallerKey::Cli,
-                Actor::Server => CallerKey::Server,
+                Actor::Server | Actor::Autopilot => CallerKey::Server,
             },
             address: change.source.map(address_key),
         }

@@ -2,6 +2,7 @@
 //! steps (permission, the domain's decision, the store's write) and returns an outcome or one
 //! `Error`; the HTTP handlers and the command line only translate to and from them.
 
+pub mod autopilot;
 mod background;
 pub mod cache;
 pub mod clients;
@@ -53,6 +54,7 @@ pub struct App {
     /// How long audit events are kept before housekeeping prunes them.
     audit_retention: chrono::TimeDelta,
     oauth: Arc<oauth::OAuthConfig>,
+    autopilot: autopilot::AutopilotConfig,
 }
 
 impl App {
@@ -71,6 +73,7 @@ impl App {
             ),
             audit_retention: chrono::TimeDelta::days(i64::from(settings.audit_retention_days)),
             oauth: Arc::new(oauth::OAuthConfig::new(settings)),
+            autopilot: autopilot::AutopilotConfig::new(settings),
         }
     }
 
@@ -121,6 +124,29 @@ impl Caller {
         } else {
             Err(Error::Forbidden(
                 "this needs a token with the admin permission",
+            ))
+        }
+    }
+
+    /// The events routes: `audit.read`, or a permission that reads clients.
+    fn require_audit(&self) -> Result<()> {
+        if self.grants.reads_audit() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
+                "reading the audit trail needs audit.read, client.read or more",
+            ))
+        }
+    }
+
+    /// `secrets/verify` and token introspection: `secret.verify`, or a permission that
+    /// reads clients.
+    fn require_verify(&self) -> Result<()> {
+        if self.grants.verifies_secrets() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(
+                "verifying secrets needs secret.verify, client.read or more",
             ))
         }
     }

@@ -1,4 +1,4 @@
-//! When secrets were last used, written off the request path: a verification notes the use,
+//! When secrets (and admin tokens) were last used, written off the request path: a verification notes the use,
 //! and `record` writes what was noted, once a second, one write per secret. A secret is
 //! known by its hash, so a use noted before a rotation step is written to the secret used.
 //!
@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use uuid::Uuid;
+
 use super::App;
 use crate::domain::client::ClientId;
-use crate::domain::rotation::LAST_USED_GRANULARITY;
 use crate::domain::secret::SecretHash;
 use crate::domain::time::Timestamp;
 use crate::store::Change;
@@ -19,6 +20,8 @@ use crate::store::Change;
 #[derive(Default)]
 pub struct SecretUses {
     noted: Mutex<HashMap<(ClientId, SecretHash), Timestamp>>,
+    /// Admin tokens' uses, recorded alike for `GET /tokens`.
+    tokens: Mutex<HashMap<Uuid, Timestamp>>,
 }
 
 impl SecretUses {
@@ -28,8 +31,18 @@ impl SecretUses {
         noted.entry((client.clone(), secret)).or_insert(at);
     }
 
+    /// Notes a use of the admin token `id` at `at`, likewise.
+    pub fn note_token(&self, id: Uuid, at: Timestamp) {
+        let mut noted = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        noted.entry(id).or_insert(at);
+    }
+
     fn take(&self) -> HashMap<(ClientId, SecretHash), Timestamp> {
         std::mem::take(&mut *self.noted.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn take_tokens(&self) -> HashMap<Uuid, Timestamp> {
+        std::mem::take(&mut *self.tokens.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -37,7 +50,7 @@ impl SecretUses {
 /// shows the time. A use that fails to be written is noted again.
 pub(super) async fn record(app: &App) {
     for ((client, secret), at) in app.secret_uses.take() {
-        let since = at - LAST_USED_GRANULARITY;
+        let since = at - app.autopilot.granularity;
         let written = app
             .store
             .record_secret_use(&client, &secret, at, since)
@@ -46,6 +59,15 @@ pub(super) async fn record(app: &App) {
         if let Err(error) = written {
             tracing::warn!(%error, client = %client.as_str(), "could not record a secret's use; will retry");
             app.secret_uses.note(&client, secret, at);
+        }
+    }
+    for (token, at) in app.secret_uses.take_tokens() {
+        let since = at - app.autopilot.granularity;
+        let written = app.store.record_token_use(token, at, since).await;
+        app.cache.forget(&Change::Token(token));
+        if let Err(error) = written {
+            tracing::warn!(%error, %token, "could not record an admin token's use; will retry");
+            app.secret_uses.note_token(token, at);
         }
     }
 }

@@ -5,9 +5,11 @@ use serde_json::json;
 
 use super::limits::VerifyKey;
 use super::{App, Caller, Error, Result};
+use crate::domain::Missing;
 use crate::domain::audit::{Action, Event};
+use crate::domain::change::ChangeContext;
 use crate::domain::client::{Client, ClientId};
-use crate::domain::rotation::{self, Rotation, Slot, StoredSecret, in_slot};
+use crate::domain::rotation::{self, Rotation, SecretChange, Slot, StoredSecret, in_slot};
 use crate::domain::secret::{IssuedSecret, SecretString};
 use crate::domain::time;
 use crate::store::Change;
@@ -46,23 +48,7 @@ pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Re
     };
     let decide = |client: &Client, secrets: &[StoredSecret]| {
         let change = rotation::decide_rotation(client, secrets, rotation, &caller.grants, now)?;
-        // The telemetry view of the secrets after the step: last four, created, last used.
-        let after = rotation::after(secrets, &change);
-        let document = json!({
-            "client_id": client.id,
-            "current": in_slot(&after, Slot::Current),
-            "next": in_slot(&after, Slot::Next),
-        });
-        let path = format!("/clients/{}/secrets", client.id);
-        let event = Event::new(
-            &caller.change,
-            action,
-            Some(&client.tenant),
-            client.id.as_str(),
-            path,
-        )
-        .of_client(&client.id)
-        .with_document(&document);
+        let event = step_event(&caller.change, action, client, secrets, &change);
         Ok((change, event))
     };
     let _forget = app.cache.forget_after(Change::Client(id.clone()));
@@ -74,6 +60,33 @@ pub async fn rotate(app: &App, caller: &Caller, id: &ClientId, step: Step) -> Re
     })
 }
 
+/// A rotation step's event: the telemetry view of the secrets after it (last four,
+/// created, last used), never a secret.
+pub(super) fn step_event(
+    change: &ChangeContext,
+    action: Action,
+    client: &Client,
+    secrets: &[StoredSecret],
+    step: &SecretChange,
+) -> Event {
+    let after = rotation::after(secrets, step);
+    let document = json!({
+        "client_id": client.id,
+        "current": in_slot(&after, Slot::Current),
+        "next": in_slot(&after, Slot::Next),
+    });
+    let path = format!("/clients/{}/secrets", client.id);
+    Event::new(
+        change,
+        action,
+        Some(&client.tenant),
+        client.id.as_str(),
+        path,
+    )
+    .of_client(&client.id)
+    .with_document(&document)
+}
+
 /// Which of the client's secrets `presented` is. A caller whose guesses at this client
 /// failed too often is refused, right secret or not, until its limit lets it try again;
 /// other callers verifying the same client are not.
@@ -83,7 +96,10 @@ pub async fn verify(
     id: &ClientId,
     presented: &SecretString,
 ) -> Result<Slot> {
-    let cached = super::clients::read(app, caller, id).await?;
+    caller.require_verify()?;
+    let cached = (app.cache.client(app.store.as_ref(), id).await?)
+        .filter(|cached| caller.grants.can_verify(&cached.client.tenant))
+        .ok_or(Error::NotFound(Missing::Client))?;
     let (client, secrets) = (&cached.client, &cached.secrets);
     let key = VerifyKey::new(&client.id, &caller.change);
     if let Some(retry_after) = app.verify_failures.refused(&key) {
@@ -103,8 +119,8 @@ pub async fn verify(
     })?;
     let now = time::now();
     if let Some(secret) = in_slot(secrets, slot)
-        && (rotation::use_is_news(secret.last_used, now)
-            || rotation::use_is_news(client.last_used, now))
+        && (rotation::use_is_news(secret.last_used, now, app.autopilot.granularity)
+            || rotation::use_is_news(client.last_used, now, app.autopilot.granularity))
     {
         app.secret_uses.note(&client.id, secret.hash, now);
     }

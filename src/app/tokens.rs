@@ -7,6 +7,7 @@ use super::{App, Caller, Error, Result};
 use crate::domain::audit::{Action, Event};
 use crate::domain::change::{Actor, ChangeContext};
 use crate::domain::page::{Limit, Page};
+use crate::domain::rotation;
 use crate::domain::secret::SecretString;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::{self, Timestamp};
@@ -113,12 +114,13 @@ pub async fn authenticate(app: &App, presented: &SecretString) -> Result<Option<
         return Ok(None);
     }
     let token = &stored.token;
+    let now = time::now();
+    if rotation::use_is_news(token.last_used, now, app.autopilot.granularity) {
+        app.secret_uses.note_token(token.id, now);
+    }
     let actor = Actor::Token {
         id: token.id,
         name: token.name.clone(),
     };
-    Ok(token
-        .grants_at(time::now())
-        .cloned()
-        .map(|grants| (grants, actor)))
+    Ok(token.grants_at(now).cloned().map(|grants| (grants, actor)))
 }

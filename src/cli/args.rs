@@ -20,7 +20,7 @@ pub use clients::{ClientsCommand, CreateClient, PatchClient};
 pub use credentials::{AddCredential, CredentialsCommand};
 pub use events::EventsQuery;
 pub use oauth::{AssertionAlg, OauthCommand, SecretMethod, TokenRequest};
-pub use secrets::SecretsCommand;
+pub use secrets::{PolicyDuration, SecretsCommand};
 pub use signing_keys::SigningKeysCommand;
 pub use tenants::TenantsCommand;
 pub use tokens::{TokenFlags, TokensCommand};

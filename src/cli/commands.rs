@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::args::{
     AddCredential, ClientsCommand, CreateClient, CredentialsCommand, EventsQuery, PatchClient,
-    SecretsCommand, SigningKeysCommand, TenantsCommand, TokensCommand, WriteOptions,
+    PolicyDuration, SecretsCommand, SigningKeysCommand, TenantsCommand, TokensCommand,
+    WriteOptions,
 };
 use super::{Failure, Session, given, input, output, patch, quietly_closed};
 use crate::domain::secret::SecretString;
@@ -272,6 +273,19 @@ impl Session {
                 };
                 return self.verify(&client_id, &secret).await;
             }
+            SecretsCommand::Policy {
+                client_id,
+                max_age,
+                auto_complete_after,
+                rotation_max,
+            } => {
+                let members = [
+                    ("maxAgeSeconds", max_age),
+                    ("autoCompleteAfterUnusedSeconds", auto_complete_after),
+                    ("rotationMaxSeconds", rotation_max),
+                ];
+                return self.set_secret_policy(&client_id, members).await;
+            }
             SecretsCommand::RotateStart {
                 client_id,
                 idempotency_key,
@@ -284,6 +298,31 @@ impl Session {
         let path = [&["clients", client_id.as_str(), "secrets"][..], step].concat();
         let write = WriteOptions::keyed(key);
         let answer = self.write(Method::POST, &path, &write, None).await?;
+        self.print_written(&answer)
+    }
+
+    /// One JSON Patch that replaces each member given (the document always holds them).
+    async fn set_secret_policy(
+        &self,
+        client_id: &str,
+        members: [(&str, Option<PolicyDuration>); 3],
+    ) -> Result<(), Failure> {
+        let operations: Vec<Value> = (members.into_iter())
+            .filter_map(|(member, duration)| Some((member, duration?)))
+            .map(|(member, PolicyDuration(seconds))| {
+                json!({"op": "replace", "path": format!("/secretPolicy/{member}"), "value": seconds})
+            })
+            .collect();
+        if operations.is_empty() {
+            return Err(Failure::Usage(
+                "nothing to change: give --max-age, --auto-complete-after or --rotation-max".into(),
+            ));
+        }
+        let url = self.api.url(&["clients", client_id])?;
+        let request = (self.api.request(Method::PATCH, url))
+            .header("content-type", "application/json-patch+json")
+            .body(Value::Array(operations).to_string());
+        let answer = self.api.send(request).await?;
         self.print_written(&answer)
     }
 

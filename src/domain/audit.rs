@@ -51,10 +51,18 @@ pub enum Action {
     SigningKeyCreate,
     #[serde(rename = "signing_key.rotate")]
     SigningKeyRotate,
+    #[serde(rename = "secret.stale")]
+    SecretStale,
+    #[serde(rename = "secret.rotate.overdue")]
+    SecretRotateOverdue,
+    #[serde(rename = "credential.expiring")]
+    CredentialExpiring,
+    #[serde(rename = "credential.expired")]
+    CredentialExpired,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 19] = [
         Self::TenantCreate,
         Self::TenantDelete,
         Self::TokenCreate,
@@ -70,6 +78,10 @@ impl Action {
         Self::SecretRotateCancel,
         Self::SigningKeyCreate,
         Self::SigningKeyRotate,
+        Self::SecretStale,
+        Self::SecretRotateOverdue,
+        Self::CredentialExpiring,
+        Self::CredentialExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +101,10 @@ impl Action {
             Self::SecretRotateCancel => "secret.rotate.cancel",
             Self::SigningKeyCreate => "signing_key.create",
             Self::SigningKeyRotate => "signing_key.rotate",
+            Self::SecretStale => "secret.stale",
+            Self::SecretRotateOverdue => "secret.rotate.overdue",
+            Self::CredentialExpiring => "credential.expiring",
+            Self::CredentialExpired => "credential.expired",
         }
     }
 
@@ -135,6 +151,7 @@ impl From<&Actor> for EventActor {
             Actor::Bootstrap => Self::without_token("bootstrap"),
             Actor::Cli => Self::without_token("cli"),
             Actor::Server => Self::without_token("server"),
+            Actor::Autopilot => Self::without_token("autopilot"),
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum Actor {
     /// clientd itself, on no one's request: a tenant's first signing keys, a scheduled
     /// rotation.
     Server,
+    /// The rotation autopilot (DESIGN 16): a rotation it completed, a warning it gave.
+    Autopilot,
 }
 
 /// What a write knows of the request behind it.

@@ -1,6 +1,7 @@
 //! Rules and types of clientd: no HTTP and no SQL here.
 
 pub mod audit;
+pub mod autopilot;
 pub mod change;
 pub mod client;
 pub mod credential;

@@ -10,8 +10,8 @@ use super::secret::{IssuedSecret, SecretHash, SecretString};
 use super::time::{Timestamp, rfc3339_millis};
 use super::token::Grants;
 
-/// How stale `last_used` may get: a verification records its use at most this often, so that
-/// verifying is a read, not a write, nearly every time.
+/// How stale `last_used` may get by default: a verification records its use at most this
+/// often, so that verifying is a read, not a write, nearly every time.
 pub const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::minutes(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -70,8 +70,8 @@ pub enum Rotation<'a> {
 pub enum SecretChange {
     /// Store a next secret beside the current one.
     Start(StoredSecret),
-    /// The next secret becomes the only one.
-    Complete,
+    /// The next secret becomes the only one; stale from `stale_at` under the client's policy.
+    Complete { stale_at: Option<Timestamp> },
     /// The next secret is dropped.
     Cancel,
 }
@@ -105,7 +105,10 @@ pub fn decide_rotation(
         (Rotation::Complete | Rotation::Cancel, false) => Err(Refusal::Conflict(
             "no rotation is under way: start one first".to_owned(),
         )),
-        (Rotation::Complete, true) => Ok(SecretChange::Complete),
+        (Rotation::Complete, true) => Ok(SecretChange::Complete {
+            stale_at: (in_slot(secrets, Slot::Next))
+                .and_then(|next| client.settings.secret_policy.stale_at(next.created)),
+        }),
         (Rotation::Cancel, true) => Ok(SecretChange::Cancel),
     }
 }
@@ -115,7 +118,7 @@ pub fn after(secrets: &[StoredSecret], change: &SecretChange) -> Vec<StoredSecre
     let mut secrets = secrets.to_vec();
     match change {
         SecretChange::Start(next) => secrets.push(next.clone()),
-        SecretChange::Complete => {
+        SecretChange::Complete { .. } => {
             secrets.retain(|s| s.slot == Slot::Next);
             secrets.iter_mut().for_each(|s| s.slot = Slot::Current);
         }
@@ -152,9 +155,9 @@ pub fn verify(
     matched.ok_or(VerifyFailure::Mismatch)
 }
 
-/// Whether a use at `now` is worth writing down.
-pub fn use_is_news(last_used: Option<Timestamp>, now: Timestamp) -> bool {
-    last_used.is_none_or(|at| now - at >= LAST_USED_GRANULARITY)
+/// Whether a use at `now` is worth writing down, when uses are recorded every `granularity`.
+pub fn use_is_news(last_used: Option<Timestamp>, now: Timestamp, granularity: TimeDelta) -> bool {
+    last_used.is_none_or(|at| now - at >= granularity)
 }
 
 #[cfg(test)]

@@ -15,15 +15,21 @@ pub enum Permission {
     ClientReadAll,
     ClientWriteAll,
     Admin,
+    /// Only `secrets/verify` and token introspection, on the token's tenants: a gateway's.
+    SecretVerify,
+    /// Only the events routes, on the token's tenants.
+    AuditRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 7] = [
         Self::ClientRead,
         Self::ClientWrite,
         Self::ClientReadAll,
         Self::ClientWriteAll,
         Self::Admin,
+        Self::SecretVerify,
+        Self::AuditRead,
     ];
 
     /// SailPoint's `sp:oauth-client:manage` is accepted as `client.write.all`, its equivalent.
@@ -50,12 +56,24 @@ impl Permission {
             Self::ClientReadAll => "client.read.all",
             Self::ClientWriteAll => "client.write.all",
             Self::Admin => "admin",
+            Self::SecretVerify => "secret.verify",
+            Self::AuditRead => "audit.read",
         }
     }
 
-    /// `client.read` and `client.write` reach only the token's tenants; the others reach all.
+    /// `client.read`, `client.write`, `secret.verify` and `audit.read` reach only the
+    /// token's tenants; the others reach all.
     pub fn is_tenant_bound(self) -> bool {
-        matches!(self, Self::ClientRead | Self::ClientWrite)
+        matches!(
+            self,
+            Self::ClientRead | Self::ClientWrite | Self::SecretVerify | Self::AuditRead
+        )
+    }
+
+    /// Whether the permission reaches clients and tenants at all: the least-privilege ones
+    /// reach only their own routes.
+    fn reaches_clients(self) -> bool {
+        !matches!(self, Self::SecretVerify | Self::AuditRead)
     }
 }
 
@@ -128,7 +146,63 @@ impl Grants {
             || (self.has(Permission::ClientRead) && self.tenants.contains(tenant))
     }
 
+    /// Whether the token may use the routes of clients, credentials, tenants and tokens at
+    /// all (each still checks its own permission): false for a token that holds only
+    /// `secret.verify` or `audit.read`.
+    pub fn reaches_clients(&self) -> bool {
+        self.permissions.iter().any(|p| p.reaches_clients())
+    }
+
+    /// Whether the token may verify secrets and introspect tokens at all (in which tenants
+    /// is `can_verify`'s to say).
+    pub fn verifies_secrets(&self) -> bool {
+        self.reaches_clients() || self.has(Permission::SecretVerify)
+    }
+
+    /// Whether the token may read an audit trail at all (whose is `can_read_audit`'s).
+    pub fn reads_audit(&self) -> bool {
+        self.reaches_clients() || self.has(Permission::AuditRead)
+    }
+
+    /// What the token's permissions do reach, for a refusal that tells what would.
+    pub fn reach(&self) -> String {
+        let names: Vec<_> = self.permissions.iter().map(|p| p.as_str()).collect();
+        let mut reach = Vec::new();
+        if self.has(Permission::SecretVerify) {
+            reach.push("POST /clients/{clientId}/secrets/verify and token introspection");
+        }
+        if self.has(Permission::AuditRead) {
+            reach.push("the events routes");
+        }
+        format!(
+            "this token holds {} and reaches only {}, on its tenants; this route needs client.read, client.write or admin",
+            names.join(", "),
+            reach.join(" and ")
+        )
+    }
+
+    /// May the caller check a secret of, or introspect a token for, this tenant's clients?
+    pub fn can_verify(&self, tenant: &TenantId) -> bool {
+        self.can_read(tenant)
+            || (self.has(Permission::SecretVerify) && self.tenants.contains(tenant))
+    }
+
+    /// May the caller read this tenant's audit trail?
+    pub fn can_read_audit(&self, tenant: &TenantId) -> bool {
+        self.can_read(tenant) || (self.has(Permission::AuditRead) && self.tenants.contains(tenant))
+    }
+
+    /// The tenants whose clients the caller can see.
     pub fn visible_tenants(&self) -> TenantScope<'_> {
+        self.scope(|p| p.reaches_clients())
+    }
+
+    /// The tenants whose audit trail the caller can read.
+    pub fn audit_tenants(&self) -> TenantScope<'_> {
+        self.scope(|p| p.reaches_clients() || p == Permission::AuditRead)
+    }
+
+    fn scope(&self, counts: impl Fn(Permission) -> bool) -> TenantScope<'_> {
         let global = [
             Permission::Admin,
             Permission::ClientReadAll,
@@ -136,7 +210,7 @@ impl Grants {
         ];
         if global.iter().any(|&permission| self.has(permission)) {
             TenantScope::All
-        } else if self.permissions.iter().any(|p| p.is_tenant_bound()) {
+        } else if (self.permissions.iter()).any(|&p| p.is_tenant_bound() && counts(p)) {
             TenantScope::Only(&self.tenants)
         } else {
             TenantScope::Only(&[])
@@ -155,6 +229,9 @@ pub struct ApiToken {
     pub expires_at: Option<Timestamp>,
     #[serde(with = "rfc3339_millis")]
     pub created: Timestamp,
+    /// When it was last used, recorded coarsely (as secrets' uses are); None if never.
+    #[serde(with = "rfc3339_millis::option")]
+    pub last_used: Option<Timestamp>,
 }
 
 impl ApiToken {
@@ -193,13 +270,13 @@ impl ApiToken {
         if bound && !requested_tenants {
             violations.add(
                 "/tenants",
-                "client.read and client.write reach only the tenants listed here: name at least one",
+                "client.read, client.write, secret.verify and audit.read reach only the tenants listed here: name at least one",
             );
         }
         if !bound && requested_tenants {
             violations.add(
                 "/tenants",
-                "only client.read and client.write are bound to tenants; leave tenants out for the other permissions",
+                "only client.read, client.write, secret.verify and audit.read are bound to tenants; leave tenants out for the other permissions",
             );
         }
         if expires_at.is_some_and(|at| at <= now) {
@@ -214,6 +291,7 @@ impl ApiToken {
             grants: Grants::new(permissions, tenants),
             expires_at,
             created: now,
+            last_used: None,
         })
     }
 
@@ -278,6 +356,21 @@ mod tests {
         let admin = Grants::everything();
         assert!(admin.can_write(&tenant("x")) && admin.is_admin());
         assert_eq!(admin.visible_tenants(), TenantScope::All);
+    }
+
+    #[test]
+    fn least_privilege_permissions_reach_only_their_own_routes() {
+        let gateway = Grants::new(vec![Permission::SecretVerify], vec![tenant("a")]);
+        assert!(gateway.can_verify(&tenant("a")) && !gateway.can_verify(&tenant("b")));
+        assert!(!gateway.can_read(&tenant("a")) && !gateway.can_read_audit(&tenant("a")));
+        assert!(!gateway.reaches_clients());
+        assert_eq!(gateway.visible_tenants(), TenantScope::Only(&[]));
+        let auditor = Grants::new(vec![Permission::AuditRead], vec![tenant("a")]);
+        assert!(auditor.can_read_audit(&tenant("a")) && !auditor.can_read_audit(&tenant("b")));
+        assert!(!auditor.can_verify(&tenant("a")) && !auditor.reaches_clients());
+        assert_eq!(auditor.audit_tenants(), TenantScope::Only(&[tenant("a")]));
+        let reader = Grants::new(vec![Permission::ClientRead], vec![tenant("a")]);
+        assert!(reader.can_verify(&tenant("a")) && reader.can_read_audit(&tenant("a")));
     }
 
     #[test]

@@ -17,24 +17,43 @@ use crate::domain::change::{Actor, ChangeContext};
 use crate::domain::secret::SecretString;
 use crate::domain::token::Grants;
 
+/// The caller of a route that least-privilege tokens reach (`secrets/verify`, token
+/// introspection, the events routes): any valid admin token, whatever its permissions; the
+/// use case checks the one it needs.
+pub struct AnyToken(pub Caller);
+
+/// The caller of every other route: a token whose permissions reach clients and tenants
+/// (client.read or more). A token that holds only `secret.verify` or `audit.read` is 403.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AnyToken(caller) = AnyToken::from_request_parts(parts, state).await?;
+        if !caller.grants.reaches_clients() {
+            return Err(ApiError::Forbidden(caller.grants.reach()));
+        }
+        Ok(caller)
+    }
+}
+
 /// Extracting the caller answers 401 when the credentials do not check out. The token is
 /// checked first, so a valid one is always served: only requests without valid credentials
 /// count as failures of their source address, and only they get 429 once it is past its
 /// limit (one bad caller behind a NAT must not lock out the good ones beside it).
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<AppState> for AnyToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         // Authenticated already, by the idempotency middleware.
         if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
+            return Ok(Self(caller.clone()));
         }
         let source = parts.extensions.get::<SourceAddress>().copied();
         let refusal = match presented_token(&parts.headers)? {
             None => ApiError::Unauthorized(MALFORMED),
             Some(presented) => match authenticate(state, &presented).await? {
                 Some((grants, actor)) => {
-                    return Ok(caller(parts, grants, actor, source));
+                    return Ok(Self(caller(parts, grants, actor, source)));
                 }
                 None => ApiError::Unauthorized("the token is unknown, revoked or expired"),
             },

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
+use super::auth::AnyToken;
 use super::error::ApiError;
 use super::extract::{ClientPath, QueryParams, TenantPath, bad_parameter, limit_parameter};
-use crate::app::Caller;
 use crate::app::events;
 use crate::domain::audit::{Action, Event, EventFilters, RESOURCE_TYPES};
 use crate::domain::page::Page;
@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 
 async fn all_events(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyToken(caller): AnyToken,
     EventQuery(filters): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
     Ok(Json(
@@ -37,7 +37,7 @@ async fn all_events(
 
 async fn tenant_events(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyToken(caller): AnyToken,
     TenantPath(tenant): TenantPath,
     EventQuery(filters): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
@@ -47,7 +47,7 @@ async fn tenant_events(
 
 async fn client_events(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyToken(caller): AnyToken,
     ClientPath(client): ClientPath,
     EventQuery(filters): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {

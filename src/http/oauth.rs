@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::AnyToken;
 use super::auth::require_deliberate;
 use super::error::ApiError;
 use super::extract::{NO_STORE, QueryParams, TenantPath};
@@ -155,7 +156,7 @@ async fn introspect(
             });
         // An admin token is checked before the body is read, as on the admin API.
         let admin = match bearer {
-            true => Some(Caller::from_request_parts(&mut parts, &state).await?),
+            true => Some(AnyToken::from_request_parts(&mut parts, &state).await?.0),
             false => None,
         };
         let body = axum::body::to_bytes(body, state.body_limit_bytes)

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::auth::AnyToken;
 use super::auth::require_deliberate;
 use super::error::ApiError;
 use super::extract::{ClientPath, JsonBody, NO_STORE};
@@ -136,7 +137,7 @@ struct VerifyRequest {
 
 async fn verify_secret(
     State(state): State<AppState>,
-    caller: Caller,
+    AnyToken(caller): AnyToken,
     ClientPath(client): ClientPath,
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> Result<Json<Value>, ApiError> {

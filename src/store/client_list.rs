@@ -260,6 +260,14 @@ where
         Term::ModifiedAtLeast(at) => {
             q.push("modified >= ").push_bind(*at);
         }
+        // One probe of the secrets' primary key per client the other terms leave.
+        Term::SecretStale { stale, at } => {
+            q.push(if *stale { "EXISTS" } else { "NOT EXISTS" });
+            q.push(" (SELECT 1 FROM client_secrets s WHERE s.client_id = clients.id")
+                .push(" AND s.slot = 'current' AND s.stale_at <= ")
+                .push_bind(*at)
+                .push(")");
+        }
     }
 }
 

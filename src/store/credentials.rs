@@ -75,7 +75,8 @@ pub(super) const INSERT_CREDENTIAL: &str = "INSERT INTO client_credentials (id, 
         certificate_expires_at, created_at, updated_at, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 pub(super) const REPLACE_CREDENTIAL: &str =
-    "UPDATE client_credentials SET expires_at = $3, updated_at = $4
+    "UPDATE client_credentials SET expires_at = $3, updated_at = $4,
+        expiry_noted = CASE WHEN expires_at = $3 THEN expiry_noted ELSE 0 END
      WHERE id = $1 AND client_id = $2";
 pub(super) const DELETE_CREDENTIAL: &str =
     "DELETE FROM client_credentials WHERE id = $1 AND client_id = $2";

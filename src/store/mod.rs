@@ -12,6 +12,7 @@
 //! locks, SQLite with `BEGIN IMMEDIATE` and several statements.
 
 mod adapter;
+mod autopilot;
 mod changes;
 mod client_list;
 mod clients;
@@ -37,6 +38,7 @@ use crate::domain::Missing;
 use crate::domain::audit::Event;
 use crate::domain::refusal::Refusal;
 
+pub use autopilot::{AutopilotStore, DueRotation, ExpiringCredential, StaleSecret};
 pub use changes::{Change, ChangeFeed};
 pub use clients::{ClientDecision, ClientQuery, ClientStore, Reach, WriteMode};
 pub use credentials::{ClientCredential, CredentialDecision, CredentialQuery, CredentialStore};
@@ -200,6 +202,7 @@ pub trait Store:
     + EventStore
     + IdempotencyStore
     + OAuthStore
+    + AutopilotStore
     + 'static
 {
 }
@@ -214,6 +217,7 @@ impl<T> Store for T where
         + EventStore
         + IdempotencyStore
         + OAuthStore
+        + AutopilotStore
         + 'static
 {
 }

@@ -43,6 +43,7 @@ pub struct TokenRow {
     pub tenants: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub created: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<TokenRow> for StoredToken {
@@ -66,6 +67,7 @@ impl TryFrom<TokenRow> for StoredToken {
                 grants: Grants::new(permissions, tenants),
                 expires_at: row.expires_at,
                 created: row.created,
+                last_used: row.last_used,
             },
             hash,
         })

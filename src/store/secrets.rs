@@ -103,3 +103,51 @@ where
         .await?;
     Ok((current, rows::secrets(rows)?))
 }
+
+const CURRENT_CREATED: &str =
+    "SELECT created FROM client_secrets WHERE client_id = $1 AND slot = 'current'";
+const SET_STALE_AT: &str =
+    "UPDATE client_secrets SET stale_at = $2 WHERE client_id = $1 AND slot = 'current'";
+const LOOK_AT_ROTATION: &str =
+    "UPDATE client_secrets SET check_at = $2 WHERE client_id = $1 AND slot = 'next'";
+
+/// A patch that changes the client's secret policy, in its transaction: the current secret
+/// is stale from when the new policy says, and a rotation under way is looked at again by
+/// the autopilot's next run. A secret reported stale once is not reported again.
+pub(super) async fn apply_secret_policy<DB>(
+    tx: &mut Transaction<'static, DB>,
+    before: &Client,
+    after: &Client,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<Timestamp>: Encode<'t, DB> + Type<DB>,
+    for<'r> (Timestamp,): FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let policy = &after.settings.secret_policy;
+    if *policy == before.settings.secret_policy {
+        return Ok(());
+    }
+    let id = after.id.as_str();
+    let current: Option<(Timestamp,)> = sqlx::query_as(CURRENT_CREATED)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some((created,)) = current {
+        sqlx::query(SET_STALE_AT)
+            .bind(id)
+            .bind(policy.stale_at(created))
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(LOOK_AT_ROTATION)
+        .bind(id)
+        .bind(after.modified)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -30,6 +30,112 @@ on_both_stores! {
     async fn a_database_of_the_last_release_serves_unchanged(database) {
         serves_the_last_release(database).await;
     }
+
+    async fn a_database_of_release_0008_gets_the_autopilot(database) {
+        release_0008(&database).await;
+        let app = TestApp::spawn_with(database, crate::autopilot::quick).await;
+        let client = app.admin().get("/clients/rotating").await;
+        assert_eq!(client.status, 200, "{}", client.text);
+        assert_eq!(
+            client.json["secretPolicy"],
+            serde_json::json!({"maxAgeSeconds": null, "autoCompleteAfterUnusedSeconds": null, "rotationMaxSeconds": null})
+        );
+        let tokens = app.admin().get("/tokens").await;
+        assert_eq!(tokens.json["items"][0]["last_used"], serde_json::json!(null), "{}", tokens.text);
+        // Its credential expiring tomorrow is warned of; its rotation, without a policy,
+        // stays as it was.
+        let warned = app
+            .admin()
+            .get_until("/clients/rotating/events?action=credential.expiring", |page| {
+                page["items"].as_array().is_some_and(|items| items.len() == 1)
+            })
+            .await;
+        assert_eq!(warned["items"][0]["resource_id"], "cred_rotating00000000000000");
+        let secrets = app.admin().get("/clients/rotating/secrets").await;
+        assert_eq!(secrets.json["next"]["last_four"], "next", "{}", secrets.text);
+        let verified = app
+            .admin()
+            .post(
+                "/clients/rotating/secrets/verify",
+                serde_json::json!({"client_secret": LEGACY_SECRET}),
+            )
+            .await;
+        assert_eq!(verified.json["secret"], "current", "{}", verified.text);
+    }
+}
+
+/// The schema of the release before the autopilot (migrations 0001 to 0008), with a client
+/// in the middle of a rotation, a credential that expires tomorrow and a token.
+async fn release_0008(database: &TestDatabase) {
+    use sha2::Digest;
+    use sqlx::Connection;
+    let backend = if database.url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let old = tempfile::tempdir().unwrap();
+    for name in migration_names(backend)
+        .into_iter()
+        .filter(|name| name.as_str() < "0009")
+    {
+        std::fs::copy(
+            repo_path("migrations").join(backend).join(&name),
+            old.path().join(&name),
+        )
+        .unwrap();
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    let now = chrono::Utc::now();
+    let settings = serde_json::json!({
+        "name": "Rotating", "clientAuthMethod": "client_secret_basic",
+        "grantTypes": ["client_credentials"], "accessTokenValiditySeconds": 3600,
+        "refreshTokenValiditySeconds": 2592000, "idTokenExpiration": 36000,
+        "refreshTokenReuseInterval": 0, "refreshTokenAbsoluteLifetime": 2592000,
+        "refreshTokenInactivityLifetime": 1296000, "isRefreshTokenRotationEnabled": false,
+        "isRefreshTokenAbsoluteExpirationEnabled": false,
+        "isRefreshTokenInactivityLifetimeEnabled": false, "allowCrossOriginAuthentication": false,
+        "enabled": true, "strongAuthSupported": false, "claimsSupported": false,
+        "accessType": "ONLINE", "audiences": []
+    });
+    let secret_hash = sha2::Sha256::digest(LEGACY_SECRET.as_bytes()).to_vec();
+    let next_hash = sha2::Sha256::digest(b"the next secret of the rotating client, 0008").to_vec();
+    let token_id = uuid::Uuid::now_v7();
+    macro_rules! write_rows {
+        ($connection:expr) => {{
+            let db = &mut $connection;
+            migrator.run(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO tenants (id, name, created) VALUES ('acme', 'Acme', $1)")
+                .bind(now).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
+                         VALUES ('rotating', 'acme', 'non_interactive', $1, false, $2, $2, NULL)")
+                .bind(sqlx::types::Json(&settings)).bind(now).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
+                         VALUES ('rotating', 'current', $1, 'stuv', $3), ('rotating', 'next', $2, 'next', $3)")
+                .bind(&secret_hash).bind(&next_hash).bind(now).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO client_credentials (id, client_id, name, credential_type, kid, alg, subject_dn,
+                            thumbprint_sha256, key_fingerprint, pem, certificate_expires_at, created_at, updated_at, expires_at)
+                         VALUES ('cred_rotating00000000000000', 'rotating', 'mtls', 'cert_subject_dn', NULL, NULL,
+                            'CN=rotating.example', NULL, 'dn:CN=rotating.example', NULL, NULL, $1, $1, $2)")
+                .bind(now).bind(now + chrono::TimeDelta::hours(20)).execute(&mut *db).await.unwrap();
+            sqlx::query("INSERT INTO api_tokens (id, name, token_hash, permissions, expires_at, created)
+                         VALUES ($1, 'ci', $2, 'admin', NULL, $3)")
+                .bind(token_id).bind(vec![7u8; 32]).bind(now).execute(&mut *db).await.unwrap();
+        }};
+    }
+    if backend == "sqlite" {
+        let options =
+            <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&database.url)
+                .unwrap()
+                .create_if_missing(true);
+        write_rows!(
+            sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .unwrap()
+        );
+    } else {
+        write_rows!(sqlx::PgConnection::connect(&database.url).await.unwrap());
+    }
 }
 
 async fn migrate_twice(database: &TestDatabase) {

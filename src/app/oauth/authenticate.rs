@@ -110,7 +110,8 @@ fn check_secret(app: &App, cached: &CachedClient, presented: &SecretString) -> R
     let secret = matched.ok_or_else(|| OAuthError::invalid_client(FAILED))?;
     let now = time::now();
     let client = &cached.client;
-    if rotation::use_is_news(secret.last_used, now) || rotation::use_is_news(client.last_used, now)
+    if rotation::use_is_news(secret.last_used, now, app.autopilot.granularity)
+        || rotation::use_is_news(client.last_used, now, app.autopilot.granularity)
     {
         app.secret_uses.note(&client.id, secret.hash, now);
     }

@@ -34,9 +34,9 @@ pub async fn introspect(
             authenticate_caller(app, tenant, proof, source).await?;
         }
         Introspector::Admin(caller) => {
-            if !caller.grants.can_read(tenant) {
+            if !caller.grants.can_verify(tenant) {
                 return Err(Error::Forbidden(
-                    "introspection needs client.read (or more) on this tenant",
+                    "introspection needs secret.verify or client.read (or more) on this tenant",
                 ));
             }
         }

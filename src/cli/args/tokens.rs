@@ -40,11 +40,12 @@ pub struct TokenFlags {
     /// What the token is for, shown when tokens are listed.
     #[arg(long)]
     pub name: String,
-    /// client.read, client.write (with --tenant), client.read.all, client.write.all or
-    /// admin. Repeat for several.
+    /// client.read, client.write, secret.verify, audit.read (these four with --tenant),
+    /// client.read.all, client.write.all or admin. Repeat for several.
     #[arg(long = "permission", required = true, value_name = "PERMISSION")]
     pub permissions: Vec<String>,
-    /// A tenant that client.read and client.write reach. Repeat for several.
+    /// A tenant that client.read, client.write, secret.verify and audit.read reach. Repeat
+    /// for several.
     #[arg(long = "tenant", value_name = "ID")]
     pub tenants: Vec<String>,
     /// When it stops working (RFC 3339), e.g. 2027-01-31T00:00:00Z.

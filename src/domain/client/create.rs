@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, ClientType, GrantType,
-    Mobile, check_auth_method, defaults,
+    AccessType, AppType, Client, ClientAuthMethod, ClientId, ClientSettings, ClientType,
+    CreateSecretPolicy, GrantType, Mobile, check_auth_method, defaults,
 };
 use crate::domain::integer;
 use crate::domain::json::{object, without_negative_zero};
@@ -60,6 +60,8 @@ pub struct CreateClient {
     pub scope: Option<Vec<String>>,
     pub audiences: Option<Vec<String>>,
     pub trusted_metadata: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "object")]
+    pub secret_policy: Option<CreateSecretPolicy>,
 }
 
 /// Nexus's `client_metadata`; `owners` is a comma-separated string.
@@ -158,6 +160,7 @@ impl CreateClient {
             scope: self.scope.unwrap_or_default(),
             audiences: self.audiences.unwrap_or_default(),
             trusted_metadata: without_negative_zero(self.trusted_metadata.unwrap_or_default()),
+            secret_policy: self.secret_policy.map(Into::into).unwrap_or_default(),
         }
     }
 }
@@ -217,6 +220,8 @@ fn to_request_pointer(error: FieldError) -> FieldError {
         // owners arrive as one comma-separated string
         "owners" => "/client_metadata/owners".to_owned(),
         "productName" | "applicationName" | "client_upn_key" => format!("/client_metadata/{field}"),
+        // its members are snake_case in the create body too
+        "secretPolicy" => format!("/secret_policy{}", snake_case(&rest)),
         _ => format!("/{}{rest}", snake_case(&field)),
     };
     FieldError::new(pointer, error.message)
@@ -252,6 +257,10 @@ mod tests {
                 "/is_refresh_token_rotation_enabled",
             ),
             ("/grantTypes/0", "/grant_types/0"),
+            (
+                "/secretPolicy/maxAgeSeconds",
+                "/secret_policy/max_age_seconds",
+            ),
         ];
         for (canonical, request) in cases {
             assert_eq!(

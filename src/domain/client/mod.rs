@@ -6,6 +6,7 @@ mod create;
 mod credentials;
 mod patch;
 mod rules;
+pub mod secret_policy;
 
 use std::fmt;
 
@@ -26,6 +27,7 @@ pub use create::CreateClient;
 pub use credentials::{CredentialChange, decide_add, decide_expiry, decide_remove};
 pub use patch::{ClientPatch, PatchError};
 pub use rules::MAX_DOCUMENT_BYTES;
+pub use secret_policy::{CreateSecretPolicy, SecretPolicy};
 
 /// A client id: 1 to 64 letters, digits, `.`, `_` and `-`; generated as 32 lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -238,6 +240,10 @@ pub struct ClientSettings {
     pub audiences: Vec<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub trusted_metadata: Map<String, Value>,
+    /// Always shown, every member null by default; a document stored before it existed
+    /// reads as the empty policy.
+    #[serde(default, deserialize_with = "object_or_empty")]
+    pub secret_policy: SecretPolicy,
 }
 
 fn null_as_empty<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -246,6 +252,15 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// An object, with `null` as its empty value (not an array of its members).
+fn object_or_empty<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(object(deserializer)?.unwrap_or_default())
 }
 
 /// Defaults, documented in openapi.yaml.

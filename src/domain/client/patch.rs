@@ -14,7 +14,7 @@ use crate::domain::text::check_json;
 use crate::domain::{Invalid, Violations};
 
 /// The top-level fields a patch may change (`tenant` moves the client).
-pub const PATCHABLE: [&str; 35] = [
+pub const PATCHABLE: [&str; 36] = [
     "tenant",
     "name",
     "description",
@@ -50,6 +50,7 @@ pub const PATCHABLE: [&str; 35] = [
     "scope",
     "audiences",
     "trustedMetadata",
+    "secretPolicy",
 ];
 
 /// A patch longer than this is refused whole.

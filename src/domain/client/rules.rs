@@ -81,6 +81,13 @@ impl ClientSettings {
         list(&mut v, "/audiences", &self.audiences, audience);
         self.check_grants(&mut v, client_type);
         self.check_lifetimes(&mut v);
+        self.secret_policy.check(&mut v);
+        if client_type == ClientType::Public && !self.secret_policy.is_empty() {
+            v.add(
+                "/secretPolicy",
+                "a PUBLIC client (spa, native) has no secret: leave its secret policy empty",
+            );
+        }
         let metadata_size = serde_json::to_vec(&self.trusted_metadata).map_or(0, |b| b.len());
         if metadata_size > MAX_TRUSTED_METADATA_BYTES {
             v.add(

@@ -22,13 +22,19 @@ pub enum Term {
     CreatedAtLeast(Timestamp),
     ModifiedAtMost(Timestamp),
     ModifiedAtLeast(Timestamp),
+    /// Whether the client's current secret is past its policy's `maxAgeSeconds` at `at`
+    /// (the time the filter was read).
+    SecretStale {
+        stale: bool,
+        at: Timestamp,
+    },
 }
 
 /// Every term must hold.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientFilter(pub Vec<Term>);
 
-const FIELDS: &str = "name (eq, sw, co), appType and type (eq, in), enabled (eq), owners and grantTypes (co), lastUsed (le, ge, isnull), created and modified (le, ge)";
+const FIELDS: &str = "name (eq, sw, co), appType and type (eq, in), enabled (eq), owners and grantTypes (co), lastUsed (le, ge, isnull), created and modified (le, ge), secretStale (eq)";
 const MAX_TERMS: usize = 20;
 const MAX_FILTER: usize = 4096;
 
@@ -224,6 +230,7 @@ fn term(clause: &[Token]) -> Result<Term, String> {
         "owners" => owners_term(&term),
         "grantTypes" => grant_types_term(&term),
         "lastUsed" | "created" | "modified" => time_term(&term),
+        "secretStale" => secret_stale_term(&term),
         field => Err(format!(
             "{field} cannot be filtered on; the fields and operators are {FIELDS}"
         )),
@@ -278,15 +285,24 @@ fn client_type_term(term: &RawTerm) -> Result<Term, String> {
 }
 
 fn enabled_term(term: &RawTerm) -> Result<Term, String> {
+    boolean(term).map(Term::Enabled)
+}
+
+fn secret_stale_term(term: &RawTerm) -> Result<Term, String> {
+    boolean(term).map(|stale| Term::SecretStale {
+        stale,
+        at: time::now(),
+    })
+}
+
+fn boolean(term: &RawTerm) -> Result<bool, String> {
     if term.op != "eq" {
         return Err(term.unsupported());
     }
     match term.value {
-        Some(Token::Word(word) | Token::Quoted(word)) if word == "true" => Ok(Term::Enabled(true)),
-        Some(Token::Word(word) | Token::Quoted(word)) if word == "false" => {
-            Ok(Term::Enabled(false))
-        }
-        _ => Err("enabled eq takes true or false".to_owned()),
+        Some(Token::Word(word) | Token::Quoted(word)) if word == "true" => Ok(true),
+        Some(Token::Word(word) | Token::Quoted(word)) if word == "false" => Ok(false),
+        _ => Err(format!("{} eq takes true or false", term.field)),
     }
 }
 

@@ -116,7 +116,10 @@ fn a_rotation_cannot_start_while_one_is_under_way() {
 #[test]
 fn completing_a_rotation_makes_the_next_secret_the_only_current_one() {
     let change = decide(&machine(), &rotating(), Rotation::Complete).unwrap();
-    assert!(matches!(change, SecretChange::Complete), "{change:?}");
+    assert!(
+        matches!(change, SecretChange::Complete { .. }),
+        "{change:?}"
+    );
     // The promoted secret keeps its creation time and any use noted while it was next.
     let promoted = StoredSecret {
         slot: Slot::Current,
@@ -196,7 +199,7 @@ fn during_a_rotation_both_secrets_verify_and_say_which_they_are() {
 #[test]
 fn after_completion_the_old_secret_fails_and_the_promoted_one_is_current() {
     let client = machine();
-    let secrets = after(&rotating(), &SecretChange::Complete);
+    let secrets = after(&rotating(), &SecretChange::Complete { stale_at: None });
     assert_eq!(
         verify_text(&client, &secrets, FIRST),
         Err(VerifyFailure::Mismatch)
@@ -254,15 +257,23 @@ fn a_disabled_client_may_still_rotate_its_secret() {
     client.settings.enabled = false;
     assert!(matches!(
         decide(&client, &rotating(), Rotation::Complete),
-        Ok(SecretChange::Complete)
+        Ok(SecretChange::Complete { stale_at: None })
     ));
 }
 
 #[test]
 fn a_use_is_worth_writing_when_none_was_noted_or_the_last_is_a_minute_old() {
-    assert!(use_is_news(None, now()));
-    assert!(use_is_news(Some(now() - LAST_USED_GRANULARITY), now()));
-    assert!(use_is_news(Some(now() - TimeDelta::hours(1)), now()));
+    assert!(use_is_news(None, now(), LAST_USED_GRANULARITY));
+    assert!(use_is_news(
+        Some(now() - LAST_USED_GRANULARITY),
+        now(),
+        LAST_USED_GRANULARITY
+    ));
+    assert!(use_is_news(
+        Some(now() - TimeDelta::hours(1)),
+        now(),
+        LAST_USED_GRANULARITY
+    ));
 }
 
 #[test]
@@ -273,7 +284,10 @@ fn a_use_within_the_minute_is_not_written_again() {
         TimeDelta::seconds(59),
         TimeDelta::milliseconds(59_999),
     ] {
-        assert!(!use_is_news(Some(now() - ago), now()), "{ago}");
+        assert!(
+            !use_is_news(Some(now() - ago), now(), LAST_USED_GRANULARITY),
+            "{ago}"
+        );
     }
 }
 

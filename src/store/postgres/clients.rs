@@ -18,6 +18,7 @@ use crate::store::clients::{
 };
 use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
+use crate::store::secrets;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
 /// A new client, its secret and its event in one statement: one round trip, atomic as any
@@ -26,8 +27,8 @@ const CREATE_CLIENT_AT_ONCE: &str = "WITH new_client AS (
         INSERT INTO clients (id, tenant_id, app_type, settings, manually_created, created, modified, last_used)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
     ), new_secret AS (
-        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
-        SELECT id, 'current', $9, $10, $6 FROM new_client WHERE $9::bytea IS NOT NULL
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created, stale_at)
+        SELECT id, 'current', $9, $10, $6, $28 FROM new_client WHERE $9::bytea IS NOT NULL
     )
     INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
         actor_token_name, source_ip, request_id, action, resource_type, resource_id,
@@ -116,6 +117,10 @@ async fn update_if_unchanged(
     let Ok(Some((changed, event))) = decide(seen, None) else {
         return Ok(None);
     };
+    // A new secret policy reschedules the client's secrets too: under the lock.
+    if changed.settings.secret_policy != seen.settings.secret_policy {
+        return Ok(None);
+    }
     let statement = update(UPDATE_CLIENT_IF_UNCHANGED, id, &changed, &event)
         .bind(seen.tenant.as_str())
         .bind(Json(&seen.settings))
@@ -158,7 +163,10 @@ impl ClientStore for PostgresStore {
             .bind(client.last_used)
             .bind(secret.map(|s| s.hash.as_bytes().to_vec()))
             .bind(secret.map(|s| s.last_four.clone()));
-        let done = bind_event(insert, event).execute(self.writer()).await;
+        let stale_at = client.settings.secret_policy.stale_at(client.created);
+        let done = (bind_event(insert, event).bind(stale_at))
+            .execute(self.writer())
+            .await;
         done.map_err(create_failed)?;
         event.log();
         Ok(())
@@ -199,6 +207,7 @@ impl ClientStore for PostgresStore {
         };
         let statement = update(UPDATE_CLIENT_AT_ONCE, id, &changed, &event);
         statement.execute(&mut *tx).await.map_err(moved_away)?;
+        secrets::apply_secret_policy(&mut tx, &current, &changed).await?;
         tx.commit().await?;
         event.log();
         Ok(changed)

@@ -42,12 +42,12 @@ impl Dialect for Postgres {
      ORDER BY id LIMIT $3";
     const TENANTS_AMONG: &'static str = "SELECT id FROM tenants WHERE id = ANY($1)";
     const TOKEN_BY_ID: &'static str =
-        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created, t.last_used,
         (SELECT coalesce(string_agg(tenant_id, ' '), '')
          FROM api_token_tenants WHERE token_id = t.id) AS tenants
      FROM api_tokens t WHERE t.id = $1";
     const TOKENS_PAGE: &'static str =
-        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created, t.last_used,
         (SELECT coalesce(string_agg(tenant_id, ' '), '')
          FROM api_token_tenants WHERE token_id = t.id) AS tenants
      FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";

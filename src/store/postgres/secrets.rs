@@ -15,8 +15,8 @@ use crate::store::{SecretDecision, SecretStore, StoreResult};
 /// A rotation step and its event in one statement. The client is `$1`; the event's
 /// seventeen columns follow what the step binds.
 const START_AT_ONCE: &str = "WITH next AS (
-        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
-        VALUES ($1, 'next', $2, $3, $4) RETURNING client_id
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created, check_at)
+        VALUES ($1, 'next', $2, $3, $4, $4) RETURNING client_id
     )
     INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
         actor_token_name, source_ip, request_id, action, resource_type, resource_id,
@@ -25,20 +25,23 @@ const START_AT_ONCE: &str = "WITH next AS (
     FROM next";
 /// The next secret takes the current one's place: its row is deleted and its values written
 /// over the current one's, which keeps (client, slot) unique at every step of the statement.
+/// The promoted secret is stale from `$2` (its policy's), not yet reported.
 const COMPLETE_AT_ONCE: &str = "WITH next AS (
         DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'
         RETURNING client_id, secret_hash, last_four, created, last_used
     ), promoted AS (
-        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created, last_used)
-        SELECT client_id, 'current', secret_hash, last_four, created, last_used FROM next
+        INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created, last_used,
+            stale_at)
+        SELECT client_id, 'current', secret_hash, last_four, created, last_used, $2 FROM next
         ON CONFLICT (client_id, slot) DO UPDATE SET secret_hash = excluded.secret_hash,
-            last_four = excluded.last_four, created = excluded.created, last_used = excluded.last_used
+            last_four = excluded.last_four, created = excluded.created,
+            last_used = excluded.last_used, stale_at = excluded.stale_at, stale_noted = false
         RETURNING client_id
     )
     INSERT INTO events (id, time, tenant_id, client_id, actor_kind, actor_token_id,
         actor_token_name, source_ip, request_id, action, resource_type, resource_id,
         resource_path, patch, changed, document, claim)
-    SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
+    SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
     FROM promoted";
 const CANCEL_AT_ONCE: &str = "WITH dropped AS (
         DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next' RETURNING client_id
@@ -74,7 +77,9 @@ impl SecretStore for PostgresStore {
                 .bind(next.hash.as_bytes())
                 .bind(&next.last_four)
                 .bind(next.created),
-            SecretChange::Complete => sqlx::query(COMPLETE_AT_ONCE).bind(id),
+            SecretChange::Complete { stale_at } => {
+                sqlx::query(COMPLETE_AT_ONCE).bind(id).bind(*stale_at)
+            }
             SecretChange::Cancel => sqlx::query(CANCEL_AT_ONCE).bind(id),
         };
         bind_event(statement, &event).execute(&mut *tx).await?;

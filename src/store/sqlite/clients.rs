@@ -18,6 +18,7 @@ use crate::store::clients::{
 };
 use crate::store::credentials::credentials_of;
 use crate::store::rows::ClientRow;
+use crate::store::secrets;
 use crate::store::{Audit, ClientDecision, ClientStore, StoreError, StoreResult};
 
 #[async_trait]
@@ -50,13 +51,15 @@ impl ClientStore for SqliteStore {
         .map_err(create_failed)?;
         if let Some(secret) = secret {
             sqlx::query(
-                "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
-                 VALUES ($1, 'current', $2, $3, $4)",
+                "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created,
+                    stale_at)
+                 VALUES ($1, 'current', $2, $3, $4, $5)",
             )
             .bind(client.id.as_str())
             .bind(secret.hash.as_bytes())
             .bind(&secret.last_four)
             .bind(client.created)
+            .bind(client.settings.secret_policy.stale_at(client.created))
             .execute(&mut *tx)
             .await?;
         }
@@ -107,6 +110,7 @@ impl ClientStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(moved_away)?;
+        secrets::apply_secret_policy(&mut tx, &current, &changed).await?;
         finish(tx, &event).await?;
         Ok(changed)
     }

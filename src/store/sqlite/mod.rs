@@ -47,12 +47,12 @@ impl Dialect for Sqlite {
     const TENANTS_AMONG: &'static str =
         "SELECT id FROM tenants WHERE id IN (SELECT value FROM json_each($1))";
     const TOKEN_BY_ID: &'static str =
-        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created, t.last_used,
         (SELECT coalesce(group_concat(tenant_id, ' '), '')
          FROM api_token_tenants WHERE token_id = t.id) AS tenants
      FROM api_tokens t WHERE t.id = $1";
     const TOKENS_PAGE: &'static str =
-        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created,
+        "SELECT t.id, t.name, t.token_hash, t.permissions, t.expires_at, t.created, t.last_used,
         (SELECT coalesce(group_concat(tenant_id, ' '), '')
          FROM api_token_tenants WHERE token_id = t.id) AS tenants
      FROM api_tokens t WHERE t.id > $1 ORDER BY t.id LIMIT $2";

@@ -12,12 +12,15 @@ use crate::domain::time::Timestamp;
 use crate::store::secrets::{self, RECORD_CLIENT_USE, RECORD_SECRET_USE};
 use crate::store::{SecretDecision, SecretStore, StoreResult};
 
-const START: &str = "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created)
-     VALUES ($1, 'next', $2, $3, $4)";
+const START: &str = "INSERT INTO client_secrets (client_id, slot, secret_hash, last_four, created,
+        check_at)
+     VALUES ($1, 'next', $2, $3, $4, $4)";
 /// Completing is the current secret dropped and the next one moved into its slot.
 const DROP_CURRENT: &str = "DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'current'";
-const PROMOTE_NEXT: &str =
-    "UPDATE client_secrets SET slot = 'current' WHERE client_id = $1 AND slot = 'next'";
+/// The promoted secret is stale from `$2` (its policy's), not yet reported.
+const PROMOTE_NEXT: &str = "UPDATE client_secrets SET slot = 'current', stale_at = $2,
+        stale_noted = false, check_at = NULL, overdue_noted = false
+     WHERE client_id = $1 AND slot = 'next'";
 const DROP_NEXT: &str = "DELETE FROM client_secrets WHERE client_id = $1 AND slot = 'next'";
 
 /// Writes a rotation step of the client `id`.
@@ -36,13 +39,14 @@ async fn write_step(
                 .execute(&mut **tx)
                 .await?;
         }
-        SecretChange::Complete => {
+        SecretChange::Complete { stale_at } => {
             sqlx::query(DROP_CURRENT)
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
             sqlx::query(PROMOTE_NEXT)
                 .bind(id)
+                .bind(*stale_at)
                 .execute(&mut **tx)
                 .await?;
         }

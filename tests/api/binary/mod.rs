@@ -13,7 +13,7 @@ use crate::helpers::{Backend, TestApp};
 mod logs;
 mod tokens;
 
-fn clientd() -> Command {
+pub(crate) fn clientd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clientd"));
     command
         .env_clear()
@@ -140,7 +140,7 @@ async fn an_unreachable_database_stops_the_start_with_a_clear_message() {
 }
 
 /// Waits for the "serving" log line, collecting the log meanwhile.
-async fn wait_until_serving(stderr: &mut Lines<BufReader<ChildStderr>>) -> String {
+pub(crate) async fn wait_until_serving(stderr: &mut Lines<BufReader<ChildStderr>>) -> String {
     let mut seen = String::new();
     let wait = async {
         while let Some(line) = stderr.next_line().await.unwrap() {

@@ -9,7 +9,7 @@ mod behind;
 mod client;
 mod database;
 
-pub use app::TestApp;
+pub use app::{TEST_KEK, TestApp};
 pub use client::{Client, TestResponse};
 pub use database::TestDatabase;
 

@@ -55,6 +55,7 @@ macro_rules! on_each_store {
     };
 }
 
+mod autopilot;
 mod clients;
 mod events;
 mod idempotency;

@@ -28,7 +28,7 @@ fn credential_event(action: Action, client: &Client, credential: &Credential) ->
 }
 
 /// Adds `credential` as `app::credentials::add` does, with the domain's limit of `most`.
-async fn add(
+pub(super) async fn add(
     store: &dyn Store,
     client: &Client,
     credential: &Credential,
@@ -55,7 +55,7 @@ pub async fn add_dn_credential(store: &dyn Store, client: &Client, dn: &str) -> 
 }
 
 /// Takes a rotation step as `app::secrets::rotate` does.
-async fn rotate(
+pub(super) async fn rotate(
     store: &dyn Store,
     id: &ClientId,
     step: Rotation<'_>,

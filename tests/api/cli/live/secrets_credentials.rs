@@ -47,6 +47,51 @@ pub(super) async fn secrets_rotate_and_verify(app: &TestApp, id: &str, first: &s
         run(app, &["secrets", "status", id]).await.ok().json()["next"],
         Value::Null
     );
+    secret_policy(app, id).await;
+}
+
+/// `secrets policy`: durations in, seconds on the document; `none` clears one member.
+async fn secret_policy(app: &TestApp, id: &str) {
+    let set = run(
+        app,
+        &[
+            "secrets",
+            "policy",
+            id,
+            "--max-age",
+            "90d",
+            "--auto-complete-after",
+            "1h",
+        ],
+    )
+    .await
+    .ok();
+    assert_eq!(
+        set.json()["secretPolicy"],
+        json!({"maxAgeSeconds": 7_776_000, "autoCompleteAfterUnusedSeconds": 3600, "rotationMaxSeconds": null})
+    );
+    let cleared = run(
+        app,
+        &[
+            "secrets",
+            "policy",
+            id,
+            "--max-age",
+            "none",
+            "--rotation-max",
+            "45s",
+        ],
+    )
+    .await
+    .ok();
+    assert_eq!(
+        cleared.json()["secretPolicy"],
+        json!({"maxAgeSeconds": null, "autoCompleteAfterUnusedSeconds": 3600, "rotationMaxSeconds": 45})
+    );
+    for bad in [&["--max-age", "soon"][..], &["--rotation-max", "0s"], &[]] {
+        let refused = run(app, &[&["secrets", "policy", id][..], bad].concat()).await;
+        assert_eq!(refused.code, 2, "{bad:?}: {}", refused.stderr);
+    }
 }
 
 pub(super) async fn credentials_and_events(app: &TestApp, id: &str) {
