@@ -15,6 +15,9 @@ ALTER TABLE client_secrets ADD COLUMN overdue_noted boolean NOT NULL DEFAULT fal
 CREATE INDEX client_secrets_stale_due ON client_secrets (stale_at)
     WHERE stale_noted = false AND stale_at IS NOT NULL;
 CREATE INDEX client_secrets_rotation_due ON client_secrets (check_at) WHERE check_at IS NOT NULL;
+-- The filter secretStale eq true starts from the stale current secrets.
+CREATE INDEX client_secrets_stale ON client_secrets (stale_at)
+    WHERE slot = 'current' AND stale_at IS NOT NULL;
 -- A rotation under way when this release arrives is looked at on the autopilot's first run.
 UPDATE client_secrets SET check_at = created WHERE slot = 'next';
 
@@ -25,3 +28,11 @@ CREATE INDEX client_credentials_expiry_unwarned ON client_credentials (expires_a
     WHERE expiry_noted = 0 AND expires_at IS NOT NULL;
 CREATE INDEX client_credentials_expiry_warned ON client_credentials (expires_at)
     WHERE expiry_noted = 1;
+-- A credential that had expired before this release is not announced as news.
+UPDATE client_credentials SET expiry_noted = 2 WHERE expires_at <= now();
+
+-- Documents stored before secretPolicy existed get it, null as a new client's: the one-
+-- statement writes compare the stored settings with the document as read, which has it.
+UPDATE clients SET settings = settings
+    || '{"secretPolicy": {"maxAgeSeconds": null, "autoCompleteAfterUnusedSeconds": null, "rotationMaxSeconds": null}}'
+    WHERE NOT settings ? 'secretPolicy';

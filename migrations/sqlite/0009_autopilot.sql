@@ -16,6 +16,9 @@ ALTER TABLE client_secrets ADD COLUMN overdue_noted integer NOT NULL DEFAULT 0;
 CREATE INDEX client_secrets_stale_due ON client_secrets (stale_at)
     WHERE stale_noted = false AND stale_at IS NOT NULL;
 CREATE INDEX client_secrets_rotation_due ON client_secrets (check_at) WHERE check_at IS NOT NULL;
+-- The filter secretStale eq true starts from the stale current secrets.
+CREATE INDEX client_secrets_stale ON client_secrets (stale_at)
+    WHERE slot = 'current' AND stale_at IS NOT NULL;
 -- A rotation under way when this release arrives is looked at on the autopilot's first run.
 UPDATE client_secrets SET check_at = created WHERE slot = 'next';
 
@@ -26,3 +29,7 @@ CREATE INDEX client_credentials_expiry_unwarned ON client_credentials (expires_a
     WHERE expiry_noted = 0 AND expires_at IS NOT NULL;
 CREATE INDEX client_credentials_expiry_warned ON client_credentials (expires_at)
     WHERE expiry_noted = 1;
+-- A credential that had expired before this release is not announced as news (times are
+-- RFC 3339 text in UTC, so they compare as text with one written the same way).
+UPDATE client_credentials SET expiry_noted = 2
+    WHERE expires_at <= strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now');

@@ -147,11 +147,9 @@ async fn look_at_rotation(app: &App, due: &DueRotation) -> Result<(bool, bool)> 
     let mut overdue = false;
     if verdict.overdue {
         let event = overdue_event(&stored, due.created);
-        overdue = app.store.note_overdue(&client, due.created, &event).await?;
+        overdue = app.store.note_overdue(due, &event).await?;
     }
-    (app.store)
-        .reschedule_rotation(&client, due.created, verdict.check_at)
-        .await?;
+    app.store.reschedule_rotation(due, verdict.check_at).await?;
     Ok((false, overdue))
 }
 
@@ -211,7 +209,7 @@ async fn warn_of_expiry(
     now: Timestamp,
 ) -> Result<usize> {
     let warning = app.autopilot.expiry_warning;
-    let noted = credential.noted();
+    let noted = credential.noted()?;
     let Some(to) = expiry_warnings(credential.expires_at, noted, warning, now) else {
         return Ok(0);
     };

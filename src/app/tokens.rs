@@ -115,6 +115,9 @@ pub async fn authenticate(app: &App, presented: &SecretString) -> Result<Option<
     }
     let token = &stored.token;
     let now = time::now();
+    let Some(grants) = token.grants_at(now) else {
+        return Ok(None);
+    };
     if rotation::use_is_news(token.last_used, now, app.autopilot.granularity) {
         app.secret_uses.note_token(token.id, now);
     }
@@ -122,5 +125,5 @@ pub async fn authenticate(app: &App, presented: &SecretString) -> Result<Option<
         id: token.id,
         name: token.name.clone(),
     };
-    Ok(token.grants_at(now).cloned().map(|grants| (grants, actor)))
+    Ok(Some((grants.clone(), actor)))
 }

@@ -54,9 +54,9 @@ pub fn judge_rotation(
         match next.last_used {
             Some(_) if completes_at <= now => verdict.complete = true,
             Some(_) => due.push(completes_at),
-            // The next secret's first use is news, written within a second or two: look
-            // again once a granularity has passed, or when completion could first be due.
-            None => due.push(completes_at.max(now + granularity)),
+            // Its first use, when it comes, sets the rotation to be looked at again
+            // (store/secrets.rs, RECORD_SECRET_USE): nothing to poll for.
+            None => {}
         }
     }
     if let Some(longest) = policy.rotation_max()
@@ -94,11 +94,12 @@ pub enum ExpiryNoted {
 }
 
 impl ExpiryNoted {
-    pub fn from_stored(value: i64) -> Self {
+    pub fn from_stored(value: i64) -> Result<Self, String> {
         match value {
-            0 => Self::Nothing,
-            1 => Self::Expiring,
-            _ => Self::Expired,
+            0 => Ok(Self::Nothing),
+            1 => Ok(Self::Expiring),
+            2 => Ok(Self::Expired),
+            other => Err(format!("a credential's expiry_noted of {other}")),
         }
     }
 }

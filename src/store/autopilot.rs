@@ -37,6 +37,9 @@ pub struct DueRotation {
     /// When the rotation started: its next secret's creation, which names the rotation.
     pub created: Timestamp,
     pub overdue_noted: bool,
+    /// When it was due: what the autopilot's writes expect to find, so that a patch of the
+    /// policy (which sets a new time) in between makes them give way.
+    pub check_at: Timestamp,
 }
 
 /// A credential whose expiry warning is due, with how far its warnings went.
@@ -62,8 +65,8 @@ impl StaleSecret {
 }
 
 impl ExpiringCredential {
-    pub fn noted(&self) -> ExpiryNoted {
-        ExpiryNoted::from_stored(self.expiry_noted)
+    pub fn noted(&self) -> StoreResult<ExpiryNoted> {
+        ExpiryNoted::from_stored(self.expiry_noted).map_err(StoreError::Corrupt)
     }
 
     pub fn client(&self) -> StoreResult<ClientId> {
@@ -84,22 +87,16 @@ pub trait AutopilotStore: Send + Sync {
     async fn note_stale(&self, secret: &StaleSecret, event: &Event) -> StoreResult<bool>;
     /// At most `limit` rotations whose time to be looked at has come by `now`.
     async fn rotations_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<DueRotation>>;
-    /// When to look at the client's rotation that started at `started` again (None: not
-    /// until its policy changes); nothing if that rotation is over.
+    /// When to look at the rotation `due` again (None: not until its next secret's first
+    /// use or a new policy); nothing if it is over or was set to be looked at anew since.
     async fn reschedule_rotation(
         &self,
-        client: &ClientId,
-        started: Timestamp,
+        due: &DueRotation,
         check_at: Option<Timestamp>,
     ) -> StoreResult<()>;
-    /// Marks the rotation that started at `started` overdue and writes `event`, unless it
-    /// was marked already or is over: true when this did.
-    async fn note_overdue(
-        &self,
-        client: &ClientId,
-        started: Timestamp,
-        event: &Event,
-    ) -> StoreResult<bool>;
+    /// Marks the rotation `due` overdue and writes `event`, unless it was marked already,
+    /// is over, or was set to be looked at anew since (a new policy): true when this did.
+    async fn note_overdue(&self, due: &DueRotation, event: &Event) -> StoreResult<bool>;
     /// At most `limit` credentials whose warning is due: unwarned ones expiring by
     /// `warn_until`, and warned ones expired by `now`; soonest first.
     async fn expiring_credentials(
@@ -127,14 +124,19 @@ const STALE_SECRETS: &str = "SELECT s.client_id, c.tenant_id, s.secret_hash, s.l
     FROM client_secrets s JOIN clients c ON c.id = s.client_id
     WHERE s.stale_noted = false AND s.stale_at IS NOT NULL AND s.stale_at <= $1
     ORDER BY s.stale_at LIMIT $2";
+/// Only while the secret is stale as it was read: a policy patched since says otherwise.
 const NOTE_STALE: &str = "UPDATE client_secrets SET stale_noted = true
-    WHERE client_id = $1 AND slot = 'current' AND secret_hash = $2 AND stale_noted = false";
-const ROTATIONS_DUE: &str = "SELECT client_id, created, overdue_noted FROM client_secrets
-    WHERE check_at IS NOT NULL AND check_at <= $1 ORDER BY check_at LIMIT $2";
-const RESCHEDULE: &str = "UPDATE client_secrets SET check_at = $3
-    WHERE client_id = $1 AND slot = 'next' AND created = $2";
+    WHERE client_id = $1 AND slot = 'current' AND secret_hash = $2 AND stale_noted = false
+        AND stale_at = $3";
+const ROTATIONS_DUE: &str = "SELECT client_id, created, overdue_noted, check_at
+    FROM client_secrets
+    WHERE check_at IS NOT NULL AND check_at <= $1 AND slot = 'next'
+    ORDER BY check_at LIMIT $2";
+const RESCHEDULE: &str = "UPDATE client_secrets SET check_at = $4
+    WHERE client_id = $1 AND slot = 'next' AND created = $2 AND check_at = $3";
 const NOTE_OVERDUE: &str = "UPDATE client_secrets SET overdue_noted = true
-    WHERE client_id = $1 AND slot = 'next' AND created = $2 AND overdue_noted = false";
+    WHERE client_id = $1 AND slot = 'next' AND created = $2 AND check_at = $3
+        AND overdue_noted = false";
 /// Two ranges of two partial indexes: the unwarned expiring soon, the warned expired.
 const EXPIRING: &str = "SELECT k.id, k.client_id, c.tenant_id, k.name, k.credential_type,
         k.expires_at, CAST(k.expiry_noted AS bigint) AS expiry_noted
@@ -181,6 +183,7 @@ where
         let noted = sqlx::query(NOTE_STALE)
             .bind(secret.client_id.as_str())
             .bind(secret.secret_hash.as_slice())
+            .bind(secret.stale_at)
             .execute(&mut *tx)
             .await?;
         if S::Db::rows_affected(&noted) == 0 {
@@ -200,29 +203,25 @@ where
 
     async fn reschedule_rotation(
         &self,
-        client: &ClientId,
-        started: Timestamp,
+        due: &DueRotation,
         check_at: Option<Timestamp>,
     ) -> StoreResult<()> {
         sqlx::query(RESCHEDULE)
-            .bind(client.as_str())
-            .bind(started)
+            .bind(due.client_id.as_str())
+            .bind(due.created)
+            .bind(due.check_at)
             .bind(check_at)
             .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    async fn note_overdue(
-        &self,
-        client: &ClientId,
-        started: Timestamp,
-        event: &Event,
-    ) -> StoreResult<bool> {
+    async fn note_overdue(&self, due: &DueRotation, event: &Event) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let noted = sqlx::query(NOTE_OVERDUE)
-            .bind(client.as_str())
-            .bind(started)
+            .bind(due.client_id.as_str())
+            .bind(due.created)
+            .bind(due.check_at)
             .execute(&mut *tx)
             .await?;
         if S::Db::rows_affected(&noted) == 0 {

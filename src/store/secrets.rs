@@ -59,7 +59,10 @@ const SECRETS_OF_CLIENT: &str = "SELECT slot, secret_hash, last_four, created, l
 /// Not a client made after the use (deleted and made again, same id).
 pub(super) const RECORD_CLIENT_USE: &str = "UPDATE clients SET last_used = $2
      WHERE id = $1 AND created <= $2 AND (last_used IS NULL OR last_used < $3)";
-pub(super) const RECORD_SECRET_USE: &str = "UPDATE client_secrets SET last_used = $3
+/// A next secret's first use is what a hands-free completion waits for: the autopilot
+/// looks at the rotation again (`check_at`), rather than polling for it.
+pub(super) const RECORD_SECRET_USE: &str = "UPDATE client_secrets SET last_used = $3,
+        check_at = CASE WHEN slot = 'next' AND last_used IS NULL THEN $3 ELSE check_at END
      WHERE client_id = $1 AND secret_hash = $2 AND (last_used IS NULL OR last_used < $4)";
 
 /// The client with its secrets, in one query on the reader pool: the same on both databases.

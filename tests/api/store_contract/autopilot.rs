@@ -60,21 +60,22 @@ on_each_store! {
         let due = store.rotations_due(now, 10).await.unwrap();
         assert_eq!(due.len(), 1);
         assert!(!due[0].overdue_noted);
-        let started = due[0].created;
-        store.reschedule_rotation(&client.id, started, None).await.unwrap();
-        assert!(store.rotations_due(now, 10).await.unwrap().is_empty());
         let soon = now + chrono::TimeDelta::seconds(30);
-        store.reschedule_rotation(&client.id, started, Some(soon)).await.unwrap();
+        // Rescheduled: due later; a write that expects the old time gives way.
+        store.reschedule_rotation(&due[0], Some(soon)).await.unwrap();
         assert!(store.rotations_due(now, 10).await.unwrap().is_empty());
-        assert_eq!(store.rotations_due(soon, 10).await.unwrap().len(), 1);
+        store.reschedule_rotation(&due[0], None).await.unwrap();
+        let due = store.rotations_due(soon, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "a stale reschedule changed nothing");
         let event = autopilot_event(Action::SecretRotateOverdue, &client);
-        assert!(store.note_overdue(&client.id, started, &event).await.unwrap());
-        assert!(!store.note_overdue(&client.id, started, &event).await.unwrap(), "noted once");
+        assert!(store.note_overdue(&due[0], &event).await.unwrap());
+        assert!(!store.note_overdue(&due[0], &event).await.unwrap(), "noted once");
         assert!(store.rotations_due(soon, 10).await.unwrap()[0].overdue_noted);
+        store.reschedule_rotation(&due[0], None).await.unwrap();
+        assert!(store.rotations_due(soon, 10).await.unwrap().is_empty());
         // Completed, the rotation is nothing to look at any more.
         rotate(store.as_ref(), &client.id, Rotation::Complete, Action::SecretRotateComplete).await.unwrap();
-        assert!(store.rotations_due(soon, 10).await.unwrap().is_empty());
-        assert!(!store.note_overdue(&client.id, started, &event).await.unwrap());
+        assert!(!store.note_overdue(&due[0], &event).await.unwrap());
     }
 
     async fn expiry_warnings_move_forward_once_each(store) {
@@ -87,7 +88,7 @@ on_each_store! {
         let warn_until = now + chrono::TimeDelta::days(1);
         let due = store.expiring_credentials(warn_until, now, 10).await.unwrap();
         assert_eq!(due.len(), 1, "{due:?}");
-        assert_eq!((due[0].id.as_str(), due[0].noted()), (soon.id.as_str(), ExpiryNoted::Nothing));
+        assert_eq!((due[0].id.as_str(), due[0].noted().unwrap()), (soon.id.as_str(), ExpiryNoted::Nothing));
         let warning = autopilot_event(Action::CredentialExpiring, &client);
         assert!(store.note_expiry(&due[0], ExpiryNoted::Expiring, std::slice::from_ref(&warning)).await.unwrap());
         assert!(!store.note_expiry(&due[0], ExpiryNoted::Expiring, &[warning]).await.unwrap(), "noted once");
@@ -96,7 +97,7 @@ on_each_store! {
         let after = now + chrono::TimeDelta::seconds(101);
         let due = store.expiring_credentials(after + chrono::TimeDelta::days(1), after, 10).await.unwrap();
         let soon_due = due.iter().find(|c| c.id == soon.id).unwrap();
-        assert_eq!(soon_due.noted(), ExpiryNoted::Expiring);
+        assert_eq!(soon_due.noted().unwrap(), ExpiryNoted::Expiring);
         let expired = autopilot_event(Action::CredentialExpired, &client);
         assert!(store.note_expiry(soon_due, ExpiryNoted::Expired, &[expired]).await.unwrap());
         let left = store.expiring_credentials(after + chrono::TimeDelta::days(1), after, 10).await.unwrap();
