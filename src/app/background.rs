@@ -1,6 +1,6 @@
 //! The use cases' work beside the requests while the server runs: the cache follows the
-//! database's changes, secrets' uses are written once a second, housekeeping prunes, and
-//! the rotation autopilot runs.
+//! database's changes and announces this process's, secrets' uses are written once a
+//! second, housekeeping prunes, and the rotation autopilot runs.
 //! Started together and stopped together, in the order that loses nothing.
 
 use tokio::sync::watch;
@@ -16,6 +16,7 @@ pub struct Background {
     uses: JoinHandle<()>,
     housekeeping: JoinHandle<()>,
     autopilot: JoinHandle<()>,
+    announcer: JoinHandle<()>,
 }
 
 impl App {
@@ -33,12 +34,17 @@ impl App {
         let uses = tokio::spawn(secret_uses::record_every_second(self.clone(), stopped));
         let housekeeping = tokio::spawn(housekeeping::run(self.clone()));
         let autopilot = tokio::spawn(autopilot::run_every_interval(self.clone()));
+        let announcer = tokio::spawn({
+            let app = self.clone();
+            async move { app.cache.announce_writes(app.store.as_ref()).await }
+        });
         Ok(Background {
             app: self.clone(),
             coherence,
             uses,
             housekeeping,
             autopilot,
+            announcer,
         })
     }
 }
@@ -53,5 +59,6 @@ impl Background {
         // What the last requests noted is written before the database is let go.
         secret_uses::record(&self.app).await;
         self.coherence.abort();
+        self.announcer.abort();
     }
 }

@@ -102,6 +102,9 @@ pub struct Cache {
     epoch: AtomicU64,
     /// Whether the feed of changes is heard, so that what is kept is current.
     trusted: AtomicBool,
+    /// Told after every write this process makes, for `announce_writes` to wake the other
+    /// replicas' feeds: one permit however many writes, so writes coalesce.
+    written: tokio::sync::Notify,
 }
 
 impl Cache {
@@ -131,6 +134,7 @@ impl Cache {
             credentials: CoherentCache::new(moka::sync::Cache::new(most(TOKENS))),
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(false),
+            written: tokio::sync::Notify::new(),
         }
     }
 
@@ -249,6 +253,7 @@ impl Cache {
                 self.key_rings.entries.invalidate_all();
             }
             Change::Unknown => self.flush(),
+            Change::Quiet => {}
         }
     }
 
@@ -349,6 +354,26 @@ impl Cache {
     }
 }
 
+/// How long an announcement waits for more writes to share it: each replica's feed is
+/// woken at most this often by one writer, however fast it writes.
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(3);
+
+impl Cache {
+    /// Until aborted: after each write this process makes (as `forget_after` marks them),
+    /// wakes every replica's feed with one notice, sent apart from the write's transaction
+    /// and shared by all the writes of the moment. A lost notice costs only time: the
+    /// feeds also look every `POLL`.
+    pub async fn announce_writes(&self, store: &dyn Store) {
+        loop {
+            self.written.notified().await;
+            tokio::time::sleep(ANNOUNCE_EVERY).await;
+            if let Err(error) = store.announce(&[]).await {
+                tracing::debug!(%error, "could not announce a write; the replicas' polls will find it");
+            }
+        }
+    }
+}
+
 /// A new feed, tried again with a growing pause until the database answers.
 async fn resubscribe(store: &dyn Store) -> Box<dyn ChangeFeed> {
     let mut pause = Duration::from_millis(50);
@@ -375,6 +400,7 @@ pub struct ForgetOnDrop<'a> {
 impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
         self.cache.forget(&self.change);
+        self.cache.written.notify_one();
     }
 }
 

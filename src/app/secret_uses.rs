@@ -49,17 +49,25 @@ impl SecretUses {
 /// Writes every noted use, and drops each client written from the cache so its next read
 /// shows the time. A use that fails to be written is noted again.
 pub(super) async fn record(app: &App) {
+    let mut written = Vec::new();
     for ((client, secret), at) in app.secret_uses.take() {
         let since = at - app.autopilot.granularity;
-        let written = app
+        let written_now = app
             .store
             .record_secret_use(&client, &secret, at, since)
             .await;
         app.cache.forget(&Change::Client(client.clone()));
-        if let Err(error) = written {
+        written.push(Change::Client(client.clone()));
+        if let Err(error) = written_now {
             tracing::warn!(%error, client = %client.as_str(), "could not record a secret's use; will retry");
             app.secret_uses.note(&client, secret, at);
         }
+    }
+    // No event records a use: the other replicas hear of it in the notice.
+    if !written.is_empty()
+        && let Err(error) = app.store.announce(&written).await
+    {
+        tracing::debug!(%error, "could not announce recorded uses; other replicas show them later");
     }
     for (token, at) in app.secret_uses.take_tokens() {
         let since = at - app.autopilot.granularity;

@@ -178,6 +178,9 @@ pub trait Operations: Send + Sync {
     /// A feed of the changes every process commits, or None when this process is the only
     /// writer (SQLite), so what it changes itself is all there is to hear.
     async fn changes(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>>;
+    /// Wakes every replica's feed, after a commit and outside its transaction, with the
+    /// `changes` no event records (none for a plain wake-up). A no-op without a feed.
+    async fn announce(&self, changes: &[Change]) -> StoreResult<()>;
     /// Claims the database for this one server when no feed of changes could tell another
     /// process what this one changes (SQLite): a second claim, by another process, is
     /// refused. Idempotent within the process; nothing to claim on Postgres.

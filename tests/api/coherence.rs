@@ -341,3 +341,77 @@ async fn a_write_abandoned_half_way_still_drops_what_memory_held() {
         .unwrap();
     assert!(stored.contains(r#""description":"next""#), "{stored}");
 }
+
+/// The change feed never skips a row: a transaction that took its event's seq first and
+/// commits last (after a change with a greater seq was already followed) is still heard,
+/// though its writer never announced it, within the feed's poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_commits_late_with_a_smaller_seq_is_heard() {
+    use sqlx::Connection;
+    let Some((first, second)) = replicas().await else {
+        return;
+    };
+    second.until_memory_is_trusted().await;
+    let slow = first
+        .create_client("acme", json!({"name": "Slow", "app_type": "spa"}))
+        .await;
+    let fast = first
+        .create_client("acme", json!({"name": "Fast", "app_type": "spa"}))
+        .await;
+    let (slow, fast) = (slow["id"].as_str().unwrap(), fast["id"].as_str().unwrap());
+    for id in [slow, fast] {
+        assert_eq!(
+            second.admin().get(&format!("/clients/{id}")).await.status,
+            200
+        );
+    }
+    let mut db = sqlx::PgConnection::connect(&first.database.url)
+        .await
+        .unwrap();
+    // No write's transaction notifies: no trigger calls pg_notify.
+    let notifying: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+         WHERE NOT t.tgisinternal AND p.prosrc LIKE '%pg_notify%'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(notifying, 0);
+    // The slow change takes its seq now, and holds its transaction open.
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("UPDATE clients SET settings = jsonb_set(settings, '{name}', '\"Slow, renamed\"') WHERE id = $1")
+        .bind(slow).execute(&mut *tx).await.unwrap();
+    sqlx::query("INSERT INTO events (id, time, tenant_id, client_id, actor_kind, action, resource_type,
+            resource_id, resource_path) VALUES ($1, now(), 'acme', $2, 'cli', 'client.patch', 'client', $2, $3)")
+        .bind(uuid::Uuid::now_v7()).bind(slow).bind(format!("/clients/{slow}"))
+        .execute(&mut *tx).await.unwrap();
+    // A change with a greater seq commits first and is followed.
+    let patched = first
+        .admin()
+        .patch(
+            &format!("/clients/{fast}"),
+            json!([{"op": "replace", "path": "/name", "value": "Fast, renamed"}]),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    until("the fast change shows", async || {
+        second.admin().get(&format!("/clients/{fast}")).await.json["name"] == "Fast, renamed"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        second.admin().get(&format!("/clients/{slow}")).await.json["name"],
+        "Slow"
+    );
+    tx.commit().await.unwrap();
+    let committed = Instant::now();
+    until("the late change shows", async || {
+        second.admin().get(&format!("/clients/{slow}")).await.json["name"] == "Slow, renamed"
+    })
+    .await;
+    assert!(
+        committed.elapsed() < Duration::from_secs(1),
+        "heard after {:?}",
+        committed.elapsed()
+    );
+}

@@ -4,6 +4,7 @@
 //! advisory lock, so replicas starting together apply each migration once.
 
 mod clients;
+mod feed;
 mod operations;
 mod secrets;
 

@@ -1,10 +1,11 @@
 //! The Postgres database's upkeep: migrations on a connection of their own, and the feed of
-//! the changes every replica commits.
+//! the changes every replica commits (feed.rs), with the notices that wake it.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgListener;
 
 use super::PostgresStore;
+use super::feed::Following;
 use crate::store::changes::{CHANNEL, Change, ChangeFeed};
 use crate::store::operations::{pool_stats, probe};
 use crate::store::{Operations, PoolStats, StoreResult};
@@ -36,11 +37,17 @@ impl Operations for PostgresStore {
     }
 
     async fn changes(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
-        let mut listener = PgListener::connect_with(&self.listening).await?;
-        // A lost connection ends the feed: the follower starts over, and knows it must.
-        listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
-        Ok(Some(Box::new(Listening(listener))))
+        let listener = PgListener::connect_with(&self.listening).await?;
+        Ok(Some(Box::new(Following::start(listener).await?)))
+    }
+
+    async fn announce(&self, changes: &[Change]) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(Change::payload_of(changes))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Every replica hears every change: any number may serve one database.
@@ -56,20 +63,5 @@ impl Operations for PostgresStore {
         self.listening.close().await;
         self.relaxed.close().await;
         self.pool.close().await;
-    }
-}
-
-struct Listening(PgListener);
-
-#[async_trait]
-impl ChangeFeed for Listening {
-    async fn next(&mut self) -> StoreResult<Option<Change>> {
-        let notice = self.0.try_recv().await?;
-        Ok(notice.map(|notice| Change::parse(notice.payload())))
-    }
-
-    async fn check(&mut self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&mut self.0).await?;
-        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::SqliteStore;
-use crate::store::changes::ChangeFeed;
+use crate::store::changes::{Change, ChangeFeed};
 use crate::store::operations::{pool_stats, probe};
 use crate::store::{Operations, PoolStats, StoreError, StoreResult};
 
@@ -32,6 +32,10 @@ impl Operations for SqliteStore {
     /// None: this process is the only writer (see `claim_sole_server`).
     async fn changes(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
         Ok(None)
+    }
+
+    async fn announce(&self, _changes: &[Change]) -> StoreResult<()> {
+        Ok(())
     }
 
     /// No other process hears what this one changes, so a server that keeps clients and
