@@ -105,6 +105,8 @@ pub struct Cache {
     /// Told after every write this process makes, for `announce_writes` to wake the other
     /// replicas' feeds: one permit however many writes, so writes coalesce.
     written: tokio::sync::Notify,
+    /// Told of every change heard or made, for the feed requests waiting for an event.
+    news: tokio::sync::Notify,
 }
 
 impl Cache {
@@ -135,6 +137,7 @@ impl Cache {
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(false),
             written: tokio::sync::Notify::new(),
+            news: tokio::sync::Notify::new(),
         }
     }
 
@@ -257,6 +260,12 @@ impl Cache {
         }
     }
 
+    /// Resolves at the next change heard or made; to be created before the look it follows
+    /// (a `Notified` counts the changes told after its creation).
+    pub fn news(&self) -> tokio::sync::futures::Notified<'_> {
+        self.news.notified()
+    }
+
     /// Forgets `change` when the returned guard goes: after the write it guards, whether the
     /// write finished, failed, or was abandoned half-way (a timeout, a caller hanging up)
     /// after it may have committed.
@@ -334,7 +343,12 @@ impl Cache {
             tracing::info!("following the database's changes; reads are served from memory");
             let lost = loop {
                 match tokio::time::timeout(QUIET, feed.next()).await {
-                    Ok(Ok(Some(change))) => self.forget(&change),
+                    Ok(Ok(Some(change))) => {
+                        if change != Change::Quiet {
+                            self.news.notify_waiters();
+                        }
+                        self.forget(&change);
+                    }
                     Ok(Ok(None)) => break "the connection was lost".to_owned(),
                     Ok(Err(error)) => break error.to_string(),
                     // Quiet for a while: make sure the connection is still there.
@@ -401,6 +415,7 @@ impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
         self.cache.forget(&self.change);
         self.cache.written.notify_one();
+        self.cache.news.notify_waiters();
     }
 }
 

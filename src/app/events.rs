@@ -3,6 +3,8 @@
 //! readable after it is gone by anyone who can read the tenant it was in. `audit.read` on
 //! a tenant reads its trail, and nothing else of it.
 
+use std::time::{Duration, Instant};
+
 use super::{App, Caller, Error, Result};
 use crate::domain::Missing;
 use crate::domain::audit::{Event, EventFilters};
@@ -15,6 +17,28 @@ fn query(history: History<'_>, filters: EventFilters) -> EventQuery<'_> {
     EventQuery { history, filters }
 }
 
+/// How often a waiting feed request looks again, when no write of this process (or, on
+/// Postgres, of another replica, as the feed hears it) wakes it sooner.
+const LOOK_AGAIN: Duration = Duration::from_millis(250);
+
+/// The page of `query`; an empty one, asked to `wait`, is read again as events may come,
+/// until one does or the wait (kept inside the request timeout) is over.
+async fn page(app: &App, query: &EventQuery<'_>, wait: Option<Duration>) -> Result<Page<Event>> {
+    let deadline = wait.map(|wait| Instant::now() + wait.min(app.longest_wait));
+    loop {
+        let news = app.cache.news();
+        let page = app.store.events(query).await?;
+        let Some(deadline) = deadline.filter(|_| page.items.is_empty()) else {
+            return Ok(page);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(page);
+        }
+        let _ = tokio::time::timeout(left.min(LOOK_AGAIN), news).await;
+    }
+}
+
 /// A first page of one event and no filter: whether there is any trail at all.
 fn first_unfiltered() -> EventFilters {
     EventFilters {
@@ -23,12 +47,14 @@ fn first_unfiltered() -> EventFilters {
     }
 }
 
-pub async fn everything(app: &App, caller: &Caller, filters: EventFilters) -> Result<Page<Event>> {
+pub async fn everything(
+    app: &App,
+    caller: &Caller,
+    filters: EventFilters,
+    wait: Option<Duration>,
+) -> Result<Page<Event>> {
     caller.require_admin()?;
-    Ok(app
-        .store
-        .events(&query(History::Everything, filters))
-        .await?)
+    page(app, &query(History::Everything, filters), wait).await
 }
 
 /// A tenant's events, also once it is deleted; 404 for a tenant with no trail at all.
@@ -37,16 +63,15 @@ pub async fn of_tenant(
     caller: &Caller,
     tenant: &TenantId,
     filters: EventFilters,
+    wait: Option<Duration>,
 ) -> Result<Page<Event>> {
     caller.require_audit()?;
     if !caller.grants.can_read_audit(tenant) {
         return Err(Error::NotFound(Missing::Tenant));
     }
-    let page = app
-        .store
-        .events(&query(History::Tenant(tenant), filters))
-        .await?;
-    if page.items.is_empty()
+    let trail = query(History::Tenant(tenant), filters);
+    let first = app.store.events(&trail).await?;
+    if first.items.is_empty()
         && app.store.tenant(tenant).await?.is_none()
         && (app
             .store
@@ -57,7 +82,10 @@ pub async fn of_tenant(
     {
         return Err(Error::NotFound(Missing::Tenant));
     }
-    Ok(page)
+    match wait {
+        Some(_) if first.items.is_empty() => page(app, &trail, wait).await,
+        _ => Ok(first),
+    }
 }
 
 /// A client's events (its own, its credentials' and its secrets'), within the tenants the
@@ -67,6 +95,7 @@ pub async fn of_client(
     caller: &Caller,
     client: &ClientId,
     filters: EventFilters,
+    wait: Option<Duration>,
 ) -> Result<Page<Event>> {
     caller.require_audit()?;
     let history = || History::Client(client, caller.grants.audit_tenants());
@@ -83,5 +112,5 @@ pub async fn of_client(
     if !visible {
         return Err(Error::NotFound(Missing::Client));
     }
-    Ok(app.store.events(&query(history(), filters)).await?)
+    page(app, &query(history(), filters), wait).await
 }

@@ -55,6 +55,8 @@ pub struct App {
     audit_retention: chrono::TimeDelta,
     oauth: Arc<oauth::OAuthConfig>,
     autopilot: autopilot::AutopilotConfig,
+    /// The longest a feed request waits for an event: 25 s, inside the request timeout.
+    longest_wait: std::time::Duration,
 }
 
 impl App {
@@ -74,6 +76,9 @@ impl App {
             audit_retention: chrono::TimeDelta::days(i64::from(settings.audit_retention_days)),
             oauth: Arc::new(oauth::OAuthConfig::new(settings)),
             autopilot: autopilot::AutopilotConfig::new(settings),
+            longest_wait: std::time::Duration::from_secs(
+                settings.request_timeout_secs.saturating_sub(1).clamp(1, 25),
+            ),
         }
     }
 

@@ -6,8 +6,8 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::args::{
-    AddCredential, ClientsCommand, CreateClient, CredentialsCommand, EventsQuery, PatchClient,
-    PolicyDuration, SecretsCommand, SigningKeysCommand, TenantsCommand, TokensCommand,
+    AddCredential, ClientsCommand, CreateClient, CredentialsCommand, EventsQuery, Output, Paging,
+    PatchClient, PolicyDuration, SecretsCommand, SigningKeysCommand, TenantsCommand, TokensCommand,
     WriteOptions,
 };
 use super::{Failure, Session, given, input, output, patch, quietly_closed};
@@ -415,8 +415,49 @@ impl Session {
             (None, Some(tenant)) => vec!["tenants", tenant, "events"],
             (None, None) => vec!["events"],
         };
+        if query.follow {
+            return self.follow_events(&path, filters, query.paging).await;
+        }
         self.list(&output::EVENT, &path, filters, query.paging)
             .await
+    }
+
+    /// The feed: oldest first, each request held by the server (`wait`) until an event
+    /// comes, resumed from the last page's cursor; until stopped or the output is closed.
+    async fn follow_events(
+        &self,
+        path: &[&str],
+        mut query: Vec<(&str, String)>,
+        paging: Paging,
+    ) -> Result<(), Failure> {
+        query.extend([("order", "asc".to_owned()), ("wait", "25".to_owned())]);
+        if let Some(limit) = paging.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        let mut list = self.printer.list(&output::EVENT);
+        let mut cursor = paging.cursor;
+        loop {
+            let mut url = self.api.url(path)?;
+            url.query_pairs_mut().extend_pairs(&query);
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let answer = self.api.send(self.api.request(Method::GET, url)).await?;
+            let items =
+                (answer.body.get("items").and_then(Value::as_array)).map_or(&[][..], Vec::as_slice);
+            let printed = match self.printer.output {
+                Output::Json if self.printer.fields.is_empty() => output::json_lines(items),
+                _ => list.page(items),
+            };
+            if let Err(Failure::OutputClosed) = printed {
+                return Ok(());
+            }
+            printed?;
+            match answer.body.get("next_cursor").and_then(Value::as_str) {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return Err(self.api.not_clientd("a feed page without next_cursor")),
+            }
+        }
     }
 }
 

@@ -182,6 +182,16 @@ impl Printer {
     }
 }
 
+/// Events as a follower prints them in JSON: one compact object per line (JSON Lines), so
+/// a reader can act on each as it comes.
+pub fn json_lines(items: &[Value]) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    let printed = (items.iter())
+        .try_for_each(|item| writeln!(out, "{item}"))
+        .and_then(|()| out.flush());
+    printed.map_err(unwritten)
+}
+
 /// A list printed page by page, so `--all` streams: a table whose header comes once, a JSON
 /// array, or a line of fields per item.
 pub struct List<'a> {

@@ -273,9 +273,45 @@ impl Event {
     }
 }
 
+/// Where an oldest-first page starts: after this event, by the transaction that wrote it
+/// and its seq (the feed's order, in which a late commit is never skipped; on SQLite, whose
+/// writes are serialized, xid is 0 and seq alone is the order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedPosition {
+    pub xid: u64,
+    pub seq: i64,
+}
+
+impl FeedPosition {
+    /// `<xid>.<seq>`, as a cursor carries it.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (xid, seq) = text.split_once('.')?;
+        Some(Self {
+            xid: xid.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+
+    pub fn cursor(&self) -> String {
+        format!("{}.{}", self.xid, self.seq)
+    }
+}
+
+/// The order of a page of the trail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first, by seq, from before `EventFilters::before`.
+    #[default]
+    NewestFirst,
+    /// Oldest first, in the feed's order, from after `after`: only events whose commit is
+    /// final (none can still appear before them), so a follower misses nothing.
+    OldestFirst { after: FeedPosition },
+}
+
 /// What a page of the trail is filtered by, and where it starts (before `before`, a seq).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventFilters {
+    pub order: Order,
     pub before: Option<i64>,
     pub action: Option<Action>,
     pub resource_type: Option<&'static str>,

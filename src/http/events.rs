@@ -1,6 +1,9 @@
 //! `/events`, `/tenants/{tenantId}/events`, `/clients/{clientId}/events`: the audit trail,
-//! newest first, keyset-paged, filtered by action, resource type, actor and time. Read only:
-//! no route writes or deletes an event.
+//! newest first, keyset-paged, filtered by action, resource type, actor and time; or, with
+//! `order=asc`, oldest first as a change feed, whose `wait` holds an empty page until an
+//! event comes. Read only: no route writes or deletes an event.
+
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -14,7 +17,7 @@ use super::auth::AnyToken;
 use super::error::ApiError;
 use super::extract::{ClientPath, QueryParams, TenantPath, bad_parameter, limit_parameter};
 use crate::app::events;
-use crate::domain::audit::{Action, Event, EventFilters, RESOURCE_TYPES};
+use crate::domain::audit::{Action, Event, EventFilters, FeedPosition, Order, RESOURCE_TYPES};
 use crate::domain::page::Page;
 use crate::domain::time;
 
@@ -28,10 +31,10 @@ pub fn router() -> Router<AppState> {
 async fn all_events(
     State(state): State<AppState>,
     AnyToken(caller): AnyToken,
-    EventQuery(filters): EventQuery,
+    EventQuery(filters, wait): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
     Ok(Json(
-        events::everything(&state.app, &caller, filters).await?,
+        events::everything(&state.app, &caller, filters, wait).await?,
     ))
 }
 
@@ -39,9 +42,9 @@ async fn tenant_events(
     State(state): State<AppState>,
     AnyToken(caller): AnyToken,
     TenantPath(tenant): TenantPath,
-    EventQuery(filters): EventQuery,
+    EventQuery(filters, wait): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    let page = events::of_tenant(&state.app, &caller, &tenant, filters).await?;
+    let page = events::of_tenant(&state.app, &caller, &tenant, filters, wait).await?;
     Ok(Json(page))
 }
 
@@ -49,14 +52,18 @@ async fn client_events(
     State(state): State<AppState>,
     AnyToken(caller): AnyToken,
     ClientPath(client): ClientPath,
-    EventQuery(filters): EventQuery,
+    EventQuery(filters, wait): EventQuery,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    let page = events::of_client(&state.app, &caller, &client, filters).await?;
+    let page = events::of_client(&state.app, &caller, &client, filters, wait).await?;
     Ok(Json(page))
 }
 
-/// The query of an events page, every value checked: a bad one is a 400 that names it.
-struct EventQuery(EventFilters);
+/// The query of an events page, every value checked: a bad one is a 400 that names it; with
+/// how long an empty oldest-first page may wait for an event (`wait`).
+struct EventQuery(EventFilters, Option<Duration>);
+
+/// The longest `wait` a request may ask for, in seconds.
+const MAX_WAIT: u64 = 25;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +75,8 @@ struct RawFilters {
     actor: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    order: Option<String>,
+    wait: Option<u64>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
@@ -76,14 +85,54 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let QueryParams(raw) = QueryParams::<RawFilters>::from_request_parts(parts, state).await?;
         let limit = limit_parameter(raw.limit)?;
-        let before = match raw.cursor.as_deref() {
-            None | Some("") => None,
-            Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
-                bad_parameter(
-                    "cursor",
-                    "must be the next_cursor of the previous page".to_owned(),
-                )
-            })?),
+        let bad_cursor = || {
+            bad_parameter(
+                "cursor",
+                "must be the next_cursor of the previous page (of the same order)".to_owned(),
+            )
+        };
+        let cursor = raw.cursor.as_deref().filter(|cursor| !cursor.is_empty());
+        // Either order reads the other's cursor by its seq, as a plain seq is read as one of
+        // xid 0: every cursor the spec's pattern allows is taken.
+        let position = cursor.map(|cursor| {
+            let dotted = cursor.contains('.');
+            let plain = || cursor.parse().ok().map(|seq| FeedPosition { xid: 0, seq });
+            let position = if dotted {
+                FeedPosition::parse(cursor)
+            } else {
+                plain()
+            };
+            position.ok_or_else(bad_cursor)
+        });
+        let position = position.transpose()?;
+        let (order, before) = match raw.order.as_deref() {
+            None | Some("desc") => (Order::NewestFirst, position.map(|p| p.seq)),
+            Some("asc") => {
+                let after = position.unwrap_or_default();
+                (Order::OldestFirst { after }, None)
+            }
+            Some(_) => {
+                return Err(bad_parameter(
+                    "order",
+                    "must be asc (oldest first, as a feed) or desc".to_owned(),
+                ));
+            }
+        };
+        let wait = match raw.wait {
+            None | Some(0) => None,
+            Some(seconds) if seconds > MAX_WAIT => {
+                return Err(bad_parameter(
+                    "wait",
+                    format!("must be 0 to {MAX_WAIT} seconds"),
+                ));
+            }
+            Some(_) if order == Order::NewestFirst => {
+                return Err(bad_parameter(
+                    "wait",
+                    "waits for newer events: use it with order=asc".to_owned(),
+                ));
+            }
+            Some(seconds) => Some(Duration::from_secs(seconds)),
         };
         let action = (raw.action.as_deref())
             .map(Action::parse)
@@ -110,14 +159,18 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
         let at = |name: &str, text: Option<&str>| {
             (text.map(time::parse_rfc3339).transpose()).map_err(|why| bad_parameter(name, why))
         };
-        Ok(Self(EventFilters {
-            before,
-            action,
-            resource_type,
-            actor,
-            since: at("since", raw.since.as_deref())?,
-            until: at("until", raw.until.as_deref())?,
-            limit,
-        }))
+        Ok(Self(
+            EventFilters {
+                order,
+                before,
+                action,
+                resource_type,
+                actor,
+                since: at("since", raw.since.as_deref())?,
+                until: at("until", raw.until.as_deref())?,
+                limit,
+            },
+            wait,
+        ))
     }
 }

@@ -5,6 +5,7 @@
 
 use sqlx::QueryBuilder;
 
+use crate::domain::audit::FeedPosition;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 
@@ -19,6 +20,10 @@ pub trait Dialect: sqlx::Database {
     const ENABLED_KEY: &'static str;
     /// The last use, with never-used clients as the earliest time there is.
     const LAST_USED_KEY: &'static str;
+    /// The transaction that wrote an event row, as text: the feed's order, with seq.
+    const FEED_XID: &'static str;
+    /// The feed's order (oldest first).
+    const FEED_ORDER: &'static str;
     /// What `LAST_USED_KEY` is for a client never used.
     const NEVER_USED: &'static str;
     /// A page of tenants past `$1`, among the list `$2` if it is not NULL, `$3` at most.
@@ -49,4 +54,7 @@ pub trait Dialect: sqlx::Database {
     fn tenant_list(ids: &[TenantId]) -> Self::TenantList;
     /// The row's tenant is one of `ids`.
     fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]);
+    /// Event rows after `after` in the feed's order that are final: no row can still
+    /// commit before them.
+    fn push_feed_after(q: &mut QueryBuilder<Self>, after: FeedPosition);
 }

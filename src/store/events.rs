@@ -13,7 +13,7 @@ use super::StoreResult;
 use super::adapter::Adapter;
 use super::dialect::Dialect;
 use super::rows::EventRow;
-use crate::domain::audit::{Event, EventFilters};
+use crate::domain::audit::{Event, EventFilters, FeedPosition, Order};
 use crate::domain::client::ClientId;
 use crate::domain::page::{Limit, Page};
 use crate::domain::tenant::TenantId;
@@ -137,12 +137,11 @@ pub(super) async fn finish<DB: Recording>(
 const PRUNE_EVENTS: &str = "DELETE FROM events WHERE time < $1 AND seq IN
     (SELECT seq FROM events ORDER BY seq LIMIT $2)";
 
-/// Events are read newest first by seq, the keyset of every page; the columns as `EventRow`
-/// takes them.
-const SELECT_EVENTS: &str = "SELECT seq, id, time, tenant_id, client_id, actor_kind,
+/// The columns as `EventRow` takes them, after seq and the feed's xid.
+const EVENT_COLUMNS: &str = " AS feed_xid, id, time, tenant_id, client_id, actor_kind,
     actor_token_id, actor_token_name, source_ip, request_id, action, resource_id,
     resource_path, patch, changed, document
-    FROM events WHERE seq < ";
+    FROM events WHERE ";
 
 /// A tenant created again under a deleted one's id starts with an empty trail: an event
 /// of a tenant that exists now is shown only if it is no older than the tenant's latest
@@ -181,8 +180,16 @@ where
     for<'t> Timestamp: Encode<'t, DB> + Type<DB>,
 {
     let filters = &query.filters;
-    let mut select = QueryBuilder::new(SELECT_EVENTS);
-    select.push_bind(filters.before.unwrap_or(i64::MAX));
+    let mut select = QueryBuilder::new("SELECT seq, ");
+    select.push(DB::FEED_XID).push(EVENT_COLUMNS);
+    // Newest first by seq, the keyset of every page; oldest first in the feed's order.
+    match filters.order {
+        Order::NewestFirst => {
+            select.push("seq < ");
+            select.push_bind(filters.before.unwrap_or(i64::MAX));
+        }
+        Order::OldestFirst { after } => DB::push_feed_after(&mut select, after),
+    }
     match &query.history {
         History::Everything => {}
         History::Tenant(tenant) => {
@@ -217,13 +224,18 @@ where
     if let Some(until) = filters.until {
         select.push(" AND time < ").push_bind(until);
     }
-    select.push(" ORDER BY seq DESC LIMIT ");
+    select.push(match filters.order {
+        Order::NewestFirst => " ORDER BY seq DESC",
+        Order::OldestFirst { .. } => DB::FEED_ORDER,
+    });
+    select.push(" LIMIT ");
     select.push_bind(i64::from(filters.limit.get()) + 1);
     select
 }
 
-/// Reads `rows` (of `select_events`) row by row, and no further than the page needs.
-async fn read_page<S>(mut rows: S, limit: Limit) -> StoreResult<Page<Event>>
+/// Reads `rows` (of `select_events`) row by row, and no further than the page needs. An
+/// oldest-first page always has a cursor: where a follower goes on, even from its end.
+async fn read_page<S>(mut rows: S, limit: Limit, order: Order) -> StoreResult<Page<Event>>
 where
     S: Stream<Item = Result<EventRow, sqlx::Error>> + Unpin,
 {
@@ -236,7 +248,22 @@ where
         }
     }
     drop(rows);
-    let mut page = Page::from_sized_rows(sized, limit, |row: &EventRow| row.seq.to_string());
+    let position = |row: &EventRow| FeedPosition {
+        xid: row.feed_xid.parse().unwrap_or(0),
+        seq: row.seq,
+    };
+    let mut page = match order {
+        Order::NewestFirst => {
+            Page::from_sized_rows(sized, limit, |row: &EventRow| row.seq.to_string())
+        }
+        Order::OldestFirst { after } => {
+            let mut page =
+                Page::from_sized_rows(sized, limit, |row: &EventRow| position(row).cursor());
+            let last = page.items.last().map_or(after, position);
+            page.next_cursor = Some(last.cursor());
+            page
+        }
+    };
     let events = std::mem::take(&mut page.items)
         .into_iter()
         .map(Event::try_from)
@@ -262,7 +289,7 @@ where
     async fn events(&self, query: &EventQuery<'_>) -> StoreResult<Page<Event>> {
         let mut select = select_events::<S::Db>(query);
         let rows = select.build_query_as::<EventRow>().fetch(self.reader());
-        read_page(rows, query.filters.limit).await
+        read_page(rows, query.filters.limit, query.filters.order).await
     }
 
     async fn prune_events(&self, before: Timestamp, batch: i64) -> StoreResult<u64> {

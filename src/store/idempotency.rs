@@ -89,7 +89,7 @@ const RECORD_OF_KEY: &str = "SELECT request_hash, status, headers, body, claim, 
      FROM idempotency_keys WHERE actor = $1 AND key = $2";
 /// The columns `EventRow` takes, of the first event the claim's change wrote.
 const EVENT_OF_CLAIM: &str =
-    "SELECT seq, id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
+    "SELECT seq, '0' AS feed_xid, id, time, tenant_id, client_id, actor_kind, actor_token_id, actor_token_name,
         source_ip, request_id, action, resource_id, resource_path, patch, changed, document
      FROM events WHERE claim = $1 ORDER BY seq LIMIT 1";
 const KEEP_ANSWER: &str = "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5

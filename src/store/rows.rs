@@ -222,6 +222,8 @@ pub fn client_with_secrets(
 #[derive(sqlx::FromRow)]
 pub struct EventRow {
     pub seq: i64,
+    /// The writing transaction, as text (xid8 is unsigned); "0" on SQLite.
+    pub feed_xid: String,
     pub id: Uuid,
     pub time: DateTime<Utc>,
     pub tenant_id: Option<String>,

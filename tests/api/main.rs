@@ -16,6 +16,7 @@ mod clients;
 mod coherence;
 mod credentials;
 mod errors;
+mod feed;
 mod finding;
 mod hostile;
 mod idempotency;

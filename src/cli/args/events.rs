@@ -28,6 +28,10 @@ pub struct EventsQuery {
     /// Only events before this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// Print the trail oldest first, then every new event as it happens, until stopped
+    /// (JSON output: one event per line). --cursor resumes where a follower stopped.
+    #[arg(long, conflicts_with = "all")]
+    pub follow: bool,
     #[command(flatten)]
     pub paging: Paging,
 }

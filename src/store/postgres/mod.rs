@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::{PoolSettings, StoreResult};
 use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 
+use crate::domain::audit::FeedPosition;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::store::adapter::Adapter;
@@ -38,6 +39,8 @@ impl Dialect for Postgres {
     /// Never-used clients sort first, as the earliest time there is.
     const LAST_USED_KEY: &'static str = "coalesce(last_used, '-infinity'::timestamptz)";
     const NEVER_USED: &'static str = "'-infinity'::timestamptz";
+    const FEED_XID: &'static str = "xid::text";
+    const FEED_ORDER: &'static str = " ORDER BY xid, seq";
     const TENANTS_PAGE: &'static str = "SELECT id, name, created FROM tenants
      WHERE id > $1 AND ($2::text[] IS NULL OR id = ANY($2))
      ORDER BY id LIMIT $3";
@@ -95,6 +98,15 @@ impl Dialect for Postgres {
         q.push("tenant_id = ANY(")
             .push_bind(Self::tenant_list(ids))
             .push(")");
+    }
+
+    /// Below the snapshot's xmin every writing transaction has ended (see feed.rs).
+    fn push_feed_after(q: &mut QueryBuilder<Self>, after: FeedPosition) {
+        q.push("(xid, seq) > (")
+            .push_bind(after.xid.to_string())
+            .push("::xid8, ")
+            .push_bind(after.seq)
+            .push(") AND xid < pg_snapshot_xmin(pg_current_snapshot())");
     }
 }
 

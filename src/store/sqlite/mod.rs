@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use super::{PoolSettings, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
+use crate::domain::audit::FeedPosition;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
 use crate::store::adapter::Adapter;
@@ -41,6 +42,9 @@ impl Dialect for Sqlite {
     /// Never-used clients sort first: the empty text is before every RFC 3339 time.
     const LAST_USED_KEY: &'static str = "coalesce(last_used, '')";
     const NEVER_USED: &'static str = "''";
+    /// Writes are serialized whole: seq order is commit order, and xid has no part.
+    const FEED_XID: &'static str = "'0'";
+    const FEED_ORDER: &'static str = " ORDER BY seq";
     const TENANTS_PAGE: &'static str = "SELECT id, name, created FROM tenants
      WHERE id > $1 AND ($2 IS NULL OR id IN (SELECT value FROM json_each($2)))
      ORDER BY id LIMIT $3";
@@ -94,6 +98,10 @@ impl Dialect for Sqlite {
         q.push("tenant_id IN (SELECT value FROM json_each(")
             .push_bind(Self::tenant_list(ids))
             .push("))");
+    }
+
+    fn push_feed_after(q: &mut QueryBuilder<Self>, after: FeedPosition) {
+        q.push("seq > ").push_bind(after.seq);
     }
 }
 
