@@ -17,12 +17,15 @@ DROP FUNCTION clientd_credential_changed();
 
 -- The transaction that wrote each event. seq is handed out before commit, so a row may
 -- commit after one with a greater seq: a follower that read "seq > last seen" could skip
--- it. Every transaction older than the current snapshot's xmin has ended, so rows with an
--- xid below it are final: none can still appear. Followers read in (xid, seq) order up to
--- that line (src/store/postgres/feed.rs). Rows written before this release are older than
--- any transaction to come.
-ALTER TABLE events ADD COLUMN xid xid8;
-UPDATE events SET xid = '2' WHERE xid IS NULL;
+-- it. Replicas' followers read in (xid, seq) order and keep the transactions still in
+-- progress in view (src/store/postgres/feed.rs); API pages read oldest first only below
+-- the snapshot's xmin, where every transaction has ended. Rows written before this release
+-- are older than any transaction to come ('2').
+-- A constant default is stored once, not written into every row: adding the column does
+-- not rewrite the trail, nor hold its lock for long.
+ALTER TABLE events ADD COLUMN xid xid8 NOT NULL DEFAULT '2';
 ALTER TABLE events ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
-ALTER TABLE events ALTER COLUMN xid SET NOT NULL;
 CREATE INDEX events_by_xid ON events (xid, seq);
+-- A tenant's or a client's feed, oldest first, from where its follower stopped.
+CREATE INDEX events_by_tenant_xid ON events (tenant_id, xid, seq);
+CREATE INDEX events_by_client_xid ON events (client_id, xid, seq);

@@ -2,8 +2,8 @@
 //! so that a read, a verification or an authentication costs no round trip.
 //!
 //! The store stays the truth: writes go to it first and then drop what they changed, and on
-//! Postgres every replica drops what any process changed when the database says so
-//! (`follow`). Until the feed of changes is heard, and whenever it is lost, the cache is
+//! Postgres every replica drops what any process changed as the feed of the events table
+//! tells it (`follow`, store/postgres/feed.rs). Until the feed of changes is heard, and whenever it is lost, the cache is
 //! bypassed; when the feed is back, everything is dropped before it is trusted again.
 //!
 //! A read that misses loads from the store and keeps what it loaded, unless a drop of the
@@ -96,7 +96,7 @@ pub struct Cache {
     /// leaves JWKS soon after its last token expired.
     key_rings: CoherentCache<TenantId, KeyRing>,
     /// Clients' credentials, for the token endpoint's client assertions; dropped with the
-    /// client (migration 0008 announces a credential's change as its client's).
+    /// client (a credential's event names its client).
     credentials: CoherentCache<ClientId, Vec<Credential>>,
     /// Bumped by every flush: no load begun before one is kept.
     epoch: AtomicU64,

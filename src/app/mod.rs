@@ -76,8 +76,11 @@ impl App {
             audit_retention: chrono::TimeDelta::days(i64::from(settings.audit_retention_days)),
             oauth: Arc::new(oauth::OAuthConfig::new(settings)),
             autopilot: autopilot::AutopilotConfig::new(settings),
-            longest_wait: std::time::Duration::from_secs(
-                settings.request_timeout_secs.saturating_sub(1).clamp(1, 25),
+            // Half a second inside the request timeout, for the answer itself.
+            longest_wait: std::time::Duration::from_millis(
+                (settings.request_timeout_secs * 1000)
+                    .saturating_sub(500)
+                    .min(25_000),
             ),
         }
     }

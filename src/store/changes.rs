@@ -12,7 +12,8 @@ use crate::domain::tenant::TenantId;
 
 /// The channel writers notify after they commit.
 pub const CHANNEL: &str = "clientd_changes";
-/// The longest payload a notice carries; more changes than fit are announced as `Unknown`.
+/// The longest payload a notice carries (Postgres takes 8000 bytes); more changes than fit
+/// go in several notices.
 pub const MAX_PAYLOAD: usize = 7_000;
 
 /// What a committed change touched.
@@ -51,15 +52,24 @@ impl Change {
         }
     }
 
-    /// A notice's payload for `changes`, or `Unknown` for more than one notice holds.
-    pub fn payload_of(changes: &[Change]) -> String {
-        let all: Vec<String> = changes.iter().map(Change::payload).collect();
-        let payload = all.join(" ");
-        if payload.len() > MAX_PAYLOAD {
-            Change::Unknown.payload()
-        } else {
-            payload
+    /// The payloads of the notices that announce `changes`: as many as they need, each at
+    /// most `MAX_PAYLOAD` bytes; one empty payload (a wake-up) for none.
+    pub fn payloads_of(changes: &[Change]) -> Vec<String> {
+        let mut payloads = vec![String::new()];
+        for change in changes {
+            let one = change.payload();
+            let last =
+                (payloads.last_mut()).filter(|last| last.len() + 1 + one.len() <= MAX_PAYLOAD);
+            match last {
+                Some(last) if last.is_empty() => *last = one,
+                Some(last) => {
+                    last.push(' ');
+                    last.push_str(&one);
+                }
+                None => payloads.push(one),
+            }
         }
+        payloads
     }
 
     pub fn parse(payload: &str) -> Self {
@@ -111,12 +121,15 @@ mod tests {
             Change::SigningKeys(TenantId::parse("acme").unwrap()),
             Change::EveryToken,
         ];
-        assert_eq!(Change::parse_all(&Change::payload_of(&changes)), changes);
+        let payloads = Change::payloads_of(&changes);
+        assert_eq!(payloads.len(), 1);
+        assert_eq!(Change::parse_all(&payloads[0]), changes);
+        assert_eq!(Change::payloads_of(&[]), [""]);
         assert!(Change::parse_all("").is_empty());
         let many = vec![Change::Client(ClientId::parse(&"x".repeat(64)).unwrap()); 200];
-        assert_eq!(
-            Change::parse_all(&Change::payload_of(&many)),
-            [Change::Unknown]
-        );
+        let payloads = Change::payloads_of(&many);
+        assert!(payloads.len() > 1 && payloads.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let read: Vec<Change> = payloads.iter().flat_map(|p| Change::parse_all(p)).collect();
+        assert_eq!(read, many);
     }
 }

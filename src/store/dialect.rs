@@ -8,6 +8,7 @@ use sqlx::QueryBuilder;
 use crate::domain::audit::FeedPosition;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::store::UsedAssertion;
 
 /// How a database spells what the shared queries need: where the settings document keeps a
 /// client's name and flags, how a value is lowercased as names are, and how a list is bound.
@@ -54,6 +55,8 @@ pub trait Dialect: sqlx::Database {
     fn tenant_list(ids: &[TenantId]) -> Self::TenantList;
     /// The row's tenant is one of `ids`.
     fn push_tenant_in(q: &mut QueryBuilder<Self>, ids: &[TenantId]);
+    /// The rows of client assertions to insert, as a `SELECT` or `VALUES`.
+    fn push_assertion_rows(q: &mut QueryBuilder<Self>, used: &[UsedAssertion]);
     /// Event rows after `after` in the feed's order that are final: no row can still
     /// commit before them.
     fn push_feed_after(q: &mut QueryBuilder<Self>, after: FeedPosition);

@@ -252,11 +252,7 @@ where
     ) -> StoreResult<Vec<bool>> {
         let mut insert =
             QueryBuilder::new("INSERT INTO client_assertion_jtis (client_id, jti, expires_at) ");
-        insert.push_values(used, |mut row, one| {
-            row.push_bind(one.client.as_str().to_owned())
-                .push_bind(one.jti.clone())
-                .push_bind(one.expires_at);
-        });
+        S::Db::push_assertion_rows(&mut insert, used);
         insert
             .push(USED_AGAIN)
             .push_bind(now)

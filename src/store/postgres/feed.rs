@@ -5,13 +5,16 @@
 //! before announcing, or a notice lost with its connection.
 //!
 //! Never skipping a row: `seq` is handed out before commit, so a transaction that commits
-//! late may leave a row with a smaller seq than one already read. The follower does not
-//! page by seq. Each event row carries the id of the transaction that wrote it (`xid`,
-//! migration 0010), and every transaction older than the reading snapshot's `xmin` has
-//! ended: rows with an xid below it are final. Each read takes the rows from the watermark
-//! up (all it can see), and moves the watermark to that xmin; a row of a transaction still
-//! running is read once it commits, however long it takes, since the watermark waits below
-//! it. Rows read early (above the watermark) are remembered, so each is handed on once.
+//! late may leave a row with a smaller seq than one already read; reading "seq > last" would
+//! skip it. Each event row carries the id of the transaction that wrote it (`xid`, migration
+//! 0010), and each read also takes, from its own snapshot, the transactions still in
+//! progress (`pg_snapshot_xip`): the next read takes the rows past the greatest (xid, seq)
+//! read so far, and every row of those transactions, whenever they commit. A transaction
+//! that starts later gets a greater xid than any read. So every row is read once its
+//! transaction commits, however long that takes, and nothing is read again but the rows of
+//! transactions still open (kept in `seen` until they are done). Each read is one statement
+//! (one snapshot) and changes the follower only once it has returned, so a read cut short
+//! (the follower's timeout) loses nothing: the next one reads the same.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -23,28 +26,32 @@ use uuid::Uuid;
 
 use crate::domain::client::ClientId;
 use crate::domain::tenant::TenantId;
-use crate::store::StoreResult;
 use crate::store::changes::{CHANNEL, Change, ChangeFeed};
+use crate::store::{StoreError, StoreResult};
 
 /// How often the events table is read when nothing announced a change.
 pub const POLL: Duration = Duration::from_millis(200);
-/// The most rows one read takes; a longer backlog is read in several.
-const BATCH: i64 = 1_000;
+/// The most rows one read takes; a longer backlog is read over several polls.
+const BATCH: i64 = 5_000;
 
-/// The transactions below this xid have all ended, as the reading snapshot sees it; with
-/// the rows after `($1, $2)` in (xid, seq) order. xid8 travels as text: it is unsigned.
-const READ: &str = "WITH line AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin)
-    SELECT line.xmin, e.seq, e.xid::text AS xid, e.tenant_id, e.client_id, e.action,
-        e.resource_type, e.resource_id
-    FROM line LEFT JOIN LATERAL (
+/// The snapshot's transactions in progress and its first unassigned xid; with the rows
+/// after `($1, $2)` or of the transactions `$3` (those in progress at the last read), in
+/// (xid, seq) order. xid8 travels as text: it is unsigned.
+const READ: &str = "WITH snap AS (SELECT pg_current_snapshot() AS s)
+    SELECT ARRAY(SELECT pg_snapshot_xip(s)::text) AS open,
+        e.seq, e.xid::text AS xid, e.tenant_id, e.client_id, e.action, e.resource_type,
+        e.resource_id
+    FROM snap LEFT JOIN LATERAL (
         SELECT seq, xid, tenant_id, client_id, action, resource_type, resource_id FROM events
-        WHERE (xid, seq) > ($1::xid8, $2) ORDER BY xid, seq LIMIT $3
+        WHERE (xid, seq) > ($1::xid8, $2) OR xid = ANY($3::text[]::xid8[])
+        ORDER BY xid, seq LIMIT $4
     ) e ON true";
-const XMIN: &str = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text";
+const START: &str = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text,
+    ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot())::text)";
 
 #[derive(FromRow)]
 struct Row {
-    xmin: String,
+    open: Vec<String>,
     seq: Option<i64>,
     xid: Option<String>,
     tenant_id: Option<String>,
@@ -57,9 +64,11 @@ struct Row {
 /// A follower of the events table, woken by the notices on `CHANNEL`.
 pub struct Following {
     listener: PgListener,
-    /// Rows with an xid below this are all read.
-    watermark: u64,
-    /// Rows at or above the watermark already handed on: (xid, seq).
+    /// The greatest (xid, seq) read.
+    last: (u64, i64),
+    /// The transactions in progress at the last read, whose rows may still commit.
+    open: Vec<u64>,
+    /// Rows of `open` transactions already handed on.
     seen: HashSet<(u64, i64)>,
     pending: VecDeque<Change>,
 }
@@ -71,53 +80,55 @@ impl Following {
         // A lost connection ends the feed: the follower starts over, and knows it must.
         listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
-        let (xmin,): (String,) = sqlx::query_as(XMIN).fetch_one(&mut listener).await?;
+        let (xmax, open): (String, Vec<String>) =
+            sqlx::query_as(START).fetch_one(&mut listener).await?;
         Ok(Self {
             listener,
-            watermark: parse_xid(&xmin)?,
+            last: (parse_xid(&xmax)?, 0),
+            open: parse_xids(&open)?,
             seen: HashSet::new(),
             pending: VecDeque::new(),
         })
     }
 
-    /// Reads what committed since the last read, as changes: every row from the watermark
-    /// up, a batch at a time in (xid, seq) order; then the watermark moves to the first
-    /// batch's xmin, below which every row was final, and so is read by now.
+    /// Reads what committed since the last read, as changes (see the module's comment).
     async fn read(&mut self) -> StoreResult<()> {
-        let mut after = (self.watermark, 0);
-        let mut line = None;
-        loop {
-            let rows: Vec<Row> = sqlx::query_as(READ)
-                .bind(after.0.to_string())
-                .bind(after.1)
-                .bind(BATCH)
-                .fetch_all(&mut self.listener)
-                .await?;
-            if let Some(first) = rows.first()
-                && line.is_none()
-            {
-                line = Some(parse_xid(&first.xmin)?);
-            }
-            for row in &rows {
-                let (Some(seq), Some(xid)) = (row.seq, row.xid.as_deref()) else {
-                    continue;
-                };
-                after = (parse_xid(xid)?, seq);
-                if self.seen.insert(after) {
-                    self.pending.extend(changes_of(row));
-                }
-            }
-            if rows.len() as i64 == BATCH {
+        let open: Vec<String> = self.open.iter().map(u64::to_string).collect();
+        let rows: Vec<Row> = sqlx::query_as(READ)
+            .bind(self.last.0.to_string())
+            .bind(self.last.1)
+            .bind(open)
+            .bind(BATCH)
+            .fetch_all(&mut self.listener)
+            .await?;
+        let now_open = match rows.first() {
+            Some(first) => parse_xids(&first.open)?,
+            None => return Ok(()),
+        };
+        let mut read = 0;
+        for row in &rows {
+            let (Some(seq), Some(xid)) = (row.seq, row.xid.as_deref()) else {
                 continue;
+            };
+            read += 1;
+            let at = (parse_xid(xid)?, seq);
+            let again = self.open.contains(&at.0) && !self.seen.insert(at);
+            if !again {
+                self.pending.extend(changes_of(row));
             }
-            if let Some(line) = line
-                && line > self.watermark
-            {
-                self.watermark = line;
-                self.seen.retain(|&(xid, _)| xid >= line);
-            }
-            return Ok(());
+            self.last = self.last.max(at);
         }
+        if read == BATCH {
+            // Cut short: what was open then may still be, and so may what is open now.
+            self.open.extend(now_open);
+            self.open.sort_unstable();
+            self.open.dedup();
+        } else {
+            self.open = now_open;
+            let open = &self.open;
+            self.seen.retain(|(xid, _)| open.contains(xid));
+        }
+        Ok(())
     }
 }
 
@@ -135,6 +146,10 @@ impl ChangeFeed for Following {
             },
             () = tokio::time::sleep(POLL) => {}
         }
+        // Notices that came meanwhile share this read.
+        while let Some(notice) = self.listener.next_buffered() {
+            self.pending.extend(Change::parse_all(notice.payload()));
+        }
         self.read().await?;
         Ok(Some(self.pending.pop_front().unwrap_or(Change::Quiet)))
     }
@@ -146,7 +161,11 @@ impl ChangeFeed for Following {
 }
 
 fn parse_xid(text: &str) -> StoreResult<u64> {
-    (text.parse()).map_err(|_| crate::store::StoreError::Corrupt(format!("an xid {text:?}")))
+    (text.parse()).map_err(|_| StoreError::Corrupt(format!("an xid {text:?}")))
+}
+
+fn parse_xids(texts: &[String]) -> StoreResult<Vec<u64>> {
+    texts.iter().map(|text| parse_xid(text)).collect()
 }
 
 /// The cache entries an event's change touched.
@@ -165,9 +184,15 @@ fn changes_of(row: &Row) -> Vec<Change> {
             changes.extend(tenant.map(Change::SigningKeys));
             changes
         }
-        (Some("tenant"), _) => Vec::new(),
         (Some("signing_key"), _) => tenant.map(Change::SigningKeys).into_iter().collect(),
+        // No replica can hold a client that did not exist (nothing remembers a client as
+        // unknown), so its creation drops nothing; a token's does (unknown tokens are).
+        (Some("client"), Some("client.create")) => Vec::new(),
         // A client's own events, its secrets' and its credentials'.
-        (_, _) => vec![client.map_or(Change::Unknown, Change::Client)],
+        (Some("client" | "secret" | "credential"), _) => {
+            vec![client.map_or(Change::Unknown, Change::Client)]
+        }
+        // Tenants are read from the store; events of other resources touch no cache.
+        _ => Vec::new(),
     }
 }

@@ -19,6 +19,7 @@ use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 use crate::domain::audit::FeedPosition;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::store::UsedAssertion;
 use crate::store::adapter::Adapter;
 use crate::store::dialect::Dialect;
 use crate::store::events::{bind_event, finish};
@@ -100,11 +101,35 @@ impl Dialect for Postgres {
             .push(")");
     }
 
+    /// Three arrays, whatever the batch's size: one statement text, prepared once per
+    /// connection, where a `VALUES` list of each size would be parsed and planned anew.
+    fn push_assertion_rows(q: &mut QueryBuilder<Self>, used: &[UsedAssertion]) {
+        let clients: Vec<String> = (used.iter())
+            .map(|one| one.client.as_str().to_owned())
+            .collect();
+        let jtis: Vec<String> = used.iter().map(|one| one.jti.clone()).collect();
+        let expiries: Vec<Timestamp> = used.iter().map(|one| one.expires_at).collect();
+        q.push("SELECT * FROM unnest(")
+            .push_bind(clients)
+            .push("::text[], ")
+            .push_bind(jtis)
+            .push("::text[], ")
+            .push_bind(expiries)
+            .push("::timestamptz[])");
+    }
+
     /// Below the snapshot's xmin every writing transaction has ended (see feed.rs).
+    /// A cursor of a newest-first page (a seq alone, xid 0) goes on after that event.
     fn push_feed_after(q: &mut QueryBuilder<Self>, after: FeedPosition) {
-        q.push("(xid, seq) > (")
-            .push_bind(after.xid.to_string())
-            .push("::xid8, ")
+        q.push("(xid, seq) > (");
+        if after.xid == 0 {
+            q.push("coalesce((SELECT at.xid FROM events at WHERE at.seq = ")
+                .push_bind(after.seq)
+                .push("), '0'::xid8)");
+        } else {
+            q.push_bind(after.xid.to_string()).push("::xid8");
+        }
+        q.push(", ")
             .push_bind(after.seq)
             .push(") AND xid < pg_snapshot_xmin(pg_current_snapshot())");
     }

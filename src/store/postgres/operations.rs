@@ -42,9 +42,9 @@ impl Operations for PostgresStore {
     }
 
     async fn announce(&self, changes: &[Change]) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
+        sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
             .bind(CHANNEL)
-            .bind(Change::payload_of(changes))
+            .bind(Change::payloads_of(changes))
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -23,6 +23,7 @@ use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 use crate::domain::audit::FeedPosition;
 use crate::domain::tenant::TenantId;
 use crate::domain::time::Timestamp;
+use crate::store::UsedAssertion;
 use crate::store::adapter::Adapter;
 use crate::store::dialect::Dialect;
 use crate::store::events::finish;
@@ -98,6 +99,14 @@ impl Dialect for Sqlite {
         q.push("tenant_id IN (SELECT value FROM json_each(")
             .push_bind(Self::tenant_list(ids))
             .push("))");
+    }
+
+    fn push_assertion_rows(q: &mut QueryBuilder<Self>, used: &[UsedAssertion]) {
+        q.push_values(used, |mut row, one| {
+            row.push_bind(one.client.as_str().to_owned())
+                .push_bind(one.jti.clone())
+                .push_bind(one.expires_at);
+        });
     }
 
     fn push_feed_after(q: &mut QueryBuilder<Self>, after: FeedPosition) {
