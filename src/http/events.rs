@@ -126,12 +126,6 @@ impl<S: Send + Sync> FromRequestParts<S> for EventQuery {
                     format!("must be 0 to {MAX_WAIT} seconds"),
                 ));
             }
-            Some(_) if order == Order::NewestFirst => {
-                return Err(bad_parameter(
-                    "wait",
-                    "waits for newer events: use it with order=asc".to_owned(),
-                ));
-            }
             Some(seconds) => Some(Duration::from_secs(seconds)),
         };
         let action = (raw.action.as_deref())

@@ -82,7 +82,6 @@ on_both_stores! {
         for (query, named) in [
             ("order=sideways", "order"),
             ("order=asc&wait=26", "wait"),
-            ("wait=5", "wait"),
             ("order=asc&cursor=x.1", "cursor"),
             ("cursor=3.", "cursor"),
             ("cursor=abc", "cursor"),
