@@ -191,15 +191,9 @@ fn overdue_event(client: &Client, started: Timestamp) -> Event {
         "rotation_max_seconds": client.settings.secret_policy.rotation_max_seconds,
     });
     let path = format!("/clients/{}/secrets", client.id);
-    Event::new(
-        &by_autopilot(),
-        Action::SecretRotateOverdue,
-        Some(&client.tenant),
-        client.id.as_str(),
-        path,
-    )
-    .of_client(&client.id)
-    .with_document(&document)
+    let change = by_autopilot();
+    super::clients::event_at(&change, Action::SecretRotateOverdue, client, path)
+        .with_document(&document)
 }
 
 /// The warnings the credential is owed, written at once: how many.

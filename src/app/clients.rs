@@ -179,7 +179,16 @@ fn event(change: &ChangeContext, action: Action, client: &Client) -> Event {
 
 /// A client's event, without its document yet.
 fn about(change: &ChangeContext, action: Action, client: &Client) -> Event {
-    let path = format!("/clients/{}", client.id);
+    event_at(change, action, client, format!("/clients/{}", client.id))
+}
+
+/// An event of the client (its own, or of its secrets at `path`), in its history.
+pub(super) fn event_at(
+    change: &ChangeContext,
+    action: Action,
+    client: &Client,
+    path: String,
+) -> Event {
     Event::new(
         change,
         action,

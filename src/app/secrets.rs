@@ -76,15 +76,7 @@ pub(super) fn step_event(
         "next": in_slot(&after, Slot::Next),
     });
     let path = format!("/clients/{}/secrets", client.id);
-    Event::new(
-        change,
-        action,
-        Some(&client.tenant),
-        client.id.as_str(),
-        path,
-    )
-    .of_client(&client.id)
-    .with_document(&document)
+    super::clients::event_at(change, action, client, path).with_document(&document)
 }
 
 /// Which of the client's secrets `presented` is. A caller whose guesses at this client

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::StoreResult;
 use super::adapter::Adapter;
 use super::dialect::Dialect;
-use super::events::{Recording, finish};
+use super::events::{Recording, record};
 use crate::domain::audit::Event;
 use crate::domain::autopilot::ExpiryNoted;
 use crate::domain::client::ClientId;
@@ -179,18 +179,11 @@ where
     }
 
     async fn note_stale(&self, secret: &StaleSecret, event: &Event) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let noted = sqlx::query(NOTE_STALE)
+        let mark = sqlx::query(NOTE_STALE)
             .bind(secret.client_id.as_str())
             .bind(secret.secret_hash.as_slice())
-            .bind(secret.stale_at)
-            .execute(&mut *tx)
-            .await?;
-        if S::Db::rows_affected(&noted) == 0 {
-            return Ok(false);
-        }
-        finish(tx, event).await?;
-        Ok(true)
+            .bind(secret.stale_at);
+        mark_then_record(self, mark, std::slice::from_ref(event)).await
     }
 
     async fn rotations_due(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<DueRotation>> {
@@ -217,18 +210,11 @@ where
     }
 
     async fn note_overdue(&self, due: &DueRotation, event: &Event) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let noted = sqlx::query(NOTE_OVERDUE)
+        let mark = sqlx::query(NOTE_OVERDUE)
             .bind(due.client_id.as_str())
             .bind(due.created)
-            .bind(due.check_at)
-            .execute(&mut *tx)
-            .await?;
-        if S::Db::rows_affected(&noted) == 0 {
-            return Ok(false);
-        }
-        finish(tx, event).await?;
-        Ok(true)
+            .bind(due.check_at);
+        mark_then_record(self, mark, std::slice::from_ref(event)).await
     }
 
     async fn expiring_credentials(
@@ -259,29 +245,12 @@ where
         to: ExpiryNoted,
         events: &[Event],
     ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let noted = sqlx::query(NOTE_EXPIRY)
+        let mark = sqlx::query(NOTE_EXPIRY)
             .bind(seen.id.as_str())
             .bind(seen.expiry_noted)
             .bind(to as i64)
-            .bind(seen.expires_at)
-            .execute(&mut *tx)
-            .await?;
-        if S::Db::rows_affected(&noted) == 0 {
-            return Ok(false);
-        }
-        let Some((last, first)) = events.split_last() else {
-            tx.commit().await?;
-            return Ok(true);
-        };
-        for event in first {
-            super::events::record(&mut tx, event).await?;
-        }
-        finish(tx, last).await?;
-        for event in first {
-            event.log();
-        }
-        Ok(true)
+            .bind(seen.expires_at);
+        mark_then_record(self, mark, events).await
     }
 
     async fn record_token_use(
@@ -298,4 +267,30 @@ where
             .await?;
         Ok(())
     }
+}
+
+/// The autopilot's one way to write: a conditional mark (`mark`), and, only if it changed a
+/// row, `events` in the same transaction. False, and nothing written, when the mark found
+/// nothing to change: another replica got there first, or what it was decided on changed.
+async fn mark_then_record<S>(
+    store: &S,
+    mark: sqlx::query::Query<'_, S::Db, <S::Db as Database>::Arguments>,
+    events: &[Event],
+) -> StoreResult<bool>
+where
+    S: Adapter,
+    for<'c> &'c mut <S::Db as Database>::Connection: Executor<'c, Database = S::Db>,
+    <S::Db as Database>::Arguments: IntoArguments<S::Db>,
+{
+    let mut tx = store.begin_write().await?;
+    let marked = mark.execute(&mut *tx).await?;
+    if S::Db::rows_affected(&marked) == 0 {
+        return Ok(false);
+    }
+    for event in events {
+        record(&mut tx, event).await?;
+    }
+    tx.commit().await?;
+    events.iter().for_each(Event::log);
+    Ok(true)
 }
